@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TOEDIT_SHARED", ROOT.parent / "shared"))
+ESSAYS = SHARED / "data" / "chatgpt-student-essays" / "texts.jsonl"
+OUTFOX = SHARED / "data" / "outfox-essays" / "texts.jsonl"
+EXAMPLES = ROOT / "examples"
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"shared data not present: {path} (set TOEDIT_SHARED to its folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def essays_path() -> Path:
+    return _need(ESSAYS)
+
+
+@pytest.fixture(scope="session")
+def outfox_path() -> Path:
+    return _need(OUTFOX)
+
+
+@pytest.fixture(scope="session")
+def essays_records(essays_path) -> list[dict]:
+    return [json.loads(line) for line in essays_path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="session")
+def sample_human() -> Path:
+    return EXAMPLES / "human.jsonl"
+
+
+@pytest.fixture(scope="session")
+def sample_synthetic() -> Path:
+    return EXAMPLES / "synthetic.jsonl"

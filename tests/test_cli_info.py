@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from toedit_stats.cli import main
+
+
+def test_info_json_on_shared(essays_path):
+    result = CliRunner().invoke(main, ["info", str(essays_path), "--where", "label=human", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    (c,) = data["corpora"]
+    assert c["documents"] == 90
+    for key in ("name", "characters", "words", "length_words", "skipped_empty", "skipped_bad"):
+        assert key in c
+    assert set(c["length_words"]) == {"p5", "p50", "p95"}
+
+
+def test_info_positional_where(essays_path):
+    p = str(essays_path)
+    result = CliRunner().invoke(
+        main,
+        ["info", p, p, "--where", "label=human", "--where", "source=chatgpt-4", "--names", "h,s", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [c["name"] for c in data["corpora"]] == ["h", "s"]
+    assert [c["documents"] for c in data["corpora"]] == [90, 90]
+
+
+def test_where_count_mismatch_is_usage_error(sample_human):
+    p = str(sample_human)
+    result = CliRunner().invoke(main, ["info", p, p, p, "--where", "a=1", "--where", "b=2"])
+    assert result.exit_code == 2 and "--where given 2 times for 3 corpora" in result.stderr
+
+
+def test_version_and_help():
+    r = CliRunner().invoke(main, ["--version"])
+    assert r.exit_code == 0 and "toedit-stats" in r.output
+    r = CliRunner().invoke(main, ["info", "--help"])
+    assert r.exit_code == 0 and "--where" in r.output
+
+
+def test_import_is_light():
+    code = (
+        "import sys, toedit_stats; "
+        "heavy = [m for m in ('torch', 'transformers', 'matplotlib', 'vllm', 'pandas', 'sklearn') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_all_resolves():
+    import toedit_stats
+
+    assert toedit_stats.__all__ == sorted(toedit_stats.__all__)
+    for name in toedit_stats.__all__:
+        assert getattr(toedit_stats, name) is not None

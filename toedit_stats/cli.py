@@ -1,0 +1,230 @@
+"""The ``toedit-stats`` command line: parse, call the public API, map errors to exit codes.
+
+Exit status: 0 success, 2 bad input or usage (one line on stderr, no traceback), 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from ._version import __version__
+from .errors import ConfigError, ToeditError
+
+# ---------------------------------------------------------------------------------------------
+# plumbing
+
+
+class _Group(click.Group):
+    """Maps :class:`ToeditError` to one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ToeditError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def corpus_options(fn: Callable) -> Callable:
+    """The options shared by every subcommand that reads corpora."""
+    options = [
+        click.option(
+            "--text-field", default="text", show_default=True, help="Record field holding the text."
+        ),
+        click.option("--id-field", default="id", show_default=True, help="Record field holding the id."),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["auto", "jsonl", "parquet", "txt", "hf"]),
+            default="auto",
+            show_default=True,
+            help="Input format (auto: by extension).",
+        ),
+        click.option(
+            "--txt-mode",
+            type=click.Choice(["file", "lines", "blank-line"]),
+            default="file",
+            show_default=True,
+            help="For .txt: one document per file, per line, or per blank-line block.",
+        ),
+        click.option("--limit", type=click.IntRange(min=1), help="Take the first N documents."),
+        click.option(
+            "--sample", type=click.IntRange(min=1), help="Take a seeded uniform sample of N documents."
+        ),
+        click.option(
+            "--seed", type=int, default=0, show_default=True, help="Seed for sampling and everything random."
+        ),
+        click.option(
+            "--where",
+            multiple=True,
+            metavar="K=V[,K=V]",
+            help="Keep records whose field equals a value. Give it once for all corpora, or once per "
+            "corpus in order (e.g. --where label=human --where label=synthetic on one paired file).",
+        ),
+        click.option(
+            "--names", metavar="A,B", help="Comma-separated labels for the corpora (default: file stems)."
+        ),
+        click.option(
+            "--errors",
+            "utf8_errors",
+            type=click.Choice(["strict", "replace"]),
+            default="strict",
+            show_default=True,
+            help="Invalid UTF-8: a bad record (strict) or replaced and counted.",
+        ),
+        click.option("--skip-bad", is_flag=True, help="Skip and count bad records instead of failing."),
+        click.option(
+            "--max-bad-fraction",
+            type=click.FloatRange(0, 1),
+            default=0.01,
+            show_default=True,
+            help="With --skip-bad, fail anyway when more than this fraction of records is bad.",
+        ),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+_CORPUS_KEYS = (
+    "text_field",
+    "id_field",
+    "fmt",
+    "txt_mode",
+    "limit",
+    "sample",
+    "seed",
+    "where",
+    "names",
+    "utf8_errors",
+    "skip_bad",
+    "max_bad_fraction",
+)
+
+
+def open_corpora(paths: Sequence[str], opts: dict[str, Any], *, default_names: Sequence[str] | None = None):
+    """Build one corpus per path from the common options (pops them from ``opts``)."""
+    from .corpus import read_corpus
+
+    o = {k: opts.pop(k) for k in _CORPUS_KEYS if k in opts}
+    wheres = list(o.get("where") or ())
+    if len(wheres) > 1 and len(wheres) != len(paths):
+        raise ConfigError(
+            f"--where given {len(wheres)} times for {len(paths)} corpora: give it once (for all) "
+            "or once per corpus"
+        )
+    names = [n.strip() for n in o["names"].split(",")] if o.get("names") else None
+    if names is not None and len(names) != len(paths):
+        raise ConfigError(f"--names has {len(names)} labels for {len(paths)} corpora")
+    if names is None and default_names is not None:
+        names = list(default_names)
+    corpora = []
+    for i, path in enumerate(paths):
+        where = wheres[i] if len(wheres) > 1 else (wheres[0] if wheres else None)
+        name = names[i] if names else None
+        corpora.append(
+            read_corpus(
+                path,
+                text_field=o["text_field"],
+                id_field=o["id_field"],
+                format=o["fmt"],
+                txt_mode=o["txt_mode"],
+                limit=o["limit"],
+                sample=o["sample"],
+                seed=o["seed"],
+                where=where,
+                name=name,
+                errors=o["utf8_errors"],
+                skip_bad=o["skip_bad"],
+                max_bad_fraction=o["max_bad_fraction"],
+            )
+        )
+    _dedupe_names(corpora)
+    return corpora
+
+
+def _dedupe_names(corpora) -> None:
+    seen: dict[str, int] = {}
+    for c in corpora:
+        if c.name in seen:
+            seen[c.name] += 1
+            c.name = f"{c.name}-{seen[c.name]}"
+        else:
+            seen[c.name] = 1
+
+
+def emit_json(obj: Any) -> None:
+    """The one JSON object ``--json`` prints on stdout."""
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def show_table(frame, title: str | None = None) -> None:
+    """Print a pandas frame as plain text (the human-readable default)."""
+    if title:
+        click.echo(title)
+    with _pd_display():
+        click.echo(frame.to_string(index=False))
+
+
+def _pd_display():
+    import pandas as pd
+
+    return pd.option_context("display.max_columns", 50, "display.width", 200, "display.precision", 4)
+
+
+def progress_enabled(quiet: bool = False) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="toedit-stats")
+def main() -> None:
+    """Audit synthetic text against human text, and edit it with ToEdit.
+
+    Start with `toedit-stats report HUMAN SYNTHETIC`; every analyzer also runs on its own.
+    """
+
+
+@main.command()
+@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
+@corpus_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+def info(corpora: tuple[str, ...], as_json: bool, **opts: Any) -> None:
+    """Documents, characters, words and length quantiles of each corpus."""
+    import pandas as pd
+
+    from .summary import summarize
+
+    summaries = [summarize(c) for c in open_corpora(corpora, opts)]
+    if as_json:
+        emit_json({"corpora": [s.to_dict() for s in summaries]})
+        return
+    show_table(pd.concat([s.to_frame() for s in summaries], ignore_index=True))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,798 @@
+"""Corpora: a re-iterable, streaming sequence of :class:`Document`.
+
+Everything in toedit-stats starts here. :func:`read_corpus` accepts the formats in which
+pre-training data actually ships and returns a :class:`Corpus` that can be iterated several
+times without holding the files in memory:
+
+=====================  ==================================================================
+input                  how it is read
+=====================  ==================================================================
+``x.jsonl``/``.json``  one JSON object per line (``.ndjson`` too)
+``x.jsonl.gz``         the same, gzip-compressed (``.json.gz`` too)
+``x.jsonl.zst``        the same, zstd-compressed, multi-frame streams allowed
+``x.parquet``          one row per document (pyarrow, streamed in record batches)
+``x.txt``              one document per file (``txt_mode="file"``), one per line
+                       (``"lines"``) or one per blank-line-separated block (``"blank-line"``)
+a folder               every readable file below it, recursively, in sorted path order
+                       (the Dolma layout: ``documents/*.jsonl.gz``)
+a ``save_to_disk``     Hugging Face dataset folder (needs ``datasets``; imported lazily)
+=====================  ==================================================================
+
+Bad input raises :class:`~toedit_stats.errors.InputError` naming file and line. With
+``skip_bad=True`` bad records are skipped and counted instead, unless more than
+``max_bad_fraction`` of the records are bad. Empty-string documents are never an error: they
+are skipped and counted in :attr:`ReadStats.skipped_empty`.
+
+Example
+-------
+>>> corpus = read_corpus("examples/human.jsonl", limit=3)      # doctest: +SKIP
+>>> [d.id for d in corpus]                                       # doctest: +SKIP
+['essay-00-student', 'essay-01-student', 'essay-02-student']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import ConfigError, InputError
+
+__all__ = [
+    "Corpus",
+    "Document",
+    "ReadStats",
+    "parse_where",
+    "read_corpus",
+    "write_records",
+]
+
+Format = Literal["auto", "jsonl", "parquet", "txt", "hf"]
+TxtMode = Literal["file", "lines", "blank-line"]
+Errors = Literal["strict", "replace"]
+
+_JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+_COMPRESSIONS = (".gz", ".zst")
+_CHUNK = 1 << 20
+_MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One document: a stable ``id``, its ``text`` and every other field as ``metadata``.
+
+    ``metadata`` holds the input record minus its text field (the id field included), so that
+    writers can reproduce the record with only the text changed. ``source`` is ``"file:line"``.
+    """
+
+    id: str
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """Counts from the last complete pass over a corpus.
+
+    Attributes: ``documents`` yielded; ``records`` seen (after ``where`` filtering, bad and
+    empty included); ``skipped_empty`` empty-string texts; ``skipped_bad`` bad records
+    (``skip_bad=True``); ``replaced_utf8`` records whose invalid UTF-8 was replaced
+    (``errors="replace"``); ``filtered`` records that did not match ``where``;
+    ``bad_examples`` the first few bad-record messages.
+    """
+
+    documents: int = 0
+    records: int = 0
+    skipped_empty: int = 0
+    skipped_bad: int = 0
+    replaced_utf8: int = 0
+    filtered: int = 0
+    sampled_from: int | None = None
+    bad_examples: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "documents": self.documents,
+            "records": self.records,
+            "skipped_empty": self.skipped_empty,
+            "skipped_bad": self.skipped_bad,
+            "replaced_utf8": self.replaced_utf8,
+            "filtered": self.filtered,
+            "sampled_from": self.sampled_from,
+        }
+
+
+def parse_where(where: str | Sequence[str] | Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """Parse ``"k=v"`` filters (a string with comma-separated pairs, a list, or a mapping).
+
+    Values compare as strings; JSON ``null``/``true``/``false`` compare as those words. Keys may
+    be dotted to reach nested fields (``metadata.label=human``).
+
+    >>> parse_where("label=human,source=student")
+    (('label', 'human'), ('source', 'student'))
+    """
+    if where is None:
+        return ()
+    if isinstance(where, Mapping):
+        return tuple((str(k), _as_text(v)) for k, v in where.items())
+    items = [where] if isinstance(where, str) else list(where)
+    out: list[tuple[str, str]] = []
+    for item in items:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"--where expects KEY=VALUE, got {part!r} (e.g. --where label=human)")
+            out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _lookup(record: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    if dotted in record:
+        return True, record[dotted]
+    cur: Any = record
+    for part in dotted.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return False, None
+        cur = cur[part]
+    return True, cur
+
+
+def _matches(record: Mapping[str, Any], where: tuple[tuple[str, str], ...]) -> bool:
+    for key, value in where:
+        found, got = _lookup(record, key)
+        if not found or _as_text(got) != value:
+            return False
+    return True
+
+
+class _BadRecord(Exception):
+    """A record-level problem; skippable with ``skip_bad``."""
+
+    def __init__(self, message: str, line: int | None):
+        super().__init__(message)
+        self.line = line
+
+
+# --------------------------------------------------------------------------------------------
+# raw readers: each yields (line_number, record dict | _BadRecord) for one file
+
+
+def _zstd_chunks(path: Path) -> Iterator[bytes]:
+    import zstandard
+
+    with open(path, "rb") as fh:
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        seen_any = False
+        while True:
+            raw = fh.read(_CHUNK)
+            if not raw:
+                break
+            seen_any = True
+            while raw:
+                try:
+                    out = dobj.decompress(raw)
+                except zstandard.ZstdError as exc:
+                    raise InputError(f"corrupt zstd stream ({exc})", path=path) from None
+                if out:
+                    yield out
+                raw = b""
+                if dobj.eof:  # another frame may follow (multi-frame files)
+                    raw = dobj.unused_data
+                    dobj = zstandard.ZstdDecompressor().decompressobj()
+                    if not raw:
+                        nxt = fh.read(_CHUNK)
+                        if not nxt:
+                            return
+                        raw = nxt
+        if seen_any and not dobj.eof:
+            raise _Truncated("zstd")
+
+
+class _Truncated(Exception):
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _lines_from_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    rest = b""
+    for chunk in chunks:
+        buf = rest + chunk
+        parts = buf.split(b"\n")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """Lines of a possibly compressed file, without their newline; raises _Truncated."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as fh:
+                for line in fh:
+                    yield line.rstrip(b"\n")
+        except EOFError:
+            raise _Truncated("gzip") from None
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(f"corrupt gzip stream ({exc})", path=path) from None
+    elif name.endswith(".zst"):
+        for line in _lines_from_chunks(_zstd_chunks(path)):
+            yield line
+    else:
+        with open(path, "rb") as fh:
+            for line in fh:
+                yield line.rstrip(b"\n")
+
+
+def _line_of_byte(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+class _Reader:
+    """Reads one file of a corpus into records; holds the decoding options."""
+
+    def __init__(self, corpus: Corpus):
+        self.c = corpus
+        self.replaced = 0
+
+    def decode(self, raw: bytes, line: int, *, whole_file: bool = False) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if self.c.errors == "replace":
+                self.replaced += 1
+                return raw.decode("utf-8", errors="replace")
+            where = _line_of_byte(raw, exc.start) if whole_file else line
+            raise _BadRecord(
+                f"invalid UTF-8 (byte {exc.start}); use --errors replace to replace it", where
+            ) from None
+
+    def jsonl(self, path: Path) -> Iterator[tuple[int, Any]]:
+        lineno = 0
+        try:
+            for lineno, raw in enumerate(_raw_lines(path), start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    text = self.decode(raw.rstrip(b"\r"), lineno)
+                    try:
+                        rec = json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        raise _BadRecord(f"invalid JSON ({exc.msg} at column {exc.colno})", lineno) from None
+                    if not isinstance(rec, dict):
+                        raise _BadRecord(f"expected a JSON object, got {type(rec).__name__}", lineno)
+                except _BadRecord as bad:
+                    yield lineno, bad
+                    continue
+                yield lineno, rec
+        except _Truncated as exc:
+            raise InputError(
+                f"truncated {exc.kind} stream (file ends mid-stream); re-download or re-compress it",
+                path=path,
+                line=lineno + 1,
+            ) from None
+
+    def parquet(self, path: Path) -> Iterator[tuple[int, Any]]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(path)
+            names = pf.schema_arrow.names
+            if self.c.text_field not in names:
+                raise InputError(
+                    f"no column {self.c.text_field!r} (columns: {', '.join(names)}); use --text-field",
+                    path=path,
+                )
+            row = 0
+            for batch in pf.iter_batches(batch_size=1024):
+                for rec in batch.to_pylist():
+                    row += 1
+                    yield row, rec
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"not a readable parquet file ({exc})", path=path) from None
+
+    def txt(self, path: Path, rel: str) -> Iterator[tuple[int, Any]]:
+        field_name = self.c.text_field
+        mode = self.c.txt_mode
+        if mode == "file":
+            raw = path.read_bytes()
+            try:
+                text = self.decode(raw, 1, whole_file=True)
+            except _BadRecord as bad:
+                yield bad.line or 1, bad
+                return
+            yield 1, {self.c.id_field: rel, field_name: text}
+            return
+        block: list[str] = []
+        start = 0
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    line = self.decode(raw.rstrip(b"\n").rstrip(b"\r"), lineno)
+                except _BadRecord as bad:
+                    yield lineno, bad
+                    continue
+                if mode == "lines":
+                    if line.strip():
+                        yield lineno, {field_name: line}
+                    continue
+                if line.strip():
+                    if not block:
+                        start = lineno
+                    block.append(line)
+                elif block:
+                    yield start, {field_name: "\n".join(block)}
+                    block = []
+        if block:
+            yield start, {field_name: "\n".join(block)}
+
+    def hf(self, path: Path) -> Iterator[tuple[int, Any]]:
+        from ._deps import require
+
+        datasets = require("datasets", feature="reading a Hugging Face dataset folder")
+        ds = datasets.load_from_disk(str(path))
+        if isinstance(ds, datasets.DatasetDict):
+            raise InputError(
+                f"a DatasetDict with splits {sorted(ds)}; point at one split's folder, e.g. {path / sorted(ds)[0]}",
+                path=path,
+            )
+        if self.c.text_field not in ds.column_names:
+            raise InputError(
+                f"no column {self.c.text_field!r} (columns: {', '.join(ds.column_names)}); use --text-field",
+                path=path,
+            )
+        yield from enumerate(ds, start=1)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _detect(path: Path, fmt: Format) -> str | None:
+    """The reader for one file, or None if its extension is not a corpus format."""
+    if fmt != "auto":
+        return fmt
+    name = path.name.lower()
+    for comp in _COMPRESSIONS:
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+            return "jsonl" if name.endswith(_JSONL_SUFFIXES) else None
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith(".txt"):
+        return "txt"
+    return None
+
+
+def _is_hf_dataset(path: Path) -> bool:
+    return (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+
+
+class Corpus:
+    """A named, re-iterable stream of :class:`Document` read from files.
+
+    Build one with :func:`read_corpus`. Each iteration re-reads the files (streaming; only a
+    ``sample`` reservoir is held in memory) and refreshes :attr:`stats`. ``paths`` are the
+    inputs as given; :attr:`files` the files they resolve to.
+    """
+
+    def __init__(
+        self,
+        paths: str | os.PathLike | Sequence[str | os.PathLike],
+        *,
+        name: str | None = None,
+        text_field: str = "text",
+        id_field: str = "id",
+        format: Format = "auto",
+        txt_mode: TxtMode = "file",
+        limit: int | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        where: str | Sequence[str] | Mapping[str, Any] | None = None,
+        errors: Errors = "strict",
+        skip_bad: bool = False,
+        max_bad_fraction: float = 0.01,
+    ):
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        self.paths = tuple(Path(p) for p in paths)
+        if not self.paths:
+            raise ConfigError("read_corpus needs at least one path")
+        if format not in ("auto", "jsonl", "parquet", "txt", "hf"):
+            raise ConfigError(f"format must be auto, jsonl, parquet, txt or hf, got {format!r}")
+        if txt_mode not in ("file", "lines", "blank-line"):
+            raise ConfigError(f"txt_mode must be file, lines or blank-line, got {txt_mode!r}")
+        if errors not in ("strict", "replace"):
+            raise ConfigError(f"errors must be strict or replace, got {errors!r}")
+        for label, value in (("limit", limit), ("sample", sample)):
+            if value is not None and value < 1:
+                raise ConfigError(f"{label} must be a positive integer, got {value}")
+        if not 0.0 <= max_bad_fraction <= 1.0:
+            raise ConfigError(f"max_bad_fraction must be in [0, 1], got {max_bad_fraction}")
+        self.where = parse_where(where)
+        self.name = name or _default_name(self.paths[0], self.where)
+        self.text_field = text_field
+        self.id_field = id_field
+        self.format = format
+        self.txt_mode = txt_mode
+        self.limit = limit
+        self.sample = sample
+        self.seed = seed
+        self.errors = errors
+        self.skip_bad = skip_bad
+        self.max_bad_fraction = max_bad_fraction
+        self.stats = ReadStats()
+        self._files: list[tuple[Path, str, str]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Corpus(name={self.name!r}, paths={[str(p) for p in self.paths]!r})"
+
+    # -- files ----------------------------------------------------------------------------
+    @property
+    def files(self) -> list[Path]:
+        """The files (or dataset folders) the paths resolve to, in reading order."""
+        return [p for p, _, _ in self._resolve()]
+
+    def _resolve(self) -> list[tuple[Path, str, str]]:
+        """[(file, reader kind, relative id prefix)], checked once."""
+        if self._files is not None:
+            return self._files
+        out: list[tuple[Path, str, str]] = []
+        for root in self.paths:
+            if not root.exists():
+                raise InputError("no such file or directory", path=root)
+            if root.is_dir():
+                if self.format in ("auto", "hf") and _is_hf_dataset(root):
+                    out.append((root, "hf", root.name))
+                    continue
+                found = []
+                for p in sorted(root.rglob("*")):
+                    rel = p.relative_to(root)
+                    if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+                        continue
+                    kind = _detect(p, self.format)
+                    if kind is not None:
+                        found.append((p, kind, rel.as_posix()))
+                if not found:
+                    raise InputError(
+                        "directory has no readable files (looked for .jsonl, .json, .jsonl.gz, "
+                        ".jsonl.zst, .parquet, .txt)",
+                        path=root,
+                    )
+                out.extend(found)
+            else:
+                kind = _detect(root, self.format)
+                if kind is None:
+                    raise InputError(
+                        f"unknown extension {''.join(root.suffixes) or '(none)'!r}; expected .jsonl, "
+                        ".json, .jsonl.gz, .jsonl.zst, .parquet or .txt, or pass --format",
+                        path=root,
+                    )
+                out.append((root, kind, root.name))
+        self._files = out
+        return out
+
+    # -- iteration ------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Document]:
+        if self.sample is None:
+            yield from self._stream()
+            return
+        # Reservoir sampling (Algorithm R): one pass, a uniform sample of `sample` documents,
+        # yielded in their original order so that the output does not depend on the rng path.
+        rng = np.random.default_rng(self.seed)
+        reservoir: list[tuple[int, Document]] = []
+        seen = 0
+        for i, doc in enumerate(self._stream(final_check=False)):
+            seen += 1
+            if len(reservoir) < self.sample:
+                reservoir.append((i, doc))
+            else:
+                j = int(rng.integers(0, i + 1))
+                if j < self.sample:
+                    reservoir[j] = (i, doc)
+        stats = self.stats  # the pass's stats, set by _stream
+        self._final_check(stats)
+        reservoir.sort(key=lambda t: t[0])
+        stats.sampled_from = seen
+        stats.documents = len(reservoir)
+        for _, doc in reservoir:
+            yield doc
+
+    def _stream(self, final_check: bool = True) -> Iterator[Document]:
+        stats = ReadStats()
+        self.stats = stats
+        reader = _Reader(self)
+        for path, kind, rel in self._resolve():
+            if kind == "jsonl":
+                records = reader.jsonl(path)
+            elif kind == "parquet":
+                records = reader.parquet(path)
+            elif kind == "txt":
+                records = reader.txt(path, rel)
+            else:
+                records = reader.hf(path)
+            for lineno, rec in records:
+                if isinstance(rec, _BadRecord):
+                    stats.records += 1
+                    self._bad(stats, path, rec.line or lineno, str(rec))
+                    continue
+                if self.where and not _matches(rec, self.where):
+                    stats.filtered += 1
+                    continue
+                stats.records += 1
+                text = rec.get(self.text_field, _MISSING)
+                if text is _MISSING:
+                    fields = ", ".join(list(rec)[:8])
+                    self._bad(
+                        stats,
+                        path,
+                        lineno,
+                        f"missing text field {self.text_field!r} (fields: {fields}); use --text-field",
+                    )
+                    continue
+                if not isinstance(text, str):
+                    self._bad(
+                        stats,
+                        path,
+                        lineno,
+                        f"text field {self.text_field!r} is {type(text).__name__}, expected a string",
+                    )
+                    continue
+                if not text:
+                    stats.skipped_empty += 1
+                    continue
+                raw_id = rec.get(self.id_field)
+                doc_id = _as_text(raw_id) if raw_id is not None else f"{rel}:{lineno}"
+                meta = {k: v for k, v in rec.items() if k != self.text_field}
+                stats.documents += 1
+                yield Document(doc_id, text, meta, f"{path}:{lineno}")
+                if self.limit is not None and stats.documents >= self.limit:
+                    stats.replaced_utf8 = reader.replaced
+                    return
+        stats.replaced_utf8 = reader.replaced
+        if final_check:
+            self._final_check(stats)
+
+    def _bad(self, stats: ReadStats, path: Path, line: int | None, message: str) -> None:
+        if not self.skip_bad:
+            raise InputError(message, path=path, line=line)
+        stats.skipped_bad += 1
+        if len(stats.bad_examples) < _MAX_EXAMPLES:
+            stats.bad_examples.append(f"{path}:{line}: {message}")
+
+    def _final_check(self, stats: ReadStats) -> None:
+        if stats.skipped_bad and stats.records:
+            frac = stats.skipped_bad / stats.records
+            if frac > self.max_bad_fraction:
+                first = stats.bad_examples[0] if stats.bad_examples else ""
+                raise InputError(
+                    f"{stats.skipped_bad} of {stats.records} records are bad ({frac:.1%} > "
+                    f"--max-bad-fraction {self.max_bad_fraction}); first: {first}",
+                    path=self.paths[0],
+                )
+        if stats.documents == 0:
+            why = []
+            if stats.filtered:
+                why.append(f"{stats.filtered} records did not match --where {_where_str(self.where)}")
+            if stats.skipped_empty:
+                why.append(f"{stats.skipped_empty} empty texts")
+            if stats.skipped_bad:
+                why.append(f"{stats.skipped_bad} bad records")
+            detail = f" ({'; '.join(why)})" if why else ""
+            raise InputError(f"empty corpus: no documents{detail}", path=self.paths[0])
+
+    # -- conveniences ---------------------------------------------------------------------
+    def texts(self) -> Iterator[str]:
+        """The documents' texts, streamed."""
+        return (d.text for d in self)
+
+    def to_list(self) -> list[Document]:
+        """All documents in memory (for small corpora and notebooks)."""
+        return list(self)
+
+    @classmethod
+    def from_documents(cls, docs: Iterable[Document | str], *, name: str = "corpus") -> MemoryCorpus:
+        """An in-memory corpus; strings become documents with ids ``name:i``."""
+        return MemoryCorpus(docs, name=name)
+
+
+_MISSING = object()
+
+
+def _where_str(where: tuple[tuple[str, str], ...]) -> str:
+    return ",".join(f"{k}={v}" for k, v in where)
+
+
+def _default_name(path: Path, where: tuple[tuple[str, str], ...] = ()) -> str:
+    """The file stem, plus the filter when there is one: ``texts[label=human]``."""
+    name = path.name
+    for suffix in (".gz", ".zst", ".jsonl", ".json", ".ndjson", ".parquet", ".txt"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    name = name or str(path)
+    return f"{name}[{_where_str(where)}]" if where else name
+
+
+class MemoryCorpus(Corpus):
+    """A corpus held in memory (edited output, tests, notebooks)."""
+
+    def __init__(self, docs: Iterable[Document | str], *, name: str = "corpus"):
+        items: list[Document] = []
+        for i, d in enumerate(docs):
+            items.append(d if isinstance(d, Document) else Document(f"{name}:{i}", str(d)))
+        self._docs = [d for d in items if d.text]
+        self.name = name
+        self.paths = ()
+        self.text_field = "text"
+        self.id_field = "id"
+        self.where = ()
+        self.sample = None
+        self.limit = None
+        self.seed = 0
+        self.stats = ReadStats(
+            documents=len(self._docs), records=len(items), skipped_empty=len(items) - len(self._docs)
+        )
+        self._files = []
+
+    def __repr__(self) -> str:
+        return f"MemoryCorpus(name={self.name!r}, documents={len(self._docs)})"
+
+    def __iter__(self) -> Iterator[Document]:
+        return iter(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+
+def read_corpus(
+    path_or_paths: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    format: Format = "auto",
+    limit: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    where: str | Sequence[str] | Mapping[str, Any] | None = None,
+    name: str | None = None,
+    txt_mode: TxtMode = "file",
+    errors: Errors = "strict",
+    skip_bad: bool = False,
+    max_bad_fraction: float = 0.01,
+) -> Corpus:
+    """Open a corpus for streaming; nothing is read until it is iterated.
+
+    Parameters
+    ----------
+    path_or_paths : a file, a folder, or a list of them (read in order).
+    text_field, id_field : record fields holding the text and the id. Records without an id get
+        the stable id ``"<file>:<line>"`` (file relative to the folder given, or its name).
+    format : ``"auto"`` (by extension) or one of ``jsonl``, ``parquet``, ``txt``, ``hf``.
+    limit : take the first ``limit`` documents.
+    sample : take a seeded uniform sample of ``sample`` documents (reservoir sampling, one
+        pass), yielded in corpus order; applied after ``limit`` and ``where``.
+    seed : seed of the sample.
+    where : keep records whose field equals a value: ``"label=human"``, several
+        comma-separated pairs (all must match), a list of them, or a mapping.
+    name : label in outputs (default: the first path's stem).
+    txt_mode : for ``.txt``: ``file`` (one document per file), ``lines``, ``blank-line``.
+    errors : ``strict`` (invalid UTF-8 is a bad record) or ``replace`` (replaced, counted).
+    skip_bad, max_bad_fraction : skip and count bad records, failing anyway when more than
+        this fraction of records is bad.
+
+    Raises
+    ------
+    InputError : missing paths, unknown extensions and, while iterating, bad records.
+    """
+    corpus = Corpus(
+        path_or_paths,
+        name=name,
+        text_field=text_field,
+        id_field=id_field,
+        format=format,
+        txt_mode=txt_mode,
+        limit=limit,
+        sample=sample,
+        seed=seed,
+        where=where,
+        errors=errors,
+        skip_bad=skip_bad,
+        max_bad_fraction=max_bad_fraction,
+    )
+    corpus._resolve()  # fail fast on missing files and unknown extensions
+    return corpus
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """``jsonl``, ``jsonl.gz``, ``jsonl.zst`` or ``parquet`` from a file name."""
+    name = Path(path).name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    for comp in _COMPRESSIONS:
+        if name.endswith(comp):
+            base = name[: -len(comp)]
+            if base.endswith(_JSONL_SUFFIXES):
+                return "jsonl" + comp
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    raise ConfigError(
+        f"cannot tell the output format of {path}: use .jsonl, .jsonl.gz, .jsonl.zst or .parquet"
+    )
+
+
+def write_records(
+    records: Iterable[Mapping[str, Any]], path: str | os.PathLike, *, fmt: str | None = None
+) -> int:
+    """Write records atomically (temp file + rename) in the format the name implies.
+
+    Returns the number of records. Nothing appears at ``path`` unless writing succeeds.
+    """
+    path = Path(path)
+    fmt = fmt or output_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    n = 0
+    try:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            rows = list(records)
+            n = len(rows)
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
+        else:
+            with _open_writer(Path(tmp), fmt) as fh:
+                for rec in records:
+                    fh.write(json.dumps(rec, ensure_ascii=False).encode("utf-8") + b"\n")
+                    n += 1
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+@contextlib.contextmanager
+def _open_writer(path: Path, fmt: str) -> Iterator[Any]:
+    with open(path, "wb") as raw:
+        if fmt == "jsonl.gz":
+            # mtime=0 and no name: byte-identical output for identical input
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
+                yield fh
+        elif fmt == "jsonl.zst":
+            import zstandard
+
+            with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as fh:
+                yield fh
+        else:
+            yield raw
