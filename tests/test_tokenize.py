@@ -3,7 +3,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from toedit_stats.tokenize import count_words, word_tokenize
@@ -32,6 +32,7 @@ _AGREE = st.characters(
 )
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=_AGREE, max_size=200), st.text(max_size=100))
 def test_property_nltk_and_no_whitespace(text, anything):
     nltk = pytest.importorskip("nltk.tokenize")

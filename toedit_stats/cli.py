@@ -5,7 +5,6 @@ Exit status: 0 success, 2 bad input or usage (one line on stderr, no traceback),
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -163,19 +162,22 @@ def _dedupe_names(corpora) -> None:
 
 def emit_json(obj: Any) -> None:
     """The one JSON object ``--json`` prints on stdout."""
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default))
+    from ._io import dumps
+
+    click.echo(dumps(obj))
 
 
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+def parse_ints(values: Sequence[str], option: str) -> list[int]:
+    """``--n 1,2 --n 3`` -> [1, 2, 3]."""
+    out = []
+    for v in values:
+        for part in str(v).replace(" ", ",").split(","):
+            if part:
+                try:
+                    out.append(int(part))
+                except ValueError:
+                    raise ConfigError(f"{option} expects integers, got {part!r}") from None
+    return out
 
 
 def show_table(frame, title: str | None = None) -> None:
@@ -224,6 +226,84 @@ def info(corpora: tuple[str, ...], as_json: bool, **opts: Any) -> None:
         emit_json({"corpora": [s.to_dict() for s in summaries]})
         return
     show_table(pd.concat([s.to_frame() for s in summaries], ignore_index=True))
+
+
+@main.command()
+@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
+@corpus_options
+@click.option(
+    "--n",
+    "ns",
+    multiple=True,
+    default=["1,2,3,4"],
+    show_default=True,
+    metavar="1,2,3,4",
+    help="N-gram orders (comma-separated or repeated).",
+)
+@click.option(
+    "--top", type=click.IntRange(min=1), default=40, show_default=True, help="Top n-grams kept for plots."
+)
+@click.option("--max-docs", type=click.IntRange(min=1), help="Read at most N documents per corpus.")
+@click.option("--sketch", is_flag=True, help="Bounded-memory mode (HyperLogLog++ and Misra–Gries).")
+@click.option(
+    "--capacity",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="--sketch: heavy-hitter counters per n.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Write ngrams.json, CSV tables and PNG figures here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+def ngrams(corpora, ns, top, max_docs, sketch, capacity, output, as_json, **opts):
+    """N-gram concentration per corpus and divergence from the first corpus (the reference)."""
+    from .analyzers.ngrams import analyze_ngrams
+
+    seed = opts["seed"]
+    cs = open_corpora(corpora, opts)
+    orders = parse_ints(ns, "--n")
+    if sketch:
+        from .analyzers.ngram_sketch import analyze_ngrams_sketch
+
+        result = analyze_ngrams_sketch(cs, n=orders, top=top, seed=seed, capacity=capacity, max_docs=max_docs)
+    else:
+        result = analyze_ngrams(cs, n=orders, top=top, seed=seed, max_docs=max_docs)
+    if output:
+        from ._io import write_result_dir
+
+        tops = [
+            {"corpus": c.name, "n": n, "rank": i + 1, "ngram": t, "count": k}
+            for c in result.corpora
+            for n, items in c.top.items()
+            for i, (t, k) in enumerate(items)
+        ]
+        import pandas as pd
+
+        write_result_dir(
+            output,
+            json_name="ngrams.json",
+            payload=result.to_dict(),
+            frames={
+                "ngrams": result.to_frame(),
+                "ngram_pairs": result.pairs_frame(),
+                "top_ngrams": pd.DataFrame(tops),
+            },
+            figures=result.plot(top_k=top),
+        )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    frame = result.to_frame()
+    show_table(
+        frame[frame["sample"] == "full"].drop(columns=["sample"]), "n-gram concentration (full corpora)"
+    )
+    if not result.pairs_frame().empty:
+        click.echo()
+        show_table(result.pairs_frame(), "divergence from the reference (first corpus)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,612 @@
+"""N-gram concentration: how much of a corpus's mass sits on a few n-grams (the paper's Finding III).
+
+Words are the lower-cased WordPunct tokens of :mod:`toedit_stats.tokenize`; n-grams never
+cross document boundaries. Per corpus and per ``n``:
+
+``total``
+    n-gram occurrences.
+``distinct``
+    distinct n-grams.
+``distinct_ratio``
+    ``distinct / total`` over the **whole corpus** (corpus-level distinct-n, as in Li et al.
+    2016 applied to the concatenation of documents). This is *not* the mean of per-document
+    distinct-n, which is much higher for short documents; the two are often confused.
+``entropy_bits``
+    Shannon entropy (base 2) of the n-gram frequency distribution ``c_i / total``.
+``normalized_entropy``
+    ``entropy_bits / log2(distinct)`` in [0, 1]; 0 when ``distinct <= 1``.
+``top1pct_mass``, ``top100_mass``, ``top1000_mass``
+    share of all occurrences taken by the ``ceil(1% of distinct)``, 100 and 1,000 most frequent
+    n-grams (all of them when there are fewer).
+``gini``
+    Gini coefficient of the frequency distribution over distinct n-grams:
+    ``sum_i (2i - d - 1) x_(i) / (d * sum x)`` with counts sorted ascending; 0 when all counts
+    are equal, towards 1 when one n-gram takes everything.
+``zipf_slope``
+    least-squares slope of ``log(frequency)`` against ``log(rank)`` over ranks 1..min(10,000,
+    distinct); ``None`` when fewer than 2 distinct n-grams.
+
+Per corpus (once):
+
+``hashed``
+    the paper's Fig. 11 featurisation, as DSIR defines it: every unigram and bigram (bigram
+    string = the two words joined by a space) hashed by ``int(sha256(utf8).hexdigest(), 16) %
+    10000`` into 10,000 buckets; its ``entropy_bits`` and ``top1pct_mass`` (share of occurrences
+    in the 100 fullest buckets). sha256 makes it identical across processes and machines.
+``compression_ratio``
+    ``len(b) / len(gzip.compress(b, compresslevel=9, mtime=0))`` with ``b`` the UTF-8 bytes of
+    the documents joined by single spaces: the definition of the ``diversity`` package's
+    ``compression_ratio(data, "gzip")`` (original size / compressed size of ``" ".join(data)``),
+    without its file-header overhead (it wraps a gzip stream in a second gzip file).
+``near_duplicate_rate``
+    share of documents with at least one other document whose MinHash (128 permutations,
+    seeded) estimated Jaccard similarity of word 5-shingles is ≥ 0.8, found with
+    ``datasketch.MinHashLSH`` (threshold 0.8) and confirmed on the MinHash estimate. Documents
+    shorter than 5 words are one shingle.
+
+Between the first corpus (the reference) and each other one, per ``n``:
+``js_divergence_bits`` (Jensen–Shannon divergence, base 2, between the two n-gram distributions:
+0 for identical, 1 for disjoint) and ``coverage`` (share of the second corpus's occurrences whose
+n-gram occurs in the first); and ``hashed_pairs`` with the JS divergence between the 10,000-bucket
+distributions.
+
+Because larger corpora have more distinct n-grams, everything is also computed in
+``equal_size``: each corpus is cut to a seeded random subset of its documents whose token count is
+at most the smallest corpus's token count.
+
+Counting is exact: words get ids from one vocabulary shared by all corpora, and an n-gram's key
+is its ids in base ``V`` (unique; when ``V**n`` does not fit 64 bits a 64-bit hash of the ids
+is used instead, with collision probability about ``distinct**2 / 2**65``). Unigrams are counted
+with ``bincount`` and longer n-grams by sorting the keys. For corpora that do not fit in memory use
+:mod:`toedit_stats.analyzers.ngram_sketch` (``--sketch``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..corpus import Corpus
+from ..errors import ConfigError
+from ..tokenize import WORD_PATTERN
+
+__all__ = [
+    "CorpusNgrams",
+    "HashedBuckets",
+    "NgramPair",
+    "NgramResult",
+    "NgramStats",
+    "analyze_ngrams",
+    "dsir_bucket",
+    "ngram_metrics",
+]
+
+N_BUCKETS = 10_000
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class NgramStats:
+    """Concentration metrics of one corpus for one ``n`` (see the module docstring)."""
+
+    n: int
+    total: int
+    distinct: int
+    distinct_ratio: float
+    entropy_bits: float
+    normalized_entropy: float
+    top1pct_mass: float
+    top100_mass: float
+    top1000_mass: float
+    gini: float
+    zipf_slope: float | None
+
+
+@dataclass(frozen=True)
+class HashedBuckets:
+    """DSIR uni+bigram features hashed into ``buckets`` buckets; ``mass`` sums to 1."""
+
+    buckets: int
+    entropy_bits: float
+    top1pct_mass: float
+    mass: np.ndarray = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"buckets": self.buckets, "entropy_bits": self.entropy_bits, "top1pct_mass": self.top1pct_mass}
+
+
+@dataclass(frozen=True)
+class CorpusNgrams:
+    """All n-gram statistics of one corpus. ``top`` maps n to the most frequent n-grams
+    ``[(text, count), ...]``; ``rank_counts`` maps n to counts sorted descending (top 10,000)."""
+
+    name: str
+    documents: int
+    tokens: int
+    by_n: list[NgramStats]
+    hashed: HashedBuckets
+    compression_ratio: float
+    near_duplicate_rate: float
+    top: dict[int, list[tuple[str, int]]] = field(repr=False, default_factory=dict)
+    rank_counts: dict[int, np.ndarray] = field(repr=False, default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "documents": self.documents,
+            "tokens": self.tokens,
+            "by_n": [_clean(vars(s)) for s in self.by_n],
+            "hashed": self.hashed.to_dict(),
+            "compression_ratio": self.compression_ratio,
+            "near_duplicate_rate": self.near_duplicate_rate,
+            "top": {str(n): [[t, c] for t, c in items] for n, items in self.top.items()},
+        }
+
+
+@dataclass(frozen=True)
+class NgramPair:
+    """Reference ``a`` against ``b`` for one ``n``."""
+
+    a: str
+    b: str
+    n: int
+    js_divergence_bits: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class NgramResult:
+    """Result of :func:`analyze_ngrams`: per-corpus statistics, pairs, and the equal-size rerun.
+
+    ``to_frame()`` is tidy (one row per corpus × n); ``to_dict()`` is what ``--json`` prints;
+    ``plot()`` returns a dict of matplotlib figures.
+    """
+
+    corpora: list[CorpusNgrams]
+    pairs: list[NgramPair]
+    hashed_pairs: list[dict[str, Any]]
+    ns: tuple[int, ...]
+    seed: int
+    equal_size: NgramResult | None = None
+    tokens_per_corpus: int | None = None  # set on the equal-size result
+    sketch: dict[str, Any] | None = None  # set by the bounded-memory mode: estimators and bounds
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "corpora": [c.to_dict() for c in self.corpora],
+            "pairs": [_clean(vars(p)) for p in self.pairs],
+            "hashed_pairs": self.hashed_pairs,
+            "config": {"n": list(self.ns), "seed": self.seed, "buckets": N_BUCKETS},
+        }
+        if self.tokens_per_corpus is not None:
+            out["tokens_per_corpus"] = self.tokens_per_corpus
+            out["note"] = (
+                "equal-size: each corpus cut to a seeded random subset of documents with at most "
+                "tokens_per_corpus tokens"
+            )
+        if self.equal_size is not None:
+            out["equal_size"] = self.equal_size.to_dict()
+        if self.sketch is not None:
+            out["sketch"] = self.sketch
+        return out
+
+    def to_frame(self):
+        """One row per corpus × n; ``sample`` is ``full`` or ``equal_size``."""
+        import pandas as pd
+
+        rows = []
+        for label, res in (("full", self), ("equal_size", self.equal_size)):
+            if res is None:
+                continue
+            for c in res.corpora:
+                for s in c.by_n:
+                    row = {"sample": label, "corpus": c.name, "documents": c.documents, "tokens": c.tokens}
+                    row.update(vars(s))
+                    row.update(
+                        hashed_entropy_bits=c.hashed.entropy_bits,
+                        hashed_top1pct_mass=c.hashed.top1pct_mass,
+                        compression_ratio=c.compression_ratio,
+                        near_duplicate_rate=c.near_duplicate_rate,
+                    )
+                    rows.append(row)
+        return pd.DataFrame(rows)
+
+    def pairs_frame(self):
+        """One row per (reference, other) × n, with the hashed-bucket JS divergence."""
+        import pandas as pd
+
+        rows = []
+        for label, res in (("full", self), ("equal_size", self.equal_size)):
+            if res is None:
+                continue
+            hashed = {(h["a"], h["b"]): h["js_divergence_bits"] for h in res.hashed_pairs}
+            for p in res.pairs:
+                rows.append({"sample": label, **vars(p), "hashed_js_divergence_bits": hashed[(p.a, p.b)]})
+        return pd.DataFrame(rows)
+
+    def plot(self, top_k: int = 40) -> dict[str, Any]:
+        """Figures: ``rank_frequency``, ``top_mass``, ``hashed_buckets``, ``top_bigrams``."""
+        from ..plotting import ngram_figures
+
+        return ngram_figures(self, top_k=top_k)
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False, float_format=lambda x: f"{x:.4g}")
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe: numpy scalars to Python, NaN to None."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[k] = v
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics on a count vector
+
+
+def ngram_metrics(counts: np.ndarray, n: int = 1) -> NgramStats:
+    """Concentration metrics of one frequency vector (counts of distinct n-grams, any order).
+
+    >>> ngram_metrics(np.array([2, 2, 2, 2])).gini
+    0.0
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    c = c[c > 0]
+    total = int(c.sum())
+    d = int(c.size)
+    if total == 0:
+        return NgramStats(n, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None)
+    desc = np.sort(c)[::-1]
+    p = desc / total
+    entropy = float(-(p * np.log2(p)).sum())
+    norm = entropy / math.log2(d) if d > 1 else 0.0
+    cum = np.cumsum(desc)
+
+    def top(k: int) -> float:
+        return float(cum[min(k, d) - 1] / total)
+
+    asc = desc[::-1].astype(np.float64)
+    i = np.arange(1, d + 1, dtype=np.float64)
+    gini = float(((2 * i - d - 1) * asc).sum() / (d * asc.sum()))
+    slope: float | None = None
+    if d >= 2:
+        r = min(d, 10_000)
+        slope = float(np.polyfit(np.log(np.arange(1, r + 1)), np.log(desc[:r].astype(np.float64)), 1)[0])
+    return NgramStats(
+        n=n,
+        total=total,
+        distinct=d,
+        distinct_ratio=d / total,
+        entropy_bits=entropy,
+        normalized_entropy=norm,
+        top1pct_mass=top(max(1, math.ceil(0.01 * d))),
+        top100_mass=top(100),
+        top1000_mass=top(1000),
+        gini=max(0.0, gini),
+        zipf_slope=slope,
+    )
+
+
+def js_divergence_bits(keys_a, counts_a, keys_b, counts_b) -> float:
+    """Jensen–Shannon divergence (base 2) of two sparse distributions given as sorted keys + counts."""
+    from scipy.spatial.distance import jensenshannon
+
+    union = np.union1d(keys_a, keys_b)
+    p = np.zeros(union.size)
+    q = np.zeros(union.size)
+    p[np.searchsorted(union, keys_a)] = counts_a
+    q[np.searchsorted(union, keys_b)] = counts_b
+    if p.sum() == 0 or q.sum() == 0:
+        return float("nan")
+    # scipy returns the JS *distance* (square root of the divergence)
+    return float(jensenshannon(p, q, base=2) ** 2)
+
+
+def dsir_bucket(text: str, buckets: int = N_BUCKETS) -> int:
+    """DSIR's ``hash_buckets``: ``int(sha256(text).hexdigest(), 16) % buckets``."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big") % buckets
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenised corpora
+
+
+@dataclass
+class _Tokenized:
+    name: str
+    codes: np.ndarray  # int64 word ids into the shared vocabulary, documents concatenated
+    lengths: np.ndarray  # words per document
+    texts: list[str]  # kept for compression and shingles (exact mode holds the corpus anyway)
+
+    @property
+    def documents(self) -> int:
+        return int(self.lengths.size)
+
+    def subset(self, docs: np.ndarray) -> _Tokenized:
+        starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        parts = [self.codes[starts[i] : starts[i] + self.lengths[i]] for i in docs]
+        codes = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return _Tokenized(self.name, codes, self.lengths[docs], [self.texts[i] for i in docs])
+
+
+def _tokenize_all(corpora: Sequence[Corpus], max_docs: int | None = None):
+    import pandas as pd
+
+    findall = WORD_PATTERN.findall
+    flat: list[str] = []
+    per: list[tuple[str, list[int], list[str]]] = []
+    for corpus in corpora:
+        lengths: list[int] = []
+        texts: list[str] = []
+        for doc in corpus:
+            toks = findall(doc.text.lower())
+            flat.extend(toks)
+            lengths.append(len(toks))
+            texts.append(doc.text)
+            if max_docs is not None and len(texts) >= max_docs:
+                break
+        per.append((corpus.name, lengths, texts))
+    codes, vocab = pd.factorize(np.array(flat, dtype=object))
+    codes = codes.astype(np.int64)
+    out = []
+    pos = 0
+    for name, lengths, texts in per:
+        total = int(sum(lengths))
+        out.append(_Tokenized(name, codes[pos : pos + total], np.asarray(lengths, np.int64), texts))
+        pos += total
+    return out, np.asarray(vocab, dtype=object)
+
+
+class _Counter:
+    """Exact n-gram counting over a shared vocabulary of size ``V``."""
+
+    def __init__(self, vocab: np.ndarray):
+        self.vocab = vocab
+        self.V = max(1, len(vocab))
+
+    def exact(self, n: int) -> bool:
+        return n * math.log2(self.V) < 63.9
+
+    def keys(self, tc: _Tokenized, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Keys of every n-gram that does not cross a document boundary, and their start positions."""
+        codes = tc.codes
+        N = codes.size
+        if n > N:
+            return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        if n == 1:
+            return codes.astype(np.uint64), np.arange(N)
+        # remaining words in the document from each position
+        ends = np.cumsum(tc.lengths)
+        remaining = np.repeat(ends, tc.lengths) - np.arange(N)
+        m = N - n + 1
+        valid = remaining[:m] >= n
+        if self.exact(n):
+            dtype = np.uint32 if self.V**n < 2**32 else np.uint64
+            k = codes[:m].astype(dtype)
+            V = dtype(self.V)
+            for j in range(1, n):
+                k = k * V + codes[j : m + j].astype(dtype)
+        else:
+            k = codes[:m].astype(np.uint64)
+            for j in range(1, n):
+                k = (k ^ (k >> np.uint64(29))) * _MIX + codes[j : m + j].astype(np.uint64)
+        starts = np.flatnonzero(valid)
+        return k[valid], starts
+
+    def count(self, tc: _Tokenized, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(sorted distinct keys, their counts, all keys, start positions)."""
+        k, starts = self.keys(tc, n)
+        if n == 1:
+            counts = np.bincount(tc.codes, minlength=self.V)
+            nz = np.flatnonzero(counts)
+            return nz.astype(np.uint64), counts[nz], k, starts
+        s = np.sort(k)
+        if s.size == 0:
+            return s.astype(np.uint64), np.zeros(0, np.int64), k, starts
+        flag = np.empty(s.size, bool)
+        flag[0] = True
+        np.not_equal(s[1:], s[:-1], out=flag[1:])
+        idx = np.flatnonzero(flag)
+        counts = np.diff(np.append(idx, s.size))
+        return s[idx].astype(np.uint64), counts, k, starts
+
+    def decode(self, tc: _Tokenized, n: int, all_keys, starts, top_keys) -> list[str]:
+        """Text of each top key, from its first occurrence."""
+        out = []
+        for key in top_keys:
+            i = int(starts[np.flatnonzero(all_keys == key)[0]])
+            out.append(" ".join(self.vocab[tc.codes[i : i + n]]))
+        return out
+
+
+def _hashed_buckets(counter: _Counter, tc: _Tokenized, uni, bi) -> HashedBuckets:
+    """DSIR featurisation from exact unigram and bigram counts (sha256 once per distinct n-gram)."""
+    mass = np.zeros(N_BUCKETS, dtype=np.float64)
+    ukeys, ucounts = uni
+    if ukeys.size:
+        b = np.fromiter((dsir_bucket(w) for w in counter.vocab[ukeys.astype(np.int64)]), np.int64, ukeys.size)
+        np.add.at(mass, b, ucounts)
+    bkeys, bcounts = bi
+    if bkeys.size:
+        if counter.exact(2):
+            k = bkeys.astype(np.int64)
+            first, second = counter.vocab[k // counter.V], counter.vocab[k % counter.V]
+            strings = (f"{a} {b}" for a, b in zip(first, second))
+        else:  # pragma: no cover - vocabularies above 2**31 words
+            raise ConfigError("vocabulary too large for exact bigram decoding; use --sketch")
+        b = np.fromiter((dsir_bucket(s) for s in strings), np.int64, bkeys.size)
+        np.add.at(mass, b, bcounts)
+    total = mass.sum()
+    if total > 0:
+        mass /= total
+    nz = mass[mass > 0]
+    entropy = float(-(nz * np.log2(nz)).sum())
+    top = float(np.sort(mass)[::-1][: N_BUCKETS // 100].sum())
+    return HashedBuckets(N_BUCKETS, entropy, top, mass)
+
+
+def compression_ratio(texts: Sequence[str]) -> float:
+    """Original size / gzip size of the UTF-8 documents joined by spaces (see module docstring)."""
+    data = " ".join(texts).encode("utf-8")
+    if not data:
+        return 0.0
+    return len(data) / len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def near_duplicate_rate(
+    token_lists: Sequence[Sequence[str]], *, threshold: float = 0.8, num_perm: int = 128, seed: int = 0
+) -> float:
+    """Share of documents with a MinHash-LSH neighbour at estimated Jaccard ≥ ``threshold``."""
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+    if len(token_lists) < 2:
+        return 0.0
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    hashes = []
+    template = MinHash(num_perm=num_perm, seed=seed)
+    for i, toks in enumerate(token_lists):
+        shingles = {" ".join(toks[j : j + 5]) for j in range(max(1, len(toks) - 4))}
+        m = template.copy()
+        m.update_batch([s.encode("utf-8") for s in shingles])
+        lm = LeanMinHash(m)
+        hashes.append(lm)
+        lsh.insert(i, lm, check_duplication=False)
+    dup = 0
+    for i, m in enumerate(hashes):
+        if any(j != i and m.jaccard(hashes[j]) >= threshold for j in lsh.query(m)):
+            dup += 1
+    return dup / len(token_lists)
+
+
+# ---------------------------------------------------------------------------------------------
+# the analysis
+
+
+def _analyze_tokenized(
+    toks: list[_Tokenized], counter: _Counter, ns: tuple[int, ...], top_k: int, seed: int
+) -> NgramResult:
+    findall = WORD_PATTERN.findall
+    corpora: list[CorpusNgrams] = []
+    counted: list[dict[int, tuple[np.ndarray, np.ndarray]]] = []
+    for tc in toks:
+        per_n: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        stats, top, rank_counts = [], {}, {}
+        for n in sorted(set(ns) | {1, 2}):
+            keys, counts, all_keys, starts = counter.count(tc, n)
+            per_n[n] = (keys, counts)
+            if n not in ns:
+                continue
+            stats.append(ngram_metrics(counts, n))
+            order = np.argsort(-counts, kind="stable")
+            rank_counts[n] = counts[order[:10_000]]
+            tk = order[:top_k]
+            top[n] = list(zip(counter.decode(tc, n, all_keys, starts, keys[tk]), counts[tk].tolist()))
+        counted.append(per_n)
+        corpora.append(
+            CorpusNgrams(
+                name=tc.name,
+                documents=tc.documents,
+                tokens=int(tc.codes.size),
+                by_n=stats,
+                hashed=_hashed_buckets(counter, tc, per_n[1], per_n[2]),
+                compression_ratio=compression_ratio(tc.texts),
+                near_duplicate_rate=near_duplicate_rate([findall(t.lower()) for t in tc.texts], seed=seed),
+                top=top,
+                rank_counts=rank_counts,
+            )
+        )
+    pairs, hashed_pairs = [], []
+    ref, ref_counts = corpora[0], counted[0]
+    from scipy.spatial.distance import jensenshannon
+
+    for other, oc in zip(corpora[1:], counted[1:]):
+        for n in ns:
+            ka, ca = ref_counts[n]
+            kb, cb = oc[n]
+            covered = np.isin(kb, ka, assume_unique=True)
+            cov = float(cb[covered].sum() / cb.sum()) if cb.sum() else float("nan")
+            pairs.append(NgramPair(ref.name, other.name, n, js_divergence_bits(ka, ca, kb, cb), cov))
+        hashed_pairs.append(
+            {
+                "a": ref.name,
+                "b": other.name,
+                "js_divergence_bits": float(jensenshannon(ref.hashed.mass, other.hashed.mass, base=2) ** 2),
+            }
+        )
+    return NgramResult(corpora, pairs, hashed_pairs, ns, seed)
+
+
+def _equal_size(toks: list[_Tokenized], seed: int) -> tuple[list[_Tokenized], int]:
+    target = min(int(t.codes.size) for t in toks)
+    out = []
+    for i, tc in enumerate(toks):
+        if tc.codes.size == target:
+            out.append(tc)
+            continue
+        rng = np.random.default_rng([seed, i])
+        perm = rng.permutation(tc.documents)
+        cum = np.cumsum(tc.lengths[perm])
+        k = max(1, int(np.searchsorted(cum, target, side="right")))
+        out.append(tc.subset(np.sort(perm[:k])))
+    return out, target
+
+
+def analyze_ngrams(
+    corpora: Sequence[Corpus] | Corpus,
+    *,
+    n: Sequence[int] = (1, 2, 3, 4),
+    top: int = 40,
+    seed: int = 0,
+    equal_size: bool = True,
+    max_docs: int | None = None,
+) -> NgramResult:
+    """N-gram concentration of each corpus, and divergences from the first (the reference).
+
+    Parameters
+    ----------
+    corpora : corpora to compare; the first is the reference (usually human).
+    n : n-gram orders to report (any of 1..8).
+    top : how many of the most frequent n-grams to keep per corpus and n (for plots).
+    seed : seeds the MinHash permutations and the equal-size subsample.
+    equal_size : also compute everything on equal token budgets (``result.equal_size``).
+    max_docs : read at most this many documents per corpus.
+
+    Example
+    -------
+    >>> from toedit_stats import Corpus
+    >>> res = analyze_ngrams([Corpus.from_documents(["a b a b"]), Corpus.from_documents(["a b c"])], n=[1])
+    >>> round(res.corpora[0].by_n[0].entropy_bits, 3), res.pairs[0].coverage
+    (1.0, 0.6666666666666666)
+    """
+    if isinstance(corpora, Corpus):
+        corpora = [corpora]
+    ns = tuple(sorted({int(x) for x in n}))
+    if not ns or ns[0] < 1 or ns[-1] > 8:
+        raise ConfigError(f"n must be between 1 and 8, got {list(n)}")
+    if top < 1:
+        raise ConfigError(f"top must be positive, got {top}")
+    toks, vocab = _tokenize_all(corpora, max_docs=max_docs)
+    counter = _Counter(vocab)
+    full = _analyze_tokenized(toks, counter, ns, top, seed)
+    if not equal_size or len(toks) < 2:
+        return full
+    small, target = _equal_size(toks, seed)
+    eq = _analyze_tokenized(small, counter, ns, top, seed)
+    eq = NgramResult(eq.corpora, eq.pairs, eq.hashed_pairs, ns, seed, tokens_per_corpus=target)
+    return NgramResult(full.corpora, full.pairs, full.hashed_pairs, ns, seed, equal_size=eq)

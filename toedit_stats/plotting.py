@@ -1,0 +1,132 @@
+"""Figures for the analyzers' results. matplotlib and seaborn are imported here only, lazily.
+
+Every function returns ``{name: matplotlib.figure.Figure}``; nothing is shown or saved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PALETTE = {"human": "#1f77b4", "synthetic": "#d62728", "edited": "#2ca02c"}
+_FALLBACK = ["#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#aec7e8"]
+
+
+def _plt():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        import os
+
+        if not os.environ.get("DISPLAY"):
+            matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def colors(names: list[str]) -> dict[str, str]:
+    """A stable colour per corpus name (human/synthetic/edited keep theirs)."""
+    import itertools
+
+    taken = {PALETTE[n] for n in names if n in PALETTE}
+    pool = itertools.cycle([c for c in (*PALETTE.values(), *_FALLBACK) if c not in taken])
+    return {n: PALETTE[n] if n in PALETTE else next(pool) for n in names}
+
+
+def ngram_figures(result, top_k: int = 40) -> dict[str, Any]:
+    import pandas as pd
+    import seaborn as sns
+
+    plt = _plt()
+    names = [c.name for c in result.corpora]
+    col = colors(names)
+    figs: dict[str, Any] = {}
+
+    ns = list(result.ns)
+    fig, axes = plt.subplots(1, len(ns), figsize=(4 * len(ns), 3.6), squeeze=False)
+    for ax, n in zip(axes[0], ns):
+        for c in result.corpora:
+            rc = c.rank_counts.get(n)
+            if rc is None or rc.size == 0:
+                continue
+            total = next(s.total for s in c.by_n if s.n == n)
+            ax.loglog(np.arange(1, rc.size + 1), rc / total, label=c.name, color=col[c.name], lw=1.4)
+        ax.set_title(f"{n}-grams")
+        ax.set_xlabel("rank")
+        ax.set_ylabel("relative frequency")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Rank–frequency (top 10,000 ranks)")
+    fig.tight_layout()
+    figs["rank_frequency"] = fig
+
+    rows = []
+    for c in result.corpora:
+        for s in c.by_n:
+            for key, label in (
+                ("top1pct_mass", "top 1%"),
+                ("top100_mass", "top 100"),
+                ("top1000_mass", "top 1,000"),
+            ):
+                rows.append({"corpus": c.name, "n": f"n={s.n}", "which": label, "mass": getattr(s, key)})
+    df = pd.DataFrame(rows)
+    g = sns.catplot(
+        data=df, x="which", y="mass", hue="corpus", col="n", kind="bar", palette=col, height=3.2, aspect=0.9
+    )
+    g.set_titles("{col_name}")
+    g.set_axis_labels("", "share of occurrences")
+    g.figure.suptitle("Mass on the most frequent n-grams", y=1.03)
+    figs["top_mass"] = g.figure
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for c in result.corpora:
+        m = np.sort(c.hashed.mass)[::-1]
+        ax.semilogy(
+            np.arange(1, m.size + 1), np.where(m > 0, m, np.nan), label=c.name, color=col[c.name], lw=1.4
+        )
+    ax.set_xlabel("bucket (sorted by mass)")
+    ax.set_ylabel("share of uni+bigram occurrences")
+    ax.set_title(f"DSIR hashed features: {result.corpora[0].hashed.buckets:,} buckets, sorted")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    figs["hashed_buckets"] = fig
+
+    if 2 in ns:
+        k = min(top_k, max((len(c.top.get(2, [])) for c in result.corpora), default=0))
+        fig, axes = plt.subplots(
+            1, len(result.corpora), figsize=(4.2 * len(result.corpora), 0.2 * k + 1.4), squeeze=False
+        )
+        for ax, c in zip(axes[0], result.corpora):
+            items = c.top.get(2, [])[:k]
+            total = next(s.total for s in c.by_n if s.n == 2)
+            labels = [t for t, _ in items][::-1]
+            vals = [v / total for _, v in items][::-1]
+            ax.barh(labels, vals, color=col[c.name])
+            ax.set_title(f"{c.name}: top {len(items)} bigrams", fontsize=10)
+            ax.tick_params(axis="y", labelsize=7)
+            ax.set_xlabel("share of bigrams")
+        fig.tight_layout()
+        figs["top_bigrams"] = fig
+    return figs
+
+
+def save_figures(figs: dict[str, Any], directory: str | Path, prefix: str = "") -> list[Path]:
+    """Save each figure as PNG (atomically) and close it."""
+    import os
+    import tempfile
+
+    plt = _plt()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, fig in figs.items():
+        path = directory / f"{prefix}{name}.png"
+        fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
+        os.close(fd)
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+        plt.close(fig)
+        out.append(path)
+    return out
