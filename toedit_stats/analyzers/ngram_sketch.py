@@ -33,11 +33,20 @@ import numpy as np
 from ..corpus import Corpus
 from ..errors import ConfigError
 from ..tokenize import WORD_PATTERN
-from .ngrams import N_BUCKETS, CorpusNgrams, HashedBuckets, NgramResult, NgramStats, dsir_bucket
+from .ngrams import (
+    N_BUCKETS,
+    CorpusNgrams,
+    HashedBuckets,
+    NgramResult,
+    NgramStats,
+    _identity,
+    dsir_bucket,
+    mix_windows,
+    shingle_hashes,
+    word_hashes,
+)
 
 __all__ = ["MisraGries", "analyze_ngrams_sketch"]
-
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass
@@ -83,22 +92,16 @@ class MisraGries:
 
 
 def _word_hashes(tokens: list[str]) -> np.ndarray:
-    import pandas as pd
-
-    return pd.util.hash_array(np.asarray(tokens, dtype=object), categorize=True)
+    return word_hashes(np.asarray(tokens, dtype=object)) if tokens else np.zeros(0, np.uint64)
 
 
 def _keys(h: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
+    """Hashed keys of the n-grams that do not cross a document boundary."""
     N = h.size
     if n == 1 or n > N:
         return h if n == 1 else np.zeros(0, np.uint64)
-    ends = np.cumsum(lengths)
-    remaining = np.repeat(ends, lengths) - np.arange(N)
-    m = N - n + 1
-    k = h[:m].copy()
-    for j in range(1, n):
-        k = (k ^ (k >> np.uint64(29))) * _MIX + h[j : m + j]
-    return k[remaining[:m] >= n]
+    remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(N)
+    return mix_windows(h, n)[remaining[: N - n + 1] >= n]
 
 
 def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +119,7 @@ def _sketch_one(corpus: Corpus, ns, *, capacity, p, chunk_docs, seed, top_k, max
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
     raw_bytes = comp_bytes = 0
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
-    template = MinHash(num_perm=128, seed=seed)
+    template = MinHash(num_perm=128, seed=seed, hashfunc=_identity)
     dup: set[int] = set()
     names: dict[int, str] = {}  # readable text of heavy-hitter keys
     findall = WORD_PATTERN.findall
@@ -167,9 +170,8 @@ def _sketch_one(corpus: Corpus, ns, *, capacity, p, chunk_docs, seed, top_k, max
         data = (" " if docs else "").encode() + doc.text.encode("utf-8")
         raw_bytes += len(data)
         comp_bytes += len(comp.compress(data))
-        shingles = {" ".join(toks[j : j + 5]) for j in range(max(1, len(toks) - 4))}
         m = template.copy()
-        m.update_batch([s.encode("utf-8") for s in shingles])
+        m.update_batch(shingle_hashes(_word_hashes(toks), np.array([len(toks)]))[0].tolist())
         lm = LeanMinHash(m)
         for j in lsh.query(lm):
             dup.update((docs, j))
