@@ -1,0 +1,137 @@
+"""The language-model seam: a protocol with one scoring method, and its per-document output.
+
+A backend tokenises each document, prepends a *prefix* token so that the first real token gets a
+probability (see :func:`toedit_stats.lm.hf.choose_prefix_token`), runs one teacher-forced pass
+(in overlapping windows when the document is longer than the context) and yields one
+:class:`TokenScores` per document, in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..corpus import Document
+
+__all__ = ["LanguageModel", "TokenScores", "normalize_offsets", "plan_windows"]
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """Scores of every real token of one document (the prefix token excluded). Shapes: ``T``
+    tokens, ``k`` candidates.
+
+    Attributes
+    ----------
+    doc_id : the document's id.
+    token_ids : int64 ``(T,)``.
+    offsets : int64 ``(T, 2)`` character spans ``[start, end)`` in the ORIGINAL text,
+        non-overlapping and non-decreasing; for byte-level tokenizers the pieces of one
+        multi-byte character after the first get an empty span at the character's end, so that
+        concatenating ``text[s:e]`` over tokens gives the text back.
+    logprobs : float32 ``(T,)`` natural-log probability of each actual token.
+    ranks : int64 ``(T,)`` rank of the actual token in the full vocabulary (1 = argmax; ties
+        count in its favour).
+    entropy : float32 ``(T,)`` entropy of the predictive distribution in nats, or ``None`` when
+        the backend cannot compute it (vLLM returns only the top-k).
+    topk_ids, topk_logprobs : ``(T, k)`` the k most probable tokens at each position, by
+        decreasing probability (``k = 0`` when not requested).
+    """
+
+    doc_id: str
+    token_ids: np.ndarray
+    offsets: np.ndarray
+    logprobs: np.ndarray
+    ranks: np.ndarray
+    entropy: np.ndarray | None
+    topk_ids: np.ndarray
+    topk_logprobs: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.token_ids.size)
+
+    @property
+    def probs(self) -> np.ndarray:
+        return np.exp(self.logprobs.astype(np.float64))
+
+    @property
+    def perplexity(self) -> float:
+        """``exp(-mean log p)`` over the document's tokens (``nan`` for an empty document)."""
+        if self.logprobs.size == 0:
+            return float("nan")
+        return float(np.exp(-self.logprobs.astype(np.float64).mean()))
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What the token analyzer and the editor need from a language model."""
+
+    name: str
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies weights, tokenizer and scoring settings (for caches and manifests)."""
+        ...
+
+    def score(self, docs: Iterable[Document | str], *, top_k: int = 0) -> Iterator[TokenScores]:
+        """One :class:`TokenScores` per document, in input order."""
+        ...
+
+    def token_text(self, token_ids: Sequence[int]) -> list[str]:
+        """The text of each token id decoded on its own (``�`` for partial UTF-8)."""
+        ...
+
+
+def normalize_offsets(offsets: np.ndarray) -> np.ndarray:
+    """Make tokenizer offsets non-overlapping and non-decreasing (see :class:`TokenScores`).
+
+    ``start' = max(start, previous end')``, ``end' = max(end, start')``. Byte-level tokenizers
+    give every piece of a multi-byte character the character's span (or the first piece a span
+    that also covers the preceding space); after this only the first piece keeps it.
+    """
+    off = np.asarray(offsets, dtype=np.int64).reshape(-1, 2).copy()
+    if off.shape[0] == 0:
+        return off
+    # running maximum of ends gives each start's lower bound
+    ends = np.maximum.accumulate(off[:, 1])
+    prev = np.concatenate([[0], ends[:-1]])
+    off[:, 0] = np.maximum(off[:, 0], prev)
+    off[:, 1] = np.maximum(off[:, 1], off[:, 0])
+    return off
+
+
+def plan_windows(n_tokens: int, context: int) -> list[tuple[int, int, int]]:
+    """Windows ``(start, end, score_from)`` over a sequence of ``n_tokens`` ids (prefix included).
+
+    Position ``i`` (predicted from ``0..i-1``) is scored in exactly one window. A sequence that
+    fits in ``context`` is one window. Otherwise windows of ``context`` ids advance by half a
+    context and each scores only its second half, so every token has at least ``context // 2``
+    tokens of left context (or its whole prefix when that is shorter).
+
+    >>> plan_windows(5, 8)
+    [(0, 5, 1)]
+    >>> plan_windows(12, 8)
+    [(0, 8, 1), (4, 12, 8)]
+    """
+    if context < 2:
+        raise ValueError(f"context must be at least 2, got {context}")
+    if n_tokens <= context:
+        return [(0, n_tokens, 1)]
+    half = context // 2
+    windows = [(0, context, 1)]
+    scored_to = context
+    start = context - half
+    while scored_to < n_tokens:
+        end = min(start + context, n_tokens)
+        start = end - context
+        windows.append((start, end, scored_to))
+        scored_to = end
+        start = end - half
+    return windows
+
+
+def stitch(parts: Sequence[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

