@@ -306,5 +306,115 @@ def ngrams(corpora, ns, top, max_docs, sketch, capacity, output, as_json, **opts
         show_table(result.pairs_frame(), "divergence from the reference (first corpus)")
 
 
+def lm_options(fn: Callable) -> Callable:
+    """Options that choose and configure the language model."""
+    options = [
+        click.option(
+            "--model",
+            default="smollm2-135m",
+            show_default=True,
+            help="Embedded default, Hugging Face hub id, or local path.",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(["transformers", "vllm"]),
+            default="transformers",
+            show_default=True,
+        ),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."),
+        click.option(
+            "--dtype",
+            type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+            default="auto",
+            show_default=True,
+            help="auto: bfloat16 on CUDA, float32 on CPU.",
+        ),
+        click.option(
+            "--batch-tokens",
+            type=click.IntRange(min=1),
+            default=2048,
+            show_default=True,
+            help="Padded tokens per forward batch.",
+        ),
+        click.option("--trust-remote-code", is_flag=True, help="Allow the model repository's own code."),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def make_lm(opts: dict[str, Any]):
+    """Build the LM backend from :func:`lm_options` (pops them from ``opts``)."""
+    from .lm import load_lm
+
+    model, backend = opts.pop("model"), opts.pop("backend")
+    device, dtype = opts.pop("device"), opts.pop("dtype")
+    batch_tokens, trust = opts.pop("batch_tokens"), opts.pop("trust_remote_code")
+    if backend == "vllm":
+        return load_lm(model, backend="vllm", dtype=dtype, trust_remote_code=trust)
+    return load_lm(
+        model,
+        backend="transformers",
+        device=device,
+        dtype=dtype,
+        batch_tokens=batch_tokens,
+        trust_remote_code=trust,
+    )
+
+
+@main.command()
+@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
+@corpus_options
+@lm_options
+@click.option(
+    "--max-docs",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Score a seeded sample of at most N documents per corpus.",
+)
+@click.option("--all-docs", is_flag=True, help="Score every document (overrides --max-docs).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Write tokens.json, CSV tables and PNG figures here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def tokens(corpora, max_docs, all_docs, output, as_json, quiet, **opts):
+    """Token-probability histograms, GLTR ranks and per-document perplexity under a prior LM."""
+    from .analyzers.tokens import analyze_tokens
+
+    seed = opts["seed"]
+    cs = open_corpora(corpora, opts)
+    lm = make_lm(opts)
+    result = analyze_tokens(
+        cs, model=lm, max_docs=None if all_docs else max_docs, seed=seed, progress=progress_enabled(quiet)
+    )
+    if output:
+        from ._io import write_result_dir
+
+        write_result_dir(
+            output,
+            json_name="tokens.json",
+            payload=result.to_dict(),
+            frames={
+                "tokens": result.to_frame(),
+                "token_pairs": result.pairs_frame(),
+                "token_documents": result.documents_frame(),
+            },
+            figures=result.plot(),
+        )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    table = result.to_frame().set_index("corpus").T.rename_axis("statistic").reset_index()
+    show_table(table, "token statistics")
+    if result.pairs:
+        click.echo()
+        show_table(result.pairs_frame(), "against the reference (first corpus)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

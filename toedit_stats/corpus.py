@@ -53,6 +53,7 @@ __all__ = [
     "ReadStats",
     "parse_where",
     "read_corpus",
+    "reservoir_sample",
     "write_records",
 ]
 
@@ -164,6 +165,24 @@ def _matches(record: Mapping[str, Any], where: tuple[tuple[str, str], ...]) -> b
         if not found or _as_text(got) != value:
             return False
     return True
+
+
+def reservoir_sample(items: Iterable[Any], n: int, seed: int = 0) -> tuple[list[Any], int]:
+    """A uniform sample of ``n`` items in one pass (Algorithm R), in their original order, and
+    the number of items seen. The same seed gives the same sample."""
+    rng = np.random.default_rng(seed)
+    reservoir: list[tuple[int, Any]] = []
+    seen = 0
+    for i, item in enumerate(items):
+        seen += 1
+        if len(reservoir) < n:
+            reservoir.append((i, item))
+        else:
+            j = int(rng.integers(0, i + 1))
+            if j < n:
+                reservoir[j] = (i, item)
+    reservoir.sort(key=lambda t: t[0])
+    return [item for _, item in reservoir], seen
 
 
 class _BadRecord(Exception):
@@ -502,26 +521,12 @@ class Corpus:
         if self.sample is None:
             yield from self._stream()
             return
-        # Reservoir sampling (Algorithm R): one pass, a uniform sample of `sample` documents,
-        # yielded in their original order so that the output does not depend on the rng path.
-        rng = np.random.default_rng(self.seed)
-        reservoir: list[tuple[int, Document]] = []
-        seen = 0
-        for i, doc in enumerate(self._stream(final_check=False)):
-            seen += 1
-            if len(reservoir) < self.sample:
-                reservoir.append((i, doc))
-            else:
-                j = int(rng.integers(0, i + 1))
-                if j < self.sample:
-                    reservoir[j] = (i, doc)
+        reservoir, seen = reservoir_sample(self._stream(final_check=False), self.sample, self.seed)
         stats = self.stats  # the pass's stats, set by _stream
         self._final_check(stats)
-        reservoir.sort(key=lambda t: t[0])
         stats.sampled_from = seen
         stats.documents = len(reservoir)
-        for _, doc in reservoir:
-            yield doc
+        yield from reservoir
 
     def _stream(self, final_check: bool = True) -> Iterator[Document]:
         stats = ReadStats()

@@ -130,3 +130,70 @@ def save_figures(figs: dict[str, Any], directory: str | Path, prefix: str = "") 
         plt.close(fig)
         out.append(path)
     return out
+
+
+def token_figures(result) -> dict[str, Any]:
+    plt = _plt()
+    names = [c.name for c in result.corpora]
+    col = colors(names)
+    figs: dict[str, Any] = {}
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    centers = (np.arange(100) + 0.5) / 100
+    for c in result.corpora:
+        ax.step(
+            centers,
+            c.prob_hist100,
+            where="mid",
+            color=col[c.name],
+            lw=1.5,
+            label=f"{c.name} ({c.tokens:,} tokens)",
+        )
+        for q, ls in ((0.25, ":"), (0.5, "--"), (0.75, ":")):
+            ax.axvline(c.prob_quantile(q), color=col[c.name], ls=ls, lw=1, alpha=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("probability of the actual token")
+    ax.set_ylabel("share of tokens (100 bins)")
+    ax.set_title("Token probabilities (dashed: median, dotted: p25/p75)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    figs["prob_u_shape"] = fig
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    all_ppl = (
+        np.concatenate([c.ppl for c in result.corpora if c.ppl.size]) if result.corpora else np.array([])
+    )
+    if all_ppl.size:
+        bins = np.geomspace(max(all_ppl.min(), 1e-3), all_ppl.max() * 1.0001, 40)
+        for c in result.corpora:
+            ax.hist(
+                c.ppl,
+                bins=bins,
+                histtype="step",
+                lw=1.6,
+                color=col[c.name],
+                label=f"{c.name} (n={c.ppl.size})",
+            )
+        ax.set_xscale("log")
+    ax.set_xlabel("per-document perplexity")
+    ax.set_ylabel("documents")
+    ax.set_title("Per-document perplexity")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    figs["perplexity_hist"] = fig
+
+    from .analyzers.tokens import RANK_BUCKETS
+
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.6))
+    left = np.zeros(len(names))
+    shades = plt.cm.viridis(np.linspace(0.1, 0.9, len(RANK_BUCKETS)))
+    for j, bucket in enumerate(RANK_BUCKETS):
+        vals = np.array([c.ranks[j] / c.tokens if c.tokens else 0 for c in result.corpora])
+        ax.barh(names, vals, left=left, color=shades[j], label=f"rank {bucket}")
+        left += vals
+    ax.set_xlabel("share of tokens")
+    ax.set_title("GLTR rank buckets")
+    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    fig.tight_layout()
+    figs["rank_buckets"] = fig
+    return figs

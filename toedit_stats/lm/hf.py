@@ -20,6 +20,7 @@ Scoring is one teacher-forced pass per document (or per window of a long documen
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -87,7 +88,7 @@ class TransformersLM:
         *,
         device: str = "auto",
         dtype: str = "auto",
-        batch_tokens: int = 4096,
+        batch_tokens: int = 2048,
         max_context: int | None = None,
         chunk_positions: int = 1024,
         prefix_token: int | None = None,
@@ -162,10 +163,9 @@ class TransformersLM:
         if not getattr(tok, "is_fast", False):
             raise ConfigError(f"model {self.name!r} has no fast tokenizer; character offsets need one")
         if src.gguf_file and src.cache_to is not None:
-            try:
+            # a read-only cache directory only costs speed next time
+            with contextlib.suppress(OSError):
                 save_gguf_cache(model, tok, src)
-            except OSError:  # a read-only cache directory only costs speed next time
-                pass
         model.eval().to(device)
         self._tokenizer = tok
         self._model = model
@@ -283,12 +283,10 @@ class TransformersLM:
         B = len(batch)
         L = max(e - s for _, _, s, e, _ in batch)
         input_ids = torch.full((B, L), self._prefix, dtype=torch.long)
-        mask = torch.zeros((B, L), dtype=torch.long)
         rows, cols, targets, counts = [], [], [], []
         for r, (di, _, s, e, f) in enumerate(batch):
             seq = seqs[di]
             input_ids[r, : e - s] = torch.from_numpy(seq[s:e])
-            mask[r, : e - s] = 1
             pos = np.arange(f, e)  # positions scored in this window (sequence coordinates)
             rows.append(np.full(pos.size, r))
             cols.append(pos - s - 1)  # hidden state that predicts position p
@@ -296,29 +294,30 @@ class TransformersLM:
             counts.append(pos.size)
         device = self._device
         with torch.inference_mode():
+            # Right padding needs no attention mask in a causal LM: a real token only attends to
+            # earlier positions, which are all real. Without a mask SDPA takes its causal fast path.
             base = getattr(self._model, self._model.base_model_prefix)
-            hidden = base(input_ids=input_ids.to(device), attention_mask=mask.to(device)).last_hidden_state
-            sel = hidden[
-                torch.from_numpy(np.concatenate(rows)).to(device),
-                torch.from_numpy(np.concatenate(cols)).to(device),
-            ]
+            hidden = base(input_ids=input_ids.to(device)).last_hidden_state
+            rows_t = torch.from_numpy(np.concatenate(rows)).to(device)
+            cols_t = torch.from_numpy(np.concatenate(cols)).to(device)
+            sel = hidden[rows_t, cols_t]
             tgt = torch.from_numpy(np.concatenate(targets)).to(device)
             head = self._model.get_output_embeddings()
             lps, ranks, ents, tk_i, tk_l = [], [], [], [], []
             for c0 in range(0, sel.shape[0], self.chunk_positions):
-                logits = head(sel[c0 : c0 + self.chunk_positions]).float()
+                z = head(sel[c0 : c0 + self.chunk_positions]).float()
                 if self._softcap:
-                    logits = torch.tanh(logits / self._softcap) * self._softcap
-                lp = torch.log_softmax(logits, dim=-1)
-                t = tgt[c0 : c0 + self.chunk_positions]
-                actual = lp.gather(1, t[:, None])
-                lps.append(actual[:, 0])
-                ranks.append((lp > actual).sum(dim=1) + 1)
-                ents.append(-(lp.exp() * lp).sum(dim=1))
+                    z = torch.tanh(z / self._softcap) * self._softcap
+                # log p = z - logsumexp(z); entropy = lse - sum(p * z): no log-softmax matrix
+                lse = torch.logsumexp(z, dim=-1)
+                actual = z.gather(1, tgt[c0 : c0 + self.chunk_positions, None])
+                lps.append(actual[:, 0] - lse)
+                ranks.append((z > actual).sum(dim=1) + 1)
+                ents.append(lse - (torch.exp(z - lse[:, None]) * z).sum(dim=1))
                 if top_k:
-                    v, ix = lp.topk(top_k, dim=1)
+                    v, ix = z.topk(top_k, dim=1)
                     tk_i.append(ix)
-                    tk_l.append(v)
+                    tk_l.append(v - lse[:, None])
             lp_all = torch.cat(lps).float().cpu().numpy()
             rk_all = torch.cat(ranks).cpu().numpy().astype(np.int64)
             ent_all = torch.cat(ents).float().cpu().numpy()

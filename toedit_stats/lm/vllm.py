@@ -1,0 +1,239 @@
+"""The vLLM backend (GPU, high throughput), written against vLLM's documented offline API.
+
+- ``LLM(model, max_logprobs=k, enable_prefix_caching=False, ...)``: prefix caching makes prompt
+  logprobs depend on request order (vllm#42019), so it is off.
+- ``SamplingParams(max_tokens=1, prompt_logprobs=k, detokenize=False, flat_logprobs=True)``
+  (``flat_logprobs`` only where the installed vLLM has it).
+- prompts are ``TokensPrompt(prompt_token_ids=[prefix, *ids])``: the tokenizer runs here, with
+  character offsets, and the same prefix-token rule and windows as the transformers backend.
+- ``RequestOutput.prompt_logprobs`` is a list with ``None`` at position 0 and, at each later
+  position, the k most probable tokens plus the actual one (k or k+1 entries, ``Logprob(logprob,
+  rank, decoded_token)``), either as ``dict[int, Logprob]`` or as vLLM's ``FlatLogprobs``
+  columns; :func:`convert_prompt_logprobs` turns either into numpy arrays.
+- Ranks come from vLLM. The entropy of the predictive distribution cannot be computed from the
+  top-k alone, so ``TokenScores.entropy`` is ``None``.
+
+vLLM cannot be installed on our CI machines: this adapter is contract-tested against objects
+shaped like vLLM's documented classes, not run on a GPU there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._deps import require
+from ..corpus import Document
+from ..errors import ConfigError
+from .base import TokenScores, normalize_offsets, plan_windows, stitch
+from .models import DEFAULT_MODEL, resolve_model
+
+__all__ = ["VLLMModel", "convert_prompt_logprobs"]
+
+
+def convert_prompt_logprobs(
+    prompt_logprobs: Any, token_ids: Sequence[int], k: int, score_from: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Arrays ``(logprobs, ranks, topk_ids, topk_logprobs)`` for positions ``score_from..`` of
+    one prompt (position 0, the prefix, has no logprobs).
+
+    ``prompt_logprobs`` is vLLM's ``list[dict[int, Logprob] | None]`` or a ``FlatLogprobs``
+    (columns ``start_indices``, ``end_indices``, ``token_ids``, ``logprobs``, ``ranks``).
+    """
+    ids = np.asarray(token_ids, dtype=np.int64)
+    n = ids.size
+    if score_from < 1:
+        raise ValueError("position 0 has no prompt logprobs; score_from must be >= 1")
+    m = max(0, n - score_from)
+    lp = np.empty(m, np.float32)
+    rk = np.empty(m, np.int64)
+    tki = np.zeros((m, k), np.int64)
+    tkl = np.full((m, k), -np.inf, np.float32)
+    if hasattr(prompt_logprobs, "start_indices") and hasattr(prompt_logprobs, "token_ids"):
+        starts = np.asarray(prompt_logprobs.start_indices, np.int64)
+        ends = np.asarray(prompt_logprobs.end_indices, np.int64)
+        cand = np.asarray(prompt_logprobs.token_ids, np.int64)
+        clp = np.asarray(prompt_logprobs.logprobs, np.float32)
+        crk = np.asarray([-1 if r is None else r for r in prompt_logprobs.ranks], np.int64)
+        for j, pos in enumerate(range(score_from, n)):
+            s, e = starts[pos], ends[pos]
+            _fill(j, ids[pos], cand[s:e], clp[s:e], crk[s:e], k, lp, rk, tki, tkl)
+    else:
+        for j, pos in enumerate(range(score_from, n)):
+            entry = prompt_logprobs[pos]
+            if entry is None:
+                raise ValueError(f"prompt_logprobs has no entry at position {pos}")
+            cids = np.fromiter(entry.keys(), np.int64, len(entry))
+            vals = list(entry.values())
+            clp = np.fromiter((v.logprob for v in vals), np.float32, len(vals))
+            crk = np.fromiter((-1 if v.rank is None else v.rank for v in vals), np.int64, len(vals))
+            _fill(j, ids[pos], cids, clp, crk, k, lp, rk, tki, tkl)
+    return lp, rk, tki, tkl
+
+
+def _fill(j, actual, cids, clp, crk, k, lp, rk, tki, tkl):
+    hit = np.flatnonzero(cids == actual)
+    if hit.size == 0:
+        raise ValueError(f"prompt logprobs lack the prompt token {int(actual)}")
+    lp[j] = clp[hit[0]]
+    rk[j] = crk[hit[0]]
+    if k:
+        # top-k = the candidates with ranks 1..k (the actual token appears among them or extra)
+        order = np.lexsort((-clp, np.where(crk > 0, crk, np.iinfo(np.int64).max)))
+        seen: set[int] = set()
+        c = 0
+        for i in order:
+            t = int(cids[i])
+            if t in seen:
+                continue
+            seen.add(t)
+            tki[j, c] = t
+            tkl[j, c] = clp[i]
+            c += 1
+            if c == k:
+                break
+
+
+class VLLMModel:
+    """vLLM offline engine as a :class:`~toedit_stats.lm.base.LanguageModel`.
+
+    Parameters are stored; the engine starts on first use. ``max_logprobs`` must be at least the
+    ``top_k`` later asked of :meth:`score`. ``engine_kwargs`` go to ``vllm.LLM`` as is.
+    """
+
+    backend = "vllm"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        max_logprobs: int = 20,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        tensor_parallel_size: int = 1,
+        prefix_token: int | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        engine_kwargs: dict[str, Any] | None = None,
+    ):
+        self.name = model
+        self.max_logprobs = max_logprobs
+        self.dtype = dtype
+        self.gpu_memory_utilization = gpu_memory_utilization
+        self.max_model_len = max_model_len
+        self.tensor_parallel_size = tensor_parallel_size
+        self.prefix_token = prefix_token
+        self.trust_remote_code = trust_remote_code
+        self.revision = revision
+        self.engine_kwargs = dict(engine_kwargs or {})
+        self._llm = None
+
+    def __repr__(self) -> str:
+        return f"VLLMModel(model={self.name!r}, max_logprobs={self.max_logprobs})"
+
+    def load(self) -> VLLMModel:
+        if self._llm is not None:
+            return self
+        vllm = require("vllm", feature="the vLLM backend")
+        transformers = require("transformers", feature="the vLLM backend's tokenizer offsets")
+        from .hf import choose_prefix_token
+
+        src = resolve_model(self.name)
+        if src.gguf_file:
+            # vLLM's GGUF path needs a separate tokenizer; the embedded GGUF is a CPU fallback.
+            src = resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct")
+        kwargs = dict(
+            model=src.path,
+            max_logprobs=self.max_logprobs,
+            enable_prefix_caching=False,
+            dtype=self.dtype,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+            tensor_parallel_size=self.tensor_parallel_size,
+            trust_remote_code=self.trust_remote_code,
+        )
+        if self.revision:
+            kwargs["revision"] = self.revision
+        if self.max_model_len:
+            kwargs["max_model_len"] = self.max_model_len
+        kwargs.update(self.engine_kwargs)
+        self._llm = vllm.LLM(**kwargs)
+        self._tokenizer = transformers.AutoTokenizer.from_pretrained(
+            src.path, trust_remote_code=self.trust_remote_code, revision=self.revision
+        )
+        self._source = src
+        self._prefix = (
+            self.prefix_token if self.prefix_token is not None else choose_prefix_token(self._tokenizer)
+        )
+        self._context = int(self.max_model_len or self._llm.llm_engine.model_config.max_model_len)
+        return self
+
+    @property
+    def fingerprint(self) -> str:
+        self.load()
+        return f"vllm:{self.name}:{self._source.path}@{self.revision or 'main'}:prefix={self._prefix}:ctx={self._context}"
+
+    def info(self) -> dict[str, Any]:
+        self.load()
+        return {
+            "backend": self.backend,
+            "name": self.name,
+            "path": self._source.path,
+            "fingerprint": self.fingerprint,
+            "context": self._context,
+            "prefix_token": self._prefix,
+        }
+
+    def token_text(self, token_ids: Sequence[int]) -> list[str]:
+        self.load()
+        return [self._tokenizer.decode([int(t)], clean_up_tokenization_spaces=False) for t in token_ids]
+
+    def score(
+        self, docs: Iterable[Document | str], *, top_k: int = 0, buffer_docs: int = 1024
+    ) -> Iterator[TokenScores]:
+        if top_k > self.max_logprobs:
+            raise ConfigError(f"top_k={top_k} exceeds max_logprobs={self.max_logprobs}; raise max_logprobs")
+        self.load()
+        buf: list[Document] = []
+        for i, d in enumerate(docs):
+            buf.append(d if isinstance(d, Document) else Document(str(i), d))
+            if len(buf) >= buffer_docs:
+                yield from self._score_buffer(buf, top_k)
+                buf = []
+        if buf:
+            yield from self._score_buffer(buf, top_k)
+
+    def _sampling_params(self, top_k: int):
+        from vllm import SamplingParams
+
+        kw = dict(max_tokens=1, prompt_logprobs=top_k, detokenize=False)
+        try:
+            return SamplingParams(**kw, flat_logprobs=True)
+        except TypeError:  # vLLM before flat logprobs
+            return SamplingParams(**kw)
+
+    def _score_buffer(self, docs: list[Document], top_k: int) -> list[TokenScores]:
+        from vllm.inputs import TokensPrompt
+
+        enc = self._tokenizer([d.text for d in docs], add_special_tokens=False, return_offsets_mapping=True)
+        prompts, index = [], []
+        seqs = []
+        for di, ids in enumerate(enc["input_ids"]):
+            seq = [self._prefix, *ids]
+            seqs.append(seq)
+            for s, e, f in plan_windows(len(seq), self._context):
+                prompts.append(TokensPrompt(prompt_token_ids=seq[s:e]))
+                index.append((di, s, e, f))
+        outputs = self._llm.generate(prompts, self._sampling_params(top_k), use_tqdm=False)
+        parts: dict[int, list] = {i: [] for i in range(len(docs))}
+        for (di, s, e, f), out in zip(index, outputs):
+            parts[di].append(convert_prompt_logprobs(out.prompt_logprobs, seqs[di][s:e], top_k, f - s))
+        result = []
+        for di, doc in enumerate(docs):
+            lp, rk, tki, tkl = (stitch([p[j] for p in parts[di]]) for j in range(4))
+            ids = np.asarray(enc["input_ids"][di], np.int64)
+            off = normalize_offsets(np.asarray(enc["offset_mapping"][di], np.int64))
+            result.append(TokenScores(doc.id, ids, off, lp, rk, None, tki, tkl))
+        return result
