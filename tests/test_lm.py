@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from toedit_stats.corpus import Document
+from toedit_stats.lm.base import normalize_offsets, plan_windows
+from toedit_stats.lm.vllm import convert_prompt_logprobs
+
+
+@given(st.integers(1, 5000), st.integers(2, 600))
+def test_plan_windows_cover_each_position_once_with_half_context(n, ctx):
+    windows = plan_windows(n, ctx)
+    scored = []
+    for s, e, f in windows:
+        assert 0 <= s < f <= e <= n or (f == e == n == 1)
+        assert e - s <= ctx
+        for p in range(f, e):
+            assert p - s >= min(p, ctx // 2)  # at least half a window, or the whole prefix
+        scored.extend(range(f, e))
+    assert scored == list(range(1, n))
+
+
+def test_normalize_offsets_byte_pieces():
+    # ' ü' as two byte-level pieces: (12,14) then (13,14); '日' as three: (20,22),(21,22),(21,22)
+    raw = np.array([[0, 5], [5, 12], [12, 14], [13, 14], [14, 20], [20, 22], [21, 22], [21, 22]])
+    out = normalize_offsets(raw)
+    assert out.tolist() == [[0, 5], [5, 12], [12, 14], [14, 14], [14, 20], [20, 22], [22, 22], [22, 22]]
+
+
+# ---------------------------------------------------------------------------------------------
+# vLLM adapter on objects shaped like vLLM's documented output classes
+
+
+@dataclass
+class Logprob:  # vllm.logprobs.Logprob
+    logprob: float
+    rank: int | None = None
+    decoded_token: str | None = None
+
+
+@dataclass
+class FlatLogprobs:  # vllm.logprobs.FlatLogprobs columns
+    start_indices: list[int] = field(default_factory=list)
+    end_indices: list[int] = field(default_factory=list)
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    ranks: list[int | None] = field(default_factory=list)
+    decoded_tokens: list[str | None] = field(default_factory=list)
+
+    def append(self, entry):
+        self.start_indices.append(len(self.token_ids))
+        for tid, lp in (entry or {}).items():
+            self.token_ids.append(tid)
+            self.logprobs.append(lp.logprob)
+            self.ranks.append(lp.rank)
+            self.decoded_tokens.append(lp.decoded_token)
+        self.end_indices.append(len(self.token_ids))
+
+
+def _fake_prompt_logprobs(ids, k, rng):
+    """Position 0 None; later positions: the actual token first, then the top-k (k or k+1)."""
+    out, truth = [None], []
+    vocab = 50
+    for pos in range(1, len(ids)):
+        logits = rng.normal(size=vocab) * 3
+        lp = logits - np.log(np.exp(logits).sum())
+        order = np.argsort(-lp)
+        ranks = np.empty(vocab, int)
+        ranks[order] = np.arange(1, vocab + 1)
+        actual = ids[pos]
+        entry = {int(actual): Logprob(float(lp[actual]), int(ranks[actual]))}
+        for t in order[:k]:
+            entry.setdefault(int(t), Logprob(float(lp[t]), int(ranks[t])))
+        out.append(entry)
+        truth.append((lp[actual], ranks[actual], order[:k], lp[order[:k]]))
+    return out, truth
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_vllm_adapter_documented_shapes(flat):
+    rng = np.random.default_rng(0)
+    ids = [0, *rng.integers(0, 50, 40).tolist()]
+    k = 5
+    pl, truth = _fake_prompt_logprobs(ids, k, rng)
+    sizes = {len(e) for e in pl[1:]}
+    assert sizes <= {k, k + 1} and len(sizes) == 2  # both shapes occur
+    if flat:
+        f = FlatLogprobs()
+        for e in pl:
+            f.append(e)
+        pl = f
+    lp, rk, tki, tkl = convert_prompt_logprobs(pl, ids, k)
+    assert lp.shape == (40,) and tki.shape == (40, k)
+    for j, (tlp, trk, tids, tlps) in enumerate(truth):
+        assert lp[j] == pytest.approx(tlp, abs=1e-6) and rk[j] == trk
+        assert tki[j].tolist() == tids.tolist()
+        np.testing.assert_allclose(tkl[j], tlps, atol=1e-6)
+    # windows: only positions from score_from on
+    lp2, *_ = convert_prompt_logprobs(pl, ids, k, score_from=10)
+    np.testing.assert_array_equal(lp2, lp[9:])
+
+
+def test_vllm_adapter_rejects_missing_token():
+    with pytest.raises(ValueError, match="lack the prompt token"):
+        convert_prompt_logprobs([None, {5: Logprob(-1.0, 1)}], [0, 7], 1)
+
+
+def test_vllm_backend_requires_extra():
+    from toedit_stats import MissingDependencyError
+    from toedit_stats.lm.vllm import VLLMModel
+
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(MissingDependencyError, match=r"pip install 'toedit-stats\[vllm\]'"):
+            VLLMModel("x").load()
+
+
+# ---------------------------------------------------------------------------------------------
+# the real embedded model
+
+
+@pytest.fixture(scope="module")
+def sample_texts(sample_synthetic):
+    return [json.loads(line)["text"] for line in sample_synthetic.read_text().splitlines()][:4]
+
+
+@pytest.mark.model
+def test_logprobs_match_direct_reference(lm, sample_texts):
+    import torch
+
+    scores = list(lm.score(sample_texts[:2], top_k=8))
+    for text, s in zip(sample_texts, scores):
+        ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+        x = torch.tensor([[lm.prefix, *ids]])
+        with torch.no_grad():
+            lp = torch.log_softmax(lm.model(x).logits[0, :-1].float(), -1)
+        ref = lp[torch.arange(len(ids)), torch.tensor(ids)].numpy()
+        assert len(s) == len(ids)  # every token scored, the first included
+        np.testing.assert_allclose(s.logprobs, ref, atol=1e-4)
+        ref_rank = (lp > lp[torch.arange(len(ids)), torch.tensor(ids)][:, None]).sum(1).numpy() + 1
+        np.testing.assert_array_equal(s.ranks, ref_rank)
+        ref_ent = -(lp.exp() * lp).sum(1).numpy()
+        np.testing.assert_allclose(s.entropy, ref_ent, atol=1e-3)
+        top = lp.topk(8, dim=1)
+        np.testing.assert_array_equal(s.topk_ids, top.indices.numpy())
+        assert s.perplexity == pytest.approx(float(np.exp(-ref.mean())), rel=1e-4)
+
+
+@pytest.mark.model
+def test_batch_size_and_order_do_not_change_scores(lm, sample_texts):
+    docs = [Document(str(i), t) for i, t in enumerate(sample_texts)]
+    a = {s.doc_id: s for s in lm.score(docs, top_k=4)}
+    old = lm.batch_tokens
+    try:
+        lm.batch_tokens = 128  # one document per batch
+        b = {s.doc_id: s for s in lm.score(list(reversed(docs)), top_k=4)}
+    finally:
+        lm.batch_tokens = old
+    for key in a:
+        np.testing.assert_allclose(a[key].logprobs, b[key].logprobs, atol=1e-4)
+        np.testing.assert_array_equal(a[key].topk_ids[:, 0], b[key].topk_ids[:, 0])
+
+
+@pytest.mark.model
+def test_long_documents_are_windowed_not_truncated(lm, sample_texts):
+    from toedit_stats.lm.hf import TransformersLM
+
+    text = sample_texts[0]
+    full = next(lm.score([text]))
+    small = TransformersLM("smollm2-135m", dtype="float32", max_context=64)
+    small._model, small._tokenizer, small._source = lm.model, lm.tokenizer, lm._source
+    small._device, small._prefix, small._context, small._softcap = "cpu", lm.prefix, 64, None
+    windowed = next(small.score([text]))
+    assert len(windowed) == len(full) > 200
+    # the first window is the same prefix as the full pass
+    np.testing.assert_allclose(windowed.logprobs[:63], full.logprobs[:63], atol=1e-4)
+    # later tokens have 32..63 tokens of context instead of all: close to full, never identical
+    assert np.isfinite(windowed.logprobs).all()
+    assert np.abs(windowed.logprobs[63:] - full.logprobs[63:]).mean() < 1.0
+
+
+@pytest.mark.model
+def test_offsets_map_back_on_shared_corpora(lm, essays_path, outfox_path):
+    checked = overlapping = 0
+    for path in (essays_path, outfox_path):
+        texts = [json.loads(line)["text"] for line in path.read_text().splitlines()]
+        enc = lm.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+        for text, raw in zip(texts, enc["offset_mapping"]):
+            raw = np.asarray(raw)
+            assert (np.diff(raw[:, 0]) >= 0).all()  # starts never go back
+            overlapping += bool((raw[1:, 0] < raw[:-1, 1]).any())
+            off = normalize_offsets(raw)
+            assert "".join(text[s:e] for s, e in off) == text
+            checked += 1
+    assert checked == 4270
+    assert overlapping > 0  # byte-level pieces of multi-byte characters do occur
