@@ -416,5 +416,132 @@ def tokens(corpora, max_docs, all_docs, output, as_json, quiet, **opts):
         show_table(result.pairs_frame(), "against the reference (first corpus)")
 
 
+def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any]) -> None:
+    """Fill options the user did not pass from a TOML job config (``editing/*.toml``)."""
+    if not path:
+        return
+    import tomllib
+    from pathlib import Path
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    for key, value in flat.items():
+        name = key.replace("-", "_")
+        if name not in opts:
+            raise ConfigError(f"{path}: unknown option {key!r}")
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
+            opts[name] = value
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file: .jsonl, .jsonl.gz, .jsonl.zst or .parquet.",
+)
+@corpus_options
+@lm_options
+@click.option(
+    "--p", "p", type=float, default=0.99, show_default=True, help="Select tokens with probability >= p."
+)
+@click.option(
+    "--k", "k", type=click.IntRange(min=1), default=8, show_default=True, help="Resample from the top-k."
+)
+@click.option(
+    "--beta", type=float, default=None, help="Sampling temperature (default 1.5; 1.0 for low_drop_up_revise)."
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["up_revise", "low_drop_up_revise", "filtering"]),
+    default="up_revise",
+    show_default=True,
+)
+@click.option(
+    "--drop-below",
+    type=float,
+    default=0.001,
+    show_default=True,
+    help="Delete tokens with p < this (drop strategies).",
+)
+@click.option(
+    "--generations", type=click.IntRange(min=1), default=1, show_default=True, help="Edit G times in a row."
+)
+@click.option(
+    "--shard",
+    default="0/1",
+    show_default=True,
+    metavar="I/N",
+    help="Edit documents whose position is I mod N.",
+)
+@click.option("--resume", is_flag=True, help="Continue a killed run (refuses a different configuration).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--audit-positions", is_flag=True, help="Store every applied edit's position and texts.")
+@click.option(
+    "--chunk-docs",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Documents per output chunk.",
+)
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML job config (see editing/)."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def edit(ctx, input_path, output, config_file, quiet, **opts):
+    """Edit a corpus with ToEdit (token-level resampling of over-confident tokens)."""
+    from .editing import EditConfig, run_edit_job
+
+    _apply_config_file(ctx, config_file, opts)
+    try:
+        i, n = (int(x) for x in str(opts.pop("shard")).split("/"))
+    except ValueError:
+        raise ConfigError("--shard expects I/N, e.g. --shard 0/4") from None
+    cfg = EditConfig(
+        p=opts.pop("p"),
+        k=opts.pop("k"),
+        beta=opts.pop("beta"),
+        strategy=opts.pop("strategy"),
+        drop_below=opts.pop("drop_below"),
+        seed=opts["seed"],
+        generations=opts.pop("generations"),
+    )
+    (corpus,) = open_corpora([input_path], opts)
+    lm = make_lm(opts)
+    result = run_edit_job(
+        corpus,
+        output,
+        model=lm,
+        config=cfg,
+        shard=(i, n),
+        resume=opts.pop("resume"),
+        audit_positions=opts.pop("audit_positions"),
+        chunk_docs=opts.pop("chunk_docs"),
+        progress=progress_enabled(quiet),
+        overwrite=opts.pop("overwrite"),
+    )
+    t = result.totals
+    share = lambda x: f"{100 * x / t['tokens']:.3f}%" if t["tokens"] else "n/a"  # noqa: E731
+    click.echo(
+        f"edited {t['documents']} documents, {t['tokens']} tokens: selected {t['selected']} ({share(t['selected'])}), "
+        f"changed {t['changed']} ({share(t['changed'])}), deleted {t['deleted']} ({share(t['deleted'])}), "
+        f"skipped unsafe {t['skipped_unsafe']} -> {result.output}",
+        err=True,
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -27,6 +27,10 @@ def load_lm(model: str | LanguageModel = DEFAULT_MODEL, *, backend: str = "trans
     """A language model backend by name; an object that already is one is returned as is."""
     if not isinstance(model, str):
         return model
+    if model == "fake":  # deterministic stand-in for plumbing tests, see lm/fake.py
+        from .fake import FakeLM
+
+        return FakeLM()
     if backend == "transformers":
         from .hf import TransformersLM
 

@@ -1,0 +1,289 @@
+"""Token-level editing (ToEdit, Zhu et al. 2025, Algorithm 1): selection, sampling, splicing, audit.
+
+One teacher-forced pass scores every token of a document. Then, by ``strategy``:
+
+``up_revise`` (the paper's method)
+    every token whose probability is ``>= p`` (Eq. 2; the reference code uses ``>``) is replaced
+    by a sample from the model's top-``k`` candidates at that position, drawn from
+    ``softmax(top-k log-probs / beta)``. The original token is usually the top candidate and stays
+    likely, so only a few percent of selected tokens actually change. ``beta`` defaults to 1.5.
+``low_drop_up_revise``
+    the same, and tokens with probability ``< drop_below`` are deleted; ``beta`` defaults to 1.0
+    (the reference's setting for this strategy).
+``filtering``
+    only deletes tokens with probability ``< drop_below``.
+
+Every real token is eligible, the first included (the backend scores it after a prefix token).
+
+**Seeding.** Each document gets its own generator from ``sha256(seed, document id,
+generation)``, and one uniform number is drawn per selected position in position order, so the
+output does not depend on batch size, document order, sharding or backend batching.
+
+**Splicing, not re-decoding.** The edited text is the original string with the character span
+of each changed token replaced by the new token's text (and deleted spans removed); everything
+else stays byte-identical. A position is skipped and counted as ``skipped_unsafe`` when its span
+does not decode to exactly the token (byte-level pieces of a multi-byte character) or when the
+replacement token is itself a partial character.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..corpus import Document
+from ..errors import ConfigError
+from ..lm.base import TokenScores
+
+__all__ = ["STRATEGIES", "DocumentAudit", "EditConfig", "EditedDocument", "doc_rng", "edit", "edit_scores"]
+
+STRATEGIES = ("up_revise", "low_drop_up_revise", "filtering")
+
+
+@dataclass(frozen=True)
+class EditConfig:
+    """Editing parameters (see the module docstring). ``beta=None`` takes the strategy's default."""
+
+    p: float = 0.99
+    k: int = 8
+    beta: float | None = None
+    strategy: str = "up_revise"
+    drop_below: float = 0.001
+    seed: int = 0
+    generations: int = 1
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if self.k < 1:
+            raise ConfigError(f"k must be >= 1, got {self.k}")
+        if self.beta is not None and not self.beta > 0:
+            raise ConfigError(f"beta must be > 0, got {self.beta}")
+        if not 0 <= self.drop_below <= 1:
+            raise ConfigError(f"drop_below must be in [0, 1], got {self.drop_below}")
+        if self.generations < 1:
+            raise ConfigError(f"generations must be >= 1, got {self.generations}")
+        if math.isnan(self.p):
+            raise ConfigError("p must be a number")
+
+    @property
+    def effective_beta(self) -> float:
+        if self.beta is not None:
+            return float(self.beta)
+        return 1.0 if self.strategy == "low_drop_up_revise" else 1.5
+
+    @property
+    def revises(self) -> bool:
+        return self.strategy in ("up_revise", "low_drop_up_revise")
+
+    @property
+    def deletes(self) -> bool:
+        return self.strategy in ("low_drop_up_revise", "filtering")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["beta"] = self.effective_beta
+        return d
+
+
+@dataclass
+class DocumentAudit:
+    """What editing did to one document in one generation. ``selected``: tokens with ``p >= p``
+    (up-revise strategies); ``changed``: replacements applied (the sample differed from the
+    original token); ``deleted``: deletions applied; ``skipped_unsafe``: edits not applied because
+    a span was not a clean character boundary; ``positions``: with ``audit_positions``, one
+    ``[token index, [start, end], old text, new text, old probability]`` per applied edit."""
+
+    tokens: int = 0
+    selected: int = 0
+    changed: int = 0
+    deleted: int = 0
+    skipped_unsafe: int = 0
+    positions: list[list[Any]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k != "positions"}
+        if self.positions is not None:
+            d["positions"] = self.positions
+        return d
+
+
+@dataclass(frozen=True)
+class EditedDocument:
+    """An edited document: ``doc`` carries the new text and the original metadata;
+    ``audits`` holds one :class:`DocumentAudit` per generation; ``scores`` the first
+    generation's scores of the original text (for token statistics without re-scoring)."""
+
+    doc: Document
+    original: str
+    audits: list[DocumentAudit]
+    scores: TokenScores | None = field(default=None, repr=False)
+
+    @property
+    def audit(self) -> DocumentAudit:
+        """Totals over generations (``tokens`` and ``selected`` of the first generation)."""
+        a = self.audits
+        return DocumentAudit(
+            tokens=a[0].tokens,
+            selected=a[0].selected,
+            changed=sum(x.changed for x in a),
+            deleted=sum(x.deleted for x in a),
+            skipped_unsafe=sum(x.skipped_unsafe for x in a),
+        )
+
+    def record(self, text_field: str = "text") -> dict[str, Any]:
+        """The output record: all input fields, the text replaced, and the ``toedit`` audit."""
+        rec = dict(self.doc.metadata)
+        rec[text_field] = self.doc.text
+        audit = self.audit.to_dict()
+        if any(a.positions is not None for a in self.audits):
+            audit["positions"] = (
+                [a.positions for a in self.audits] if len(self.audits) > 1 else self.audits[0].positions
+            )
+        if len(self.audits) > 1:
+            audit["generations"] = [
+                {k: v for k, v in a.to_dict().items() if k != "positions"} for a in self.audits
+            ]
+        rec["toedit"] = audit
+        return rec
+
+
+def doc_rng(seed: int, doc_id: str, generation: int = 0) -> np.random.Generator:
+    """The document's own generator, from a stable hash of (seed, id, generation)."""
+    digest = hashlib.sha256(f"{seed}\x00{doc_id}\x00{generation}".encode()).digest()
+    return np.random.default_rng(np.frombuffer(digest, dtype=np.uint32))
+
+
+def edit_scores(
+    text: str,
+    scores: TokenScores,
+    config: EditConfig,
+    token_text: Callable[[Sequence[int]], list[str]],
+    rng: np.random.Generator,
+    *,
+    audit_positions: bool = False,
+) -> tuple[str, DocumentAudit]:
+    """Edit one document given its scores; returns the new text and the audit.
+
+    Selection and sampling are vectorised over positions; Python loops run only over the few
+    positions that actually change.
+    """
+    lp = scores.logprobs.astype(np.float64)
+    n = lp.size
+    probs = np.exp(lp)
+    audit = DocumentAudit(tokens=n, positions=[] if audit_positions else None)
+    edits: dict[int, int | None] = {}  # position -> new token id, or None to delete
+    if config.revises and n:
+        sel = np.flatnonzero(probs >= config.p)
+        audit.selected = int(sel.size)
+        # one uniform per selected position, drawn even when nothing changes: determinism
+        u = rng.random(sel.size)
+        if sel.size:
+            if scores.topk_ids.shape[1] < config.k:
+                raise ConfigError(
+                    f"scores carry top-{scores.topk_ids.shape[1]} candidates; k={config.k} needs more"
+                )
+            logits = scores.topk_logprobs[sel, : config.k].astype(np.float64) / config.effective_beta
+            logits -= logits.max(axis=1, keepdims=True)
+            w = np.exp(logits)
+            cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+            choice = np.minimum((cdf < u[:, None]).sum(axis=1), config.k - 1)
+            new_ids = scores.topk_ids[sel, choice]
+            for pos, new in zip(
+                sel[new_ids != scores.token_ids[sel]].tolist(),
+                new_ids[new_ids != scores.token_ids[sel]].tolist(),
+            ):
+                edits[pos] = new
+    if config.deletes and n:
+        for pos in np.flatnonzero(probs < config.drop_below).tolist():
+            edits[pos] = None
+    if not edits:
+        return text, audit
+    positions = sorted(edits)
+    old_txt = token_text(scores.token_ids[positions].tolist())
+    new_txt = iter(token_text([t for t in (edits[p] for p in positions) if t is not None]))
+    pieces, cursor = [], 0
+    for pos, old in zip(positions, old_txt):
+        new_id = edits[pos]
+        new = "" if new_id is None else next(new_txt)
+        s, e = (int(x) for x in scores.offsets[pos])
+        if text[s:e] != old or "\ufffd" in new or s < cursor:
+            audit.skipped_unsafe += 1
+            continue
+        pieces.append(text[cursor:s])
+        pieces.append(new)
+        cursor = e
+        if new_id is None:
+            audit.deleted += 1
+        else:
+            audit.changed += 1
+        if audit.positions is not None:
+            audit.positions.append([pos, [s, e], old, new, float(probs[pos])])
+    pieces.append(text[cursor:])
+    return "".join(pieces), audit
+
+
+def edit(
+    docs: Iterable[Document | str],
+    model: Any = "smollm2-135m",
+    config: EditConfig | None = None,
+    *,
+    audit_positions: bool = False,
+    buffer_docs: int = 64,
+    backend: str = "transformers",
+    lm_kwargs: dict[str, Any] | None = None,
+    **params: Any,
+) -> Iterator[EditedDocument]:
+    """Edit documents with ToEdit; yields :class:`EditedDocument` in input order.
+
+    ``config`` or keyword ``params`` (``p``, ``k``, ``beta``, ``strategy``, ``drop_below``,
+    ``seed``, ``generations``) set the edit. ``model`` is a name or a loaded backend.
+
+    >>> out = next(edit(["The cat sat on the mat."], "fake", p=0.99, k=4, seed=0))   # doctest: +SKIP
+    >>> out.audit.selected                                                          # doctest: +SKIP
+    """
+    from ..lm import load_lm
+
+    cfg = config if config is not None else EditConfig(**params)
+    if config is not None and params:
+        cfg = replace(config, **params)
+    lm = load_lm(model, backend=backend, **dict(lm_kwargs or {}))
+    buf: list[Document] = []
+    for i, d in enumerate(docs):
+        buf.append(d if isinstance(d, Document) else Document(str(i), d))
+        if len(buf) >= buffer_docs:
+            yield from _edit_buffer(buf, lm, cfg, audit_positions)
+            buf = []
+    if buf:
+        yield from _edit_buffer(buf, lm, cfg, audit_positions)
+
+
+def _edit_buffer(docs: list[Document], lm, cfg: EditConfig, audit_positions: bool) -> list[EditedDocument]:
+    top_k = cfg.k if cfg.revises else 0
+    texts = [d.text for d in docs]
+    audits: list[list[DocumentAudit]] = [[] for _ in docs]
+    first_scores: list[TokenScores | None] = [None] * len(docs)
+    for g in range(cfg.generations):
+        current = [Document(d.id, t, d.metadata, d.source) for d, t in zip(docs, texts)]
+        for i, scores in enumerate(lm.score(current, top_k=top_k)):
+            if g == 0:
+                first_scores[i] = scores
+            new_text, audit = edit_scores(
+                texts[i],
+                scores,
+                cfg,
+                lm.token_text,
+                doc_rng(cfg.seed, docs[i].id, g),
+                audit_positions=audit_positions,
+            )
+            texts[i] = new_text
+            audits[i].append(audit)
+    return [
+        EditedDocument(Document(d.id, t, d.metadata, d.source), d.text, a, s)
+        for d, t, a, s in zip(docs, texts, audits, first_scores)
+    ]
