@@ -102,6 +102,9 @@ def run_edit_job(
     if out.exists() and not overwrite and not resume:
         raise ConfigError(f"{out} exists; remove it or pass --overwrite")
     parts = out.with_name(out.name + ".parts")
+    # Read the input once before any work: bad input fails here, leaving nothing behind, and the
+    # count gives the progress bar its total (reading is fast next to scoring).
+    total_docs = sum(1 for _ in corpus)
     lm = load_lm(model)
     info = lm.info() if hasattr(lm, "info") else {"fingerprint": lm.fingerprint}
     job_config = {
@@ -163,7 +166,8 @@ def run_edit_job(
     if progress:
         from tqdm.auto import tqdm
 
-        edited = tqdm(edited, desc="editing", unit="doc")
+        mine = len(range(i, total_docs, n))
+        edited = tqdm(edited, desc="editing", unit="doc", total=max(0, mine - skip))
     chunk: list[EditedDocument] = []
     index = len(done)
     for ed in edited:
