@@ -157,7 +157,7 @@ def test_seed_and_shards(tmp_path, sample_synthetic):
     corpus = read_corpus(sample_synthetic)
     cfg = EditConfig(p=0.99, k=4, seed=3)
     a = run_edit_job(corpus, tmp_path / "a.jsonl", model=FakeLM(), config=cfg, chunk_docs=7)
-    b = run_edit_job(corpus, tmp_path / "b.jsonl", model=FakeLM(), config=cfg, chunk_docs=13)
+    run_edit_job(corpus, tmp_path / "b.jsonl", model=FakeLM(), config=cfg, chunk_docs=13)
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     assert a.totals["changed"] > 0
     other = run_edit_job(corpus, tmp_path / "c.jsonl", model=FakeLM(), config=EditConfig(p=0.99, k=4, seed=4))
