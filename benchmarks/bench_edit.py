@@ -52,8 +52,10 @@ def main() -> None:
     t_edit = time.perf_counter() - t0
     tokens = sum(len(s) for s in scores)
     print(f"{len(docs)} documents, {tokens} tokens, SmolLM2-135M fp32 CPU")
-    print(f"scoring only (top-8): {t_score:.2f} s   editing (score + select + sample + splice): {t_edit:.2f} s"
-          f"   overhead {100 * (t_edit - t_score) / t_score:+.1f}%")
+    print(
+        f"scoring only (top-8): {t_score:.2f} s   editing (score + select + sample + splice): {t_edit:.2f} s"
+        f"   overhead {100 * (t_edit - t_score) / t_score:+.1f}%"
+    )
     # post-processing alone, same arrays
     reps = 5
     t0 = time.perf_counter()
@@ -62,15 +64,19 @@ def main() -> None:
             edit_scores(d.text, s, cfg, lm.token_text, doc_rng(cfg.seed, d.id))
     ours = (time.perf_counter() - t0) / reps
     t0 = time.perf_counter()
-    for d, s in zip(docs, scores):
+    for s in scores:
         reference_loop(s.token_ids, s, cfg, np.random.default_rng(0))
     ref = time.perf_counter() - t0
-    print(f"post-processing: ours {1e3 * ours:.1f} ms, reference-style loop {1e3 * ref:.1f} ms "
-          f"-> {ref / ours:.0f}x; {tokens / ours / 1e6:.1f} M tokens/s")
+    print(
+        f"post-processing: ours {1e3 * ours:.1f} ms, reference-style loop {1e3 * ref:.1f} ms "
+        f"-> {ref / ours:.0f}x; {tokens / ours / 1e6:.1f} M tokens/s"
+    )
     changed = sum(e.audit.changed for e in edited)
     selected = sum(e.audit.selected for e in edited)
-    print(f"selected {selected} ({100 * selected / tokens:.2f}% of tokens), changed {changed} "
-          f"({100 * changed / tokens:.3f}%)")
+    print(
+        f"selected {selected} ({100 * selected / tokens:.2f}% of tokens), changed {changed} "
+        f"({100 * changed / tokens:.3f}%)"
+    )
 
 
 if __name__ == "__main__":

@@ -416,6 +416,81 @@ def tokens(corpora, max_docs, all_docs, output, as_json, quiet, **opts):
         show_table(result.pairs_frame(), "against the reference (first corpus)")
 
 
+@main.command()
+@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
+@corpus_options
+@click.option(
+    "--embedder",
+    default="minilm",
+    show_default=True,
+    help="minilm, tfidf, lm, or a sentence-transformers model id or path.",
+)
+@click.option(
+    "--max-docs",
+    type=click.IntRange(min=2),
+    default=1000,
+    show_default=True,
+    help="Embed a seeded sample of at most N documents per corpus.",
+)
+@click.option("--map", "projection", type=click.Choice(["pca", "tsne"]), default="pca", show_default=True)
+@click.option("--mauve-seeds", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--permutations",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="MMD permutation-test permutations.",
+)
+@click.option("--cache", is_flag=True, help="Cache embeddings on disk, keyed by embedder and text hash.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Write embed.json, CSV tables and PNG figures here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def embed(
+    corpora, embedder, max_docs, projection, mauve_seeds, permutations, cache, output, as_json, quiet, **opts
+):
+    """Embedding distribution shift: MAUVE, Fréchet, MMD test, classifier test, PRDC, and a map."""
+    from .analyzers.embeddings import analyze_embeddings
+
+    seed = opts["seed"]
+    cs = open_corpora(corpora, opts)
+    result = analyze_embeddings(
+        cs,
+        embedder=embedder,
+        max_docs=max_docs,
+        seed=seed,
+        mauve_seeds=mauve_seeds,
+        permutations=permutations,
+        projection=projection,
+        cache=cache,
+        progress=progress_enabled(quiet),
+    )
+    if output:
+        from ._io import write_result_dir
+
+        write_result_dir(
+            output,
+            json_name="embed.json",
+            payload=result.to_dict(),
+            frames={"embed_pairs": result.to_frame(), "embed_corpora": result.corpora_frame()},
+            figures=result.plot(),
+        )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    show_table(result.corpora_frame(), f"embedder {result.embedder['name']} ({result.embedder['dim']}-d)")
+    if result.pairs:
+        click.echo()
+        show_table(
+            result.to_frame().drop(columns=["mauve_runs"], errors="ignore"),
+            "against the reference (first corpus)",
+        )
+
+
 def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any]) -> None:
     """Fill options the user did not pass from a TOML job config (``editing/*.toml``)."""
     if not path:

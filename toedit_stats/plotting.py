@@ -197,3 +197,30 @@ def token_figures(result) -> dict[str, Any]:
     fig.tight_layout()
     figs["rank_buckets"] = fig
     return figs
+
+
+def embedding_figures(result) -> dict[str, Any]:
+    plt = _plt()
+    proj = result.projection
+    names = [c["name"] for c in result.corpora]
+    col = colors(names)
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    xy, labels = proj.get("xy"), proj.get("labels")
+    if xy is not None and len(xy):
+        for name in names:
+            m = labels == name
+            ax.scatter(
+                xy[m, 0],
+                xy[m, 1],
+                s=12,
+                alpha=0.65,
+                color=col[name],
+                label=f"{name} (n={int(m.sum())})",
+                edgecolors="none",
+            )
+    ax.set_title(f"{result.embedder['name']} embeddings, {proj.get('method', 'pca').upper()} of all corpora")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=8, markerscale=1.5)
+    fig.tight_layout()
+    return {"embedding_map": fig}

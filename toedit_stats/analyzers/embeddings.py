@@ -1,0 +1,347 @@
+"""Embedding distribution shift between corpora (the paper's Fig. 4B, with numbers).
+
+Documents are embedded (:mod:`toedit_stats.embed`); for the reference (first corpus) and each
+other corpus, equal-size seeded samples of ``n = min(len(a), len(b), max_docs)`` documents are
+compared:
+
+``mauve_mean``, ``mauve_std``
+    MAUVE (Pillutla et al. 2021) from the ``mauve-text`` package on our features
+    (``p_features``/``q_features``, its defaults: PCA, k-means with n/10 clusters), repeated over
+    ``mauve_seeds`` seeds; 1 = indistinguishable.
+``frechet``
+    Fréchet distance between Gaussian fits, ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``,
+    with the trace of the matrix square root computed stably as ``sum sqrt(eig(S_a^(1/2) S_b S_a^(1/2)))``.
+``mmd2``, ``mmd_pvalue``
+    unbiased MMD² with an RBF kernel ``exp(-|x-y|^2 / (2 s^2))``, ``s`` the median pairwise
+    distance of the pooled sample (median heuristic), and a permutation-test p-value
+    ``(1 + #{perm >= observed}) / (1 + permutations)`` (all permutations in one matrix product).
+``c2st_auc``
+    classifier two-sample test: logistic regression, stratified 5-fold ROC-AUC (0.5 =
+    indistinguishable, 1 = separable).
+``precision``, ``recall``, ``density``, ``coverage``
+    Naeem et al. 2020 with k = 5, the reference as "real".
+
+Per corpus: ``mean_pairwise_cosine`` (mean cosine similarity over distinct pairs; higher = more
+homogeneous) and ``cov_trace`` (total variance).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..corpus import Corpus, reservoir_sample
+from ..errors import ConfigError
+
+__all__ = [
+    "EmbedPair",
+    "EmbedResult",
+    "analyze_embeddings",
+    "c2st_auc",
+    "frechet_distance",
+    "mmd2_test",
+    "prdc",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussian fits of two samples (rows are points)."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    return frechet_from_stats(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+
+
+def frechet_from_stats(mu_a, sa, mu_b, sb) -> float:
+    """Fréchet distance between N(mu_a, sa) and N(mu_b, sb)."""
+    from scipy.linalg import eigh
+
+    mu = np.asarray(mu_a, np.float64) - np.asarray(mu_b, np.float64)
+    sa = np.atleast_2d(np.asarray(sa, np.float64))
+    sb = np.atleast_2d(np.asarray(sb, np.float64))
+    w, v = eigh(sa)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    m = root_a @ sb @ root_a
+    tr_sqrt = np.sqrt(np.clip(eigh(m, eigvals_only=True), 0, None)).sum()
+    return float(max(0.0, mu @ mu + np.trace(sa) + np.trace(sb) - 2 * tr_sqrt))
+
+
+def mmd2_test(
+    a: np.ndarray, b: np.ndarray, *, permutations: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Unbiased MMD² (RBF, median heuristic), its permutation p-value and the bandwidth."""
+    from scipy.spatial.distance import pdist, squareform
+
+    x = np.concatenate([a, b]).astype(np.float64)
+    n, m = len(a), len(b)
+    if n < 2 or m < 2:
+        return math.nan, math.nan, math.nan
+    d = pdist(x, "sqeuclidean")
+    sigma = float(np.sqrt(np.median(d)))
+    if sigma == 0:
+        sigma = 1.0
+    k = squareform(np.exp(-d / (2 * sigma**2)))  # zero diagonal: the unbiased sums leave it out
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((n + m, permutations + 1))
+    labels[:n, 0] = 1
+    for j in range(1, permutations + 1):
+        labels[rng.permutation(n + m)[:n], j] = 1
+    kz = k @ labels
+    sxx = (labels * kz).sum(0)
+    ones_k = k.sum(1)
+    sxy = (labels * ones_k[:, None]).sum(0) - sxx
+    syy = k.sum() - sxx - 2 * sxy
+    stats = sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2 * sxy / (n * m)
+    observed = stats[0]
+    pvalue = (1 + np.sum(stats[1:] >= observed)) / (1 + permutations)
+    return float(observed), float(pvalue), sigma
+
+
+def c2st_auc(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> float:
+    """Mean ROC-AUC of a logistic regression separating ``a`` from ``b`` (stratified k-fold)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate([a, b])
+    y = np.r_[np.zeros(len(a)), np.ones(len(b))]
+    folds = min(folds, len(a), len(b))
+    if folds < 2:
+        return math.nan
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(clf, x, y, cv=cv, scoring="roc_auc").mean())
+
+
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
+    """Precision, recall, density and coverage (Naeem et al. 2020)."""
+    from sklearn.metrics import pairwise_distances
+
+    real = np.asarray(real, np.float64)
+    fake = np.asarray(fake, np.float64)
+    if len(real) <= k or len(fake) <= k:
+        return dict.fromkeys(("precision", "recall", "density", "coverage"), math.nan)
+    drr = pairwise_distances(real)
+    dff = pairwise_distances(fake)
+    drf = pairwise_distances(real, fake)
+    r_real = np.partition(drr, k, axis=1)[:, k]  # k-th neighbour, self at distance 0 excluded
+    r_fake = np.partition(dff, k, axis=1)[:, k]
+    inside = drf <= r_real[:, None]
+    return {
+        "precision": float(inside.any(axis=0).mean()),
+        "recall": float((drf <= r_fake[None, :]).any(axis=1).mean()),
+        "density": float(inside.sum() / (k * len(fake))),
+        "coverage": float((drf.min(axis=1) <= r_real).mean()),
+    }
+
+
+def mean_pairwise_cosine(x: np.ndarray) -> float:
+    n = len(x)
+    if n < 2:
+        return math.nan
+    u = x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+    s = u.sum(0)
+    return float((s @ s - n) / (n * (n - 1)))
+
+
+def mauve_scores(a: np.ndarray, b: np.ndarray, seeds: Sequence[int]) -> list[float]:
+    from .._deps import require
+
+    mauve = require("mauve", feature="MAUVE (package mauve-text)")
+    return [
+        float(mauve.compute_mauve(p_features=a, q_features=b, seed=int(s), verbose=False).mauve)
+        for s in seeds
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# result
+
+
+@dataclass(frozen=True)
+class EmbedPair:
+    a: str
+    b: str
+    n: int
+    mauve_mean: float
+    mauve_std: float
+    frechet: float
+    mmd2: float
+    mmd_pvalue: float
+    c2st_auc: float
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+    mauve_runs: list[float] = field(default_factory=list)
+    mmd_bandwidth: float = math.nan
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """Result of :func:`analyze_embeddings`; ``to_dict()`` is what ``embed --json`` prints."""
+
+    embedder: dict[str, Any]
+    corpora: list[dict[str, Any]]
+    pairs: list[EmbedPair]
+    embeddings: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    projection: dict[str, Any] = field(repr=False, default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "embedder": self.embedder,
+            "corpora": self.corpora,
+            "pairs": [vars(p) for p in self.pairs],
+            "config": self.config,
+        }
+
+    def to_frame(self):
+        """One row per (reference, other) pair, with both corpora's homogeneity columns."""
+        import pandas as pd
+
+        per = {c["name"]: c for c in self.corpora}
+        rows = []
+        for p in self.pairs:
+            row = {k: v for k, v in vars(p).items() if k != "mauve_runs"}
+            row["b_mean_pairwise_cosine"] = per[p.b]["mean_pairwise_cosine"]
+            row["a_mean_pairwise_cosine"] = per[p.a]["mean_pairwise_cosine"]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def corpora_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.corpora)
+
+    def plot(self) -> dict[str, Any]:
+        """Figures: ``embedding_map`` (the 2-D projection, coloured by corpus)."""
+        from ..plotting import embedding_figures
+
+        return embedding_figures(self)
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False, float_format=lambda x: f"{x:.4g}")
+
+
+def analyze_embeddings(
+    corpora: Sequence[Corpus] | Corpus,
+    *,
+    embedder: Any = "minilm",
+    max_docs: int = 1000,
+    seed: int = 0,
+    mauve_seeds: int = 5,
+    permutations: int = 1000,
+    projection: str = "pca",
+    cache: bool = False,
+    progress: bool = False,
+) -> EmbedResult:
+    """Embed each corpus (a seeded sample of at most ``max_docs``) and compare with the first.
+
+    ``embedder`` is a name (see :mod:`toedit_stats.embed`) or an object with ``embed``.
+    ``projection`` is ``pca`` or ``tsne`` (seeded) for the map.
+    """
+    from ..embed import TfidfEmbedder, load_embedder
+
+    if isinstance(corpora, Corpus):
+        corpora = [corpora]
+    if projection not in ("pca", "tsne"):
+        raise ConfigError(f"projection must be pca or tsne, got {projection!r}")
+    if mauve_seeds < 1 or permutations < 1 or max_docs < 2:
+        raise ConfigError("mauve_seeds and permutations must be >= 1 and max_docs >= 2")
+    samples = []
+    for i, c in enumerate(corpora):
+        docs, total = reservoir_sample(iter(c), max_docs, seed + i)
+        samples.append((c.name, [d.text for d in docs], total))
+    emb = load_embedder(embedder, seed=seed, cache=cache)
+    inner = getattr(emb, "inner", emb)
+    if isinstance(inner, TfidfEmbedder):
+        inner.fit([t for _, texts, _ in samples for t in texts])
+    vectors: dict[str, np.ndarray] = {}
+    iterator = samples
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(samples, desc="embedding", unit="corpus")
+    for name, texts, _ in iterator:
+        vectors[name] = np.asarray(emb.embed(texts), np.float32)
+    corpora_info = []
+    for name, texts, total in samples:
+        x = vectors[name].astype(np.float64)
+        corpora_info.append(
+            {
+                "name": name,
+                "documents": len(texts),
+                "of": total,
+                "mean_pairwise_cosine": mean_pairwise_cosine(x),
+                "cov_trace": float(np.trace(np.atleast_2d(np.cov(x, rowvar=False))))
+                if len(x) > 1
+                else math.nan,
+            }
+        )
+    pairs = []
+    ref = samples[0][0]
+    rng = np.random.default_rng(seed)
+    for name, _, _ in samples[1:]:
+        a, b = vectors[ref], vectors[name]
+        n = min(len(a), len(b))
+        a = a[np.sort(rng.choice(len(a), n, replace=False))]
+        b = b[np.sort(rng.choice(len(b), n, replace=False))]
+        runs = mauve_scores(a, b, [seed + j for j in range(mauve_seeds)]) if n >= 2 else []
+        mmd, pval, sigma = mmd2_test(a, b, permutations=permutations, seed=seed)
+        pr = prdc(a, b, k=5)
+        pairs.append(
+            EmbedPair(
+                ref,
+                name,
+                n,
+                float(np.mean(runs)) if runs else math.nan,
+                float(np.std(runs)) if runs else math.nan,
+                frechet_distance(a, b) if n >= 2 else math.nan,
+                mmd,
+                pval,
+                c2st_auc(a, b, seed=seed),
+                pr["precision"],
+                pr["recall"],
+                pr["density"],
+                pr["coverage"],
+                runs,
+                sigma,
+            )
+        )
+    proj = _project(vectors, projection, seed)
+    info = {"name": emb.name, "fingerprint": emb.fingerprint, "dim": int(emb.dim)}
+    config = {
+        "max_docs": max_docs,
+        "seed": seed,
+        "mauve_seeds": mauve_seeds,
+        "permutations": permutations,
+        "projection": projection,
+        "prdc_k": 5,
+    }
+    return EmbedResult(info, corpora_info, pairs, vectors, proj, config)
+
+
+def _project(vectors: dict[str, np.ndarray], method: str, seed: int) -> dict[str, Any]:
+    names = list(vectors)
+    x = np.concatenate([vectors[n] for n in names]).astype(np.float64)
+    labels = np.concatenate([[n] * len(vectors[n]) for n in names])
+    if len(x) < 3:
+        return {"method": method, "xy": np.zeros((len(x), 2)), "labels": labels}
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(2, random_state=seed, perplexity=min(30, (len(x) - 1) / 3), init="pca").fit_transform(x)
+    else:
+        from sklearn.decomposition import PCA
+
+        xy = PCA(2, random_state=seed).fit_transform(x)
+    return {"method": method, "xy": xy, "labels": labels}
