@@ -30,6 +30,18 @@ _LAZY = {
     "CorpusSummary": "summary",
     "summarize": "summary",
     "word_tokenize": "tokenize",
+    "analyze_ngrams": "analyzers.ngrams",
+    "analyze_ngrams_sketch": "analyzers.ngram_sketch",
+    "analyze_tokens": "analyzers.tokens",
+    "analyze_embeddings": "analyzers.embeddings",
+    "load_lm": "lm",
+    "TokenScores": "lm.base",
+    "load_embedder": "embed",
+    "EditConfig": "editing",
+    "edit": "editing",
+    "run_edit_job": "editing",
+    "compare": "report",
+    "Report": "report",
 }
 
 __all__ = sorted(

@@ -185,7 +185,7 @@ def show_table(frame, title: str | None = None) -> None:
     if title:
         click.echo(title)
     with _pd_display():
-        click.echo(frame.to_string(index=False))
+        click.echo(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
 
 
 def _pd_display():
@@ -489,6 +489,120 @@ def embed(
             result.to_frame().drop(columns=["mauve_runs"], errors="ignore"),
             "against the reference (first corpus)",
         )
+
+
+@main.command()
+@click.argument("human")
+@click.argument("synthetic")
+@corpus_options
+@lm_options
+@click.option("--edited", type=click.Path(exists=False), help="An already edited corpus (skips editing).")
+@click.option("--no-edit", is_flag=True, help="Compare human and synthetic only.")
+@click.option(
+    "-o",
+    "--output",
+    default="toedit-report",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Report folder (refused when it exists and is not empty, unless --overwrite).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+@click.option(
+    "--embedder",
+    default="minilm",
+    show_default=True,
+    help="minilm, tfidf, lm, or a sentence-transformers id.",
+)
+@click.option(
+    "--max-docs", type=click.IntRange(min=2), help="Sample at most N documents per corpus (seeded)."
+)
+@click.option("--p", "p", type=float, default=0.99, show_default=True)
+@click.option("--k", "k", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--beta", type=float, default=None, help="Default 1.5 (1.0 for low_drop_up_revise).")
+@click.option(
+    "--strategy",
+    type=click.Choice(["up_revise", "low_drop_up_revise", "filtering"]),
+    default="up_revise",
+    show_default=True,
+)
+@click.option("--drop-below", type=float, default=0.001, show_default=True)
+@click.option("--analyzers", default="ngrams,tokens,embed", show_default=True, help="Comma-separated subset.")
+@click.option("--mauve-seeds", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--permutations", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
+def report(
+    human,
+    synthetic,
+    edited,
+    no_edit,
+    output,
+    overwrite,
+    embedder,
+    max_docs,
+    p,
+    k,
+    beta,
+    strategy,
+    drop_below,
+    analyzers,
+    mauve_seeds,
+    permutations,
+    quiet,
+    **opts,
+):
+    """Compare HUMAN with SYNTHETIC and its ToEdit variant; write report.html and metrics.json."""
+    from pathlib import Path
+
+    from .report import compare
+
+    if edited and no_edit:
+        raise ConfigError("--edited and --no-edit exclude each other")
+    out = Path(output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise ConfigError(f"{out} exists and is not empty; choose another -o or pass --overwrite")
+    paths = [human, synthetic] + ([edited] if edited else [])
+    default_names = ["human", "synthetic", "edited"][: len(paths)]
+    wheres = list(opts.get("where") or ())
+    if edited and len(wheres) == 2:
+        opts["where"] = (*wheres, "")  # --where for the two inputs; the edited file is read whole
+    seed = opts["seed"]
+    cs = open_corpora(paths, opts, default_names=default_names)
+    names = [c.name for c in cs] + (["edited"] if not edited else [])
+    lm = make_lm(opts)
+    result = compare(
+        cs[0],
+        cs[1],
+        cs[2] if edited else None,
+        edit=not no_edit,
+        names=names[:3],
+        model=lm,
+        embedder=embedder,
+        max_docs=max_docs,
+        seed=seed,
+        p=p,
+        k=k,
+        beta=beta,
+        strategy=strategy,
+        drop_below=drop_below,
+        analyzers=[a.strip() for a in analyzers.split(",") if a.strip()],
+        mauve_seeds=mauve_seeds,
+        permutations=permutations,
+        progress=progress_enabled(quiet),
+        command="toedit-stats " + " ".join(sys.argv[1:]),
+    )
+    result.save(out, overwrite=overwrite)
+    if not quiet:
+        frame = result.to_frame()
+        if not frame.empty:
+            table = frame.pivot_table(
+                index=["family", "metric"], columns="corpus", values="value", aggfunc="first", sort=False
+            )
+            show_table(table.reset_index(), "summary (see report.html for the full report)")
+        click.echo()
+        click.echo(result.verdict()["summary"])
+    click.echo(
+        f"wrote {out / 'report.html'} and {out / 'metrics.json'} in {result.timings['total']:.0f} s", err=True
+    )
 
 
 def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any]) -> None:

@@ -224,3 +224,32 @@ def embedding_figures(result) -> dict[str, Any]:
     ax.legend(fontsize=8, markerscale=1.5)
     fig.tight_layout()
     return {"embedding_map": fig}
+
+
+def edit_figures(edited_docs) -> dict[str, Any]:
+    plt = _plt()
+    changed = np.array([e.audit.changed + e.audit.deleted for e in edited_docs])
+    share = np.array([e.audit.selected / e.audit.tokens if e.audit.tokens else 0 for e in edited_docs])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    axes[0].hist(
+        changed, bins=np.arange(changed.max() + 2) - 0.5 if changed.size else 10, color=PALETTE["edited"]
+    )
+    axes[0].set_xlabel("tokens changed or deleted per document")
+    axes[0].set_ylabel("documents")
+    axes[1].hist(100 * share, bins=20, color=PALETTE["synthetic"])
+    axes[1].set_xlabel("% of tokens selected (p ≥ threshold) per document")
+    axes[1].set_ylabel("documents")
+    fig.suptitle("Edit audit per document")
+    fig.tight_layout()
+    return {"per_document": fig}
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """PNG bytes of a figure (closes it)."""
+    import io
+
+    plt = _plt()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()

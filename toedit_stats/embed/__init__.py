@@ -107,7 +107,7 @@ class SentenceTransformerEmbedder:
         m = self.load()
         tok = m.tokenizer
         limit = max(8, int(m.max_seq_length) - 2)  # room for [CLS] and [SEP]
-        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         offs = enc["offset_mapping"]
         if len(offs) <= limit:
             return [text]
