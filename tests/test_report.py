@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from toedit_stats import compare, write_records
+from toedit_stats.cli import main
+
+METRIC_KEYS = {"schema_version", "config", "corpora", "ngrams", "tokens", "embed", "edit", "timings"}
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _check_html(path: Path) -> _Collect:
+    html = path.read_text(encoding="utf-8")
+    parser = _Collect()
+    parser.feed(html)
+    tags = [t for t, _ in parser.tags]
+    assert "script" not in tags and "link" not in tags
+    for _, attrs in parser.tags:
+        for key in ("src", "href"):
+            value = attrs.get(key) or ""
+            assert not re.match(r"(?i)\s*(https?:)?//", value), value
+    imgs = [a["src"] for t, a in parser.tags if t == "img"]
+    assert imgs and all(s.startswith("data:image/png;base64,") and len(s) > 1000 for s in imgs)
+    return parser
+
+
+def _run(args):
+    return CliRunner().invoke(main, ["report", *args, "--quiet"])
+
+
+@pytest.mark.model
+def test_report_end_to_end_real_models(tmp_path, sample_human, sample_synthetic, lm):
+    out = tmp_path / "rep"
+    r = _run(
+        [
+            str(sample_human),
+            str(sample_synthetic),
+            "-o",
+            str(out),
+            "--max-docs",
+            "6",
+            "--mauve-seeds",
+            "2",
+            "--permutations",
+            "200",
+            "--p",
+            "0.9",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m) >= METRIC_KEYS
+    assert [c["name"] for c in m["corpora"]] == ["human", "synthetic", "edited"]
+    assert all(c["documents"] == 6 for c in m["corpora"])
+    assert [c["name"] for c in m["tokens"]["corpora"]] == ["human", "synthetic", "edited"]
+    assert [c["name"] for c in m["ngrams"]["corpora"]] == ["human", "synthetic", "edited"]
+    assert [c["name"] for c in m["embed"]["corpora"]] == ["human", "synthetic", "edited"]
+    assert set(m["edit"]) >= {"documents", "tokens", "selected", "changed", "deleted"}
+    assert m["edit"]["changed"] > 0
+    # the synthetic corpus is scored once, by the editor: its token count equals the edit's
+    synth = next(c for c in m["tokens"]["corpora"] if c["name"] == "synthetic")
+    assert synth["tokens"] == m["edit"]["tokens"]
+    assert set(m["timings"]) >= {"edit", "tokens", "ngrams", "embed", "total"}
+    _check_html(out / "report.html")
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {
+        "tokens_prob_u_shape.png",
+        "tokens_perplexity_hist.png",
+        "ngrams_rank_frequency.png",
+        "ngrams_hashed_buckets.png",
+        "ngrams_top_bigrams.png",
+        "embed_embedding_map.png",
+    } <= figures
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(figures)
+    assert "<ins" in html  # changed tokens highlighted
+    edited = [json.loads(x) for x in (out / "edited.jsonl").read_text().splitlines()]
+    assert len(edited) == 6 and "toedit" in edited[0]
+    assert (out / "tables" / "summary.csv").exists()
+
+
+def test_no_edit_and_edited_paths(tmp_path, sample_human, sample_synthetic):
+    out = tmp_path / "a"
+    r = _run(
+        [
+            str(sample_human),
+            str(sample_synthetic),
+            "-o",
+            str(out),
+            "--no-edit",
+            "--model",
+            "fake",
+            "--embedder",
+            "tfidf",
+            "--max-docs",
+            "10",
+            "--mauve-seeds",
+            "1",
+            "--permutations",
+            "50",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert [c["name"] for c in m["corpora"]] == ["human", "synthetic"] and m["edit"] is None
+    assert not (out / "edited.jsonl").exists()
+    edited = tmp_path / "given.jsonl"
+    write_records([json.loads(x) for x in sample_synthetic.read_text().splitlines()[:10]], edited)
+    out2 = tmp_path / "b"
+    r = _run(
+        [
+            str(sample_human),
+            str(sample_synthetic),
+            "--edited",
+            str(edited),
+            "-o",
+            str(out2),
+            "--model",
+            "fake",
+            "--embedder",
+            "tfidf",
+            "--max-docs",
+            "10",
+            "--mauve-seeds",
+            "1",
+            "--permutations",
+            "50",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads((out2 / "metrics.json").read_text())
+    assert [c["name"] for c in m["corpora"]] == ["human", "synthetic", "edited"] and m["edit"] is None
+    assert "was given" in (out2 / "report.html").read_text()
+
+
+def test_where_splits_one_paired_file(tmp_path, essays_path):
+    out = tmp_path / "w"
+    r = _run(
+        [
+            str(essays_path),
+            str(essays_path),
+            "--where",
+            "label=human",
+            "--where",
+            "source=chatgpt-4",
+            "-o",
+            str(out),
+            "--model",
+            "fake",
+            "--embedder",
+            "tfidf",
+            "--max-docs",
+            "8",
+            "--mauve-seeds",
+            "1",
+            "--permutations",
+            "20",
+            "--analyzers",
+            "ngrams,embed",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["corpora"][0]["of"] == 90 and m["corpora"][1]["of"] == 90 and m["tokens"] is None
+
+
+def test_refuses_existing_dir_and_bad_input(tmp_path, sample_human, sample_synthetic):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    r = _run(
+        [str(sample_human), str(sample_synthetic), "-o", str(out), "--model", "fake", "--embedder", "tfidf"]
+    )
+    assert r.exit_code == 2 and "exists and is not empty" in r.stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "x"}\n[1]\n')
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toedit_stats.cli",
+            "report",
+            str(sample_human),
+            str(bad),
+            "-o",
+            str(tmp_path / "never"),
+            "--model",
+            "fake",
+            "--embedder",
+            "tfidf",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "bad.jsonl:2: expected a JSON object" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "never").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".never")]
+
+
+def test_html_escapes_everything(tmp_path):
+    evil = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
+    docs_h = [
+        {
+            "id": f"h{i}<script>alert(1)</script>",
+            "text": f"{evil[i % 2]} human words number {i} here and more.",
+            "meta": evil[1],
+        }
+        for i in range(12)
+    ]
+    docs_s = [
+        {
+            "id": f's{i}"><img src=x onerror=alert(1)>',
+            "text": f"Synthetic {evil[i % 2]} text {i} , the the.",
+            "meta": evil[0],
+        }
+        for i in range(12)
+    ]
+    h, s = tmp_path / "h.jsonl", tmp_path / "s.jsonl"
+    write_records(docs_h, h)
+    write_records(docs_s, s)
+    report = compare(
+        h,
+        s,
+        names=(evil[0], evil[1], "edited<blink>"),
+        model="fake",
+        embedder="tfidf",
+        mauve_seeds=1,
+        permutations=20,
+        p=0.5,
+        k=4,
+    )
+    out = report.save(tmp_path / "rep")
+    html = (out / "report.html").read_text()
+    assert "<script>" not in html and "<img src=x" not in html and "<blink>" not in html
+    assert "&lt;script&gt;" in html
+    parser = _check_html(out / "report.html")
+    assert not any("onerror" in attrs for _, attrs in parser.tags)
+    assert report._repr_html_().startswith("<!DOCTYPE html>")
+    frame = report.to_frame()
+    assert set(frame.columns) == {"family", "metric", "corpus", "value", "kind"} and len(frame) > 10
