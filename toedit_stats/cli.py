@@ -93,6 +93,29 @@ def corpus_options(fn: Callable) -> Callable:
     return fn
 
 
+def result_options(json_name: str) -> Callable:
+    """``-o DIR``, ``--json`` and ``--quiet`` for the analyzer subcommands."""
+
+    def deco(fn: Callable) -> Callable:
+        options = [
+            click.option(
+                "-o",
+                "--output",
+                type=click.Path(file_okay=False),
+                help=f"Write {json_name}, CSV tables and PNG figures here.",
+            ),
+            click.option(
+                "--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout."
+            ),
+            click.option("--quiet", is_flag=True, help="No progress bars."),
+        ]
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+
+    return deco
+
+
 _CORPUS_KEYS = (
     "text_field",
     "id_field",
@@ -252,14 +275,8 @@ def info(corpora: tuple[str, ...], as_json: bool, **opts: Any) -> None:
     show_default=True,
     help="--sketch: heavy-hitter counters per n.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False),
-    help="Write ngrams.json, CSV tables and PNG figures here.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout.")
-def ngrams(corpora, ns, top, max_docs, sketch, capacity, output, as_json, **opts):
+@result_options("ngrams.json")
+def ngrams(corpora, ns, top, max_docs, sketch, capacity, output, as_json, quiet, **opts):
     """N-gram concentration per corpus and divergence from the first corpus (the reference)."""
     from .analyzers.ngrams import analyze_ngrams
 
@@ -374,14 +391,7 @@ def make_lm(opts: dict[str, Any]):
     help="Score a seeded sample of at most N documents per corpus.",
 )
 @click.option("--all-docs", is_flag=True, help="Score every document (overrides --max-docs).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False),
-    help="Write tokens.json, CSV tables and PNG figures here.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@result_options("tokens.json")
 def tokens(corpora, max_docs, all_docs, output, as_json, quiet, **opts):
     """Token-probability histograms, GLTR ranks and per-document perplexity under a prior LM."""
     from .analyzers.tokens import analyze_tokens
@@ -442,14 +452,7 @@ def tokens(corpora, max_docs, all_docs, output, as_json, quiet, **opts):
     help="MMD permutation-test permutations.",
 )
 @click.option("--cache", is_flag=True, help="Cache embeddings on disk, keyed by embedder and text hash.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False),
-    help="Write embed.json, CSV tables and PNG figures here.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@result_options("embed.json")
 def embed(
     corpora, embedder, max_docs, projection, mauve_seeds, permutations, cache, output, as_json, quiet, **opts
 ):

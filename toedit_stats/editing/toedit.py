@@ -38,7 +38,7 @@ import numpy as np
 
 from ..corpus import Document
 from ..errors import ConfigError
-from ..lm.base import TokenScores
+from ..lm.base import TokenScores, document_buffers
 
 __all__ = ["STRATEGIES", "DocumentAudit", "EditConfig", "EditedDocument", "doc_rng", "edit", "edit_scores"]
 
@@ -253,13 +253,7 @@ def edit(
     if config is not None and params:
         cfg = replace(config, **params)
     lm = load_lm(model, backend=backend, **dict(lm_kwargs or {}))
-    buf: list[Document] = []
-    for i, d in enumerate(docs):
-        buf.append(d if isinstance(d, Document) else Document(str(i), d))
-        if len(buf) >= buffer_docs:
-            yield from _edit_buffer(buf, lm, cfg, audit_positions)
-            buf = []
-    if buf:
+    for buf in document_buffers(docs, buffer_docs):
         yield from _edit_buffer(buf, lm, cfg, audit_positions)
 
 

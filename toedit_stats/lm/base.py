@@ -133,5 +133,18 @@ def plan_windows(n_tokens: int, context: int) -> list[tuple[int, int, int]]:
     return windows
 
 
+def document_buffers(docs: Iterable[Document | str], size: int) -> Iterator[list[Document]]:
+    """Documents in lists of at most ``size``; bare strings become documents with ids ``"0"``,
+    ``"1"``... (their position in the stream). Backends sort each list by length into batches."""
+    buf: list[Document] = []
+    for i, d in enumerate(docs):
+        buf.append(d if isinstance(d, Document) else Document(str(i), d))
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
 def stitch(parts: Sequence[np.ndarray]) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -30,7 +30,7 @@ import numpy as np
 from .._deps import require
 from ..corpus import Document
 from ..errors import ConfigError
-from .base import TokenScores, normalize_offsets, plan_windows, stitch
+from .base import TokenScores, document_buffers, normalize_offsets, plan_windows, stitch
 from .models import DEFAULT_MODEL, resolve_model, save_gguf_cache
 
 __all__ = ["TransformersLM", "choose_prefix_token"]
@@ -243,13 +243,7 @@ class TransformersLM:
         if top_k < 0:
             raise ConfigError(f"top_k must be >= 0, got {top_k}")
         self.load()
-        buf: list[Document] = []
-        for i, d in enumerate(docs):
-            buf.append(d if isinstance(d, Document) else Document(str(i), d))
-            if len(buf) >= buffer_docs:
-                yield from self._score_buffer(buf, top_k)
-                buf = []
-        if buf:
+        for buf in document_buffers(docs, buffer_docs):
             yield from self._score_buffer(buf, top_k)
 
     def _score_buffer(self, docs: list[Document], top_k: int) -> list[TokenScores]:

@@ -27,7 +27,7 @@ import numpy as np
 from .._deps import require
 from ..corpus import Document
 from ..errors import ConfigError
-from .base import TokenScores, normalize_offsets, plan_windows, stitch
+from .base import TokenScores, document_buffers, normalize_offsets, plan_windows, stitch
 from .models import DEFAULT_MODEL, resolve_model
 
 __all__ = ["VLLMModel", "convert_prompt_logprobs"]
@@ -196,13 +196,7 @@ class VLLMModel:
         if top_k > self.max_logprobs:
             raise ConfigError(f"top_k={top_k} exceeds max_logprobs={self.max_logprobs}; raise max_logprobs")
         self.load()
-        buf: list[Document] = []
-        for i, d in enumerate(docs):
-            buf.append(d if isinstance(d, Document) else Document(str(i), d))
-            if len(buf) >= buffer_docs:
-                yield from self._score_buffer(buf, top_k)
-                buf = []
-        if buf:
+        for buf in document_buffers(docs, buffer_docs):
             yield from self._score_buffer(buf, top_k)
 
     def _sampling_params(self, top_k: int):
