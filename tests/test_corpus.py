@@ -294,3 +294,14 @@ def test_truncated_line_numbers(tmp_path):
     (tmp_path / "t.jsonl.gz").write_bytes(gz[: len(gz) // 2])
     with pytest.raises(InputError, match=r"t.jsonl.gz:\d+: truncated gzip"):
         list(read_corpus(tmp_path / "t.jsonl.gz"))
+
+
+def test_hf_save_to_disk(tmp_path, records):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_list(records).save_to_disk(str(tmp_path / "ds"))
+    docs = list(read_corpus(tmp_path / "ds"))
+    assert [d.id for d in docs] == ["a", "b", "c"] and docs[1].metadata["label"] == "synthetic"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(records)}).save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(InputError, match="point at one split's folder"):
+        list(read_corpus(tmp_path / "dd"))
+    assert len(list(read_corpus(tmp_path / "dd" / "train"))) == 3

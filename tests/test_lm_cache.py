@@ -32,3 +32,20 @@ def test_cache_hits_and_equal_scores(tmp_path):
             np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
     list(lm.score(docs[:1], top_k=5))  # another k is another key
     assert inner.scored == 6
+
+
+def test_cli_score_cache(tmp_path, sample_human, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from toedit_stats.cli import main
+
+    monkeypatch.setenv("TOEDIT_STATS_CACHE", str(tmp_path / "cache"))
+    args = ["tokens", str(sample_human), "--model", "fake", "--score-cache", "--max-docs", "5", "--json", "--quiet"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    files = list((tmp_path / "cache" / "scores").rglob("*.npz"))
+    assert len(files) == 5
+    second = CliRunner().invoke(main, args)
+    assert json.loads(second.stdout)["corpora"] == json.loads(first.stdout)["corpora"]

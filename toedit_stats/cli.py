@@ -354,6 +354,11 @@ def lm_options(fn: Callable) -> Callable:
             help="Padded tokens per forward batch.",
         ),
         click.option("--trust-remote-code", is_flag=True, help="Allow the model repository's own code."),
+        click.option(
+            "--score-cache",
+            is_flag=True,
+            help="Cache token scores on disk (keyed by model fingerprint and text hash) and reuse them.",
+        ),
     ]
     for opt in reversed(options):
         fn = opt(fn)

@@ -409,7 +409,10 @@ def _detect(path: Path, fmt: Format) -> str | None:
 
 
 def _is_hf_dataset(path: Path) -> bool:
-    return (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+    """A ``save_to_disk`` folder: a Dataset (state.json + dataset_info.json) or a DatasetDict."""
+    return (path / "dataset_dict.json").is_file() or (
+        (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+    )
 
 
 class Corpus:

@@ -9,7 +9,6 @@ and says only what those numbers show.
 from __future__ import annotations
 
 import hashlib
-import math
 import platform
 import sys
 import time
@@ -294,6 +293,11 @@ def compare(
         timings["edit"] = time.perf_counter() - t
     order = [n for n in (n_h, n_s, n_e) if n in corpora]
     ordered = [corpora[n] for n in order]
+    stages = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        stages = tqdm(total=len(analyzers), desc="analyzers", unit="stage")
 
     result = {}
     if "tokens" in analyzers:
@@ -304,12 +308,16 @@ def compare(
             ordered, model=lm, max_docs=None, seed=seed, precomputed=precomputed, progress=progress
         )
         timings["tokens"] = time.perf_counter() - t
+        if stages is not None:
+            stages.update(1)
     if "ngrams" in analyzers:
         from ..analyzers.ngrams import analyze_ngrams
 
         t = time.perf_counter()
         result["ngrams"] = analyze_ngrams(ordered, seed=seed)
         timings["ngrams"] = time.perf_counter() - t
+        if stages is not None:
+            stages.update(1)
     if "embed" in analyzers:
         from ..analyzers.embeddings import analyze_embeddings
 
@@ -324,7 +332,11 @@ def compare(
             progress=progress,
         )
         timings["embed"] = time.perf_counter() - t
+        if stages is not None:
+            stages.update(1)
 
+    if stages is not None:
+        stages.close()
     info = []
     for name in order:
         c = src.get(name)
@@ -376,7 +388,3 @@ def compare(
         timings={k: round(v, 3) for k, v in timings.items()},
         provenance=provenance,
     )
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -183,6 +183,12 @@ def build_verdict(report) -> dict[str, Any]:
                 f"In embedding space ({em.embedder['name']}) the {h} and {s} samples are {sig} by the MMD test "
                 f"(p = {ps.mmd_pvalue:.3g}, n = {ps.n} each); a linear classifier separates them with AUC "
                 f"{ps.c2st_auc:.2f} and MAUVE is {ps.mauve_mean:.3f}."
+                + (
+                    f" (MAUVE quantises the samples into about n/10 = {max(2, ps.n // 10)} clusters, so with "
+                    f"{ps.n} documents it has little resolution; prefer the MMD test and the classifier here.)"
+                    if ps.n < 200
+                    else ""
+                )
             )
 
     if report.edit:
