@@ -42,7 +42,17 @@ def test_cli_score_cache(tmp_path, sample_human, monkeypatch):
     from toedit_stats.cli import main
 
     monkeypatch.setenv("TOEDIT_STATS_CACHE", str(tmp_path / "cache"))
-    args = ["tokens", str(sample_human), "--model", "fake", "--score-cache", "--max-docs", "5", "--json", "--quiet"]
+    args = [
+        "tokens",
+        str(sample_human),
+        "--model",
+        "fake",
+        "--score-cache",
+        "--max-docs",
+        "5",
+        "--json",
+        "--quiet",
+    ]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     files = list((tmp_path / "cache" / "scores").rglob("*.npz"))

@@ -372,16 +372,23 @@ def make_lm(opts: dict[str, Any]):
     model, backend = opts.pop("model"), opts.pop("backend")
     device, dtype = opts.pop("device"), opts.pop("dtype")
     batch_tokens, trust = opts.pop("batch_tokens"), opts.pop("trust_remote_code")
+    cached = opts.pop("score_cache")
     if backend == "vllm":
-        return load_lm(model, backend="vllm", dtype=dtype, trust_remote_code=trust)
-    return load_lm(
-        model,
-        backend="transformers",
-        device=device,
-        dtype=dtype,
-        batch_tokens=batch_tokens,
-        trust_remote_code=trust,
-    )
+        lm = load_lm(model, backend="vllm", dtype=dtype, trust_remote_code=trust)
+    else:
+        lm = load_lm(
+            model,
+            backend="transformers",
+            device=device,
+            dtype=dtype,
+            batch_tokens=batch_tokens,
+            trust_remote_code=trust,
+        )
+    if cached:
+        from .lm.cache import CachedLM
+
+        lm = CachedLM(lm)
+    return lm
 
 
 @main.command()
