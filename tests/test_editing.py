@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toedit_stats import read_corpus
+from toedit_stats import read_corpus, write_records
 from toedit_stats.corpus import Document
 from toedit_stats.editing import EditConfig, doc_rng, edit, edit_scores, run_edit_job
 from toedit_stats.errors import ConfigError
@@ -334,3 +334,27 @@ def test_real_model_edits_are_local_and_deterministic(lm, synth_docs):
             cursor = end
         pieces.append(ed.original[cursor:])
         assert "".join(pieces) == ed.doc.text
+
+
+def test_sft_text_field_and_progress(tmp_path, capsys):
+    src = tmp_path / "sft.jsonl"
+    write_records(
+        [
+            {"id": str(i), "prompt": "Say something.", "response": f"Sure, here is answer {i} for you."}
+            for i in range(6)
+        ],
+        src,
+    )
+    out = tmp_path / "o.jsonl"
+    res = run_edit_job(
+        read_corpus(src, text_field="response"),
+        out,
+        model=FakeLM(),
+        config=EditConfig(p=0.5, k=4),
+        progress=True,
+    )
+    rows = _records(out)
+    assert all(r["prompt"] == "Say something." for r in rows)
+    assert res.totals["changed"] > 0
+    assert any(r["response"] != f"Sure, here is answer {r['id']} for you." for r in rows)
+    assert "tokens/s" in capsys.readouterr().err

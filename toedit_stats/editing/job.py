@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,21 +164,31 @@ def run_edit_job(
     docs = _shard_docs(corpus, shard)
     to_edit = (d for k, d in enumerate(docs) if k >= skip)
     edited = edit(to_edit, lm, config, audit_positions=audit_positions, buffer_docs=min(chunk_docs, 64))
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
         mine = len(range(i, total_docs, n))
-        edited = tqdm(edited, desc="editing", unit="doc", total=max(0, mine - skip))
+        bar = tqdm(desc="editing", unit="doc", total=max(0, mine - skip))
+        started, tokens_seen, edits = time.perf_counter(), 0, 0
     chunk: list[EditedDocument] = []
     index = len(done)
     for ed in edited:
         chunk.append(ed)
+        if bar is not None:
+            tokens_seen += ed.audit.tokens
+            edits += ed.audit.changed + ed.audit.deleted
+            rate = tokens_seen / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix({"tokens/s": f"{rate:.0f}", "edits": edits}, refresh=False)
+            bar.update(1)
         if len(chunk) == chunk_docs:
             done.append(_write_chunk(parts, index, chunk, corpus.text_field))
             index += 1
             chunk = []
             manifest["chunks"] = done
             atomic_write_text(manifest_path, dumps(manifest) + "\n")
+    if bar is not None:
+        bar.close()
     if chunk:
         done.append(_write_chunk(parts, index, chunk, corpus.text_field))
         manifest["chunks"] = done
