@@ -13,6 +13,19 @@ from click.testing import CliRunner
 from toedit_stats import compare, write_records
 from toedit_stats.cli import main
 
+# fake LM and TF-IDF: the plumbing of the report in seconds (the real models have their own test)
+FAST = [
+    "--model",
+    "fake",
+    "--embedder",
+    "tfidf",
+    "--max-docs",
+    "10",
+    "--mauve-seeds",
+    "1",
+    "--permutations",
+    "50",
+]
 METRIC_KEYS = {"schema_version", "config", "corpora", "ngrams", "tokens", "embed", "edit", "timings"}
 
 
@@ -104,16 +117,7 @@ def test_no_edit_and_edited_paths(tmp_path, sample_human, sample_synthetic):
             "-o",
             str(out),
             "--no-edit",
-            "--model",
-            "fake",
-            "--embedder",
-            "tfidf",
-            "--max-docs",
-            "10",
-            "--mauve-seeds",
-            "1",
-            "--permutations",
-            "50",
+            *FAST,
         ]
     )
     assert r.exit_code == 0, r.output
@@ -131,16 +135,7 @@ def test_no_edit_and_edited_paths(tmp_path, sample_human, sample_synthetic):
             str(edited),
             "-o",
             str(out2),
-            "--model",
-            "fake",
-            "--embedder",
-            "tfidf",
-            "--max-docs",
-            "10",
-            "--mauve-seeds",
-            "1",
-            "--permutations",
-            "50",
+            *FAST,
         ]
     )
     assert r.exit_code == 0, r.output
