@@ -358,3 +358,27 @@ def test_sft_text_field_and_progress(tmp_path, capsys):
     assert res.totals["changed"] > 0
     assert any(r["response"] != f"Sure, here is answer {r['id']} for you." for r in rows)
     assert "tokens/s" in capsys.readouterr().err
+
+
+def test_generations_record_per_generation_totals(tmp_path, sample_synthetic):
+    out = tmp_path / "g.jsonl"
+    res = run_edit_job(
+        read_corpus(sample_synthetic, limit=6),
+        out,
+        model=FakeLM(),
+        config=EditConfig(p=0.5, k=4, generations=3),
+    )
+    gens = res.totals["generations"]
+    assert len(gens) == 3 and all(g["tokens"] > 0 for g in gens)
+    assert res.totals["changed"] == sum(g["changed"] for g in gens)
+    rec = _records(out)[0]
+    assert len(rec["toedit"]["generations"]) == 3
+    one = run_edit_job(
+        read_corpus(sample_synthetic, limit=6),
+        tmp_path / "g1.jsonl",
+        model=FakeLM(),
+        config=EditConfig(p=0.5, k=4, generations=1),
+    )
+    assert one.totals["generations"][0] == gens[0]  # generation 1 is the same edit
+    manifest = json.loads((tmp_path / "g.jsonl.manifest.json").read_text())
+    assert manifest["totals"]["generations"] == gens
