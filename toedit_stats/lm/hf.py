@@ -21,6 +21,7 @@ Scoring is one teacher-forced pass per document (or per window of a long documen
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -126,6 +127,32 @@ class TransformersLM:
             return torch.float32
         return getattr(torch, self.dtype)
 
+    @contextlib.contextmanager
+    def _quiet(self, transformers):
+        """Silence transformers' own progress bars and warnings while loading (library code does
+        not print); restores the previous settings."""
+        log = transformers.utils.logging
+        bars = log.is_progress_bar_enabled()
+        level = log.get_verbosity()
+        log.disable_progress_bar()
+        log.set_verbosity_error()
+        # the GGUF dequantiser calls tqdm directly, outside transformers' progress-bar switch
+        gguf_utils = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
+        if gguf_utils is None:
+            with contextlib.suppress(ImportError):
+                import transformers.modeling_gguf_pytorch_utils as gguf_utils
+        old_tqdm = getattr(gguf_utils, "tqdm", None)
+        if old_tqdm is not None:
+            gguf_utils.tqdm = lambda iterable, *args, **kwargs: iterable
+        try:
+            yield
+        finally:
+            log.set_verbosity(level)
+            if bars:
+                log.enable_progress_bar()
+            if old_tqdm is not None:
+                gguf_utils.tqdm = old_tqdm
+
     def _from_pretrained(self, transformers, torch, src, device):
         kw: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
         if self.revision:
@@ -151,14 +178,16 @@ class TransformersLM:
         self._device = device
         src = resolve_model(self.name)
         try:
-            tok, model = self._from_pretrained(transformers, torch, src, device)
+            with self._quiet(transformers):
+                tok, model = self._from_pretrained(transformers, torch, src, device)
         except (OSError, ValueError) as exc:
             if src.origin != "cache":
                 raise ConfigError(
                     f"cannot load model {self.name!r} from {src.path} ({src.origin}): {exc}".splitlines()[0]
                 ) from None
             src = resolve_model(self.name, use_cache=False)  # a stale or broken cache: rebuild it
-            tok, model = self._from_pretrained(transformers, torch, src, device)
+            with self._quiet(transformers):
+                tok, model = self._from_pretrained(transformers, torch, src, device)
         self._source = src
         if not getattr(tok, "is_fast", False):
             raise ConfigError(f"model {self.name!r} has no fast tokenizer; character offsets need one")
