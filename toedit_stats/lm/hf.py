@@ -91,7 +91,7 @@ class TransformersLM:
         dtype: str = "auto",
         batch_tokens: int = 2048,
         max_context: int | None = None,
-        chunk_positions: int = 1024,
+        chunk_positions: int = 64,
         prefix_token: int | None = None,
         trust_remote_code: bool = False,
         revision: str | None = None,
@@ -331,16 +331,20 @@ class TransformersLM:
                 z = head(sel[c0 : c0 + self.chunk_positions]).float()
                 if self._softcap:
                     z = torch.tanh(z / self._softcap) * self._softcap
-                # log p = z - logsumexp(z); entropy = lse - sum(p * z): no log-softmax matrix
-                lse = torch.logsumexp(z, dim=-1)
-                actual = z.gather(1, tgt[c0 : c0 + self.chunk_positions, None])
-                lps.append(actual[:, 0] - lse)
+                # rank and top-k on the logits, then log p = z - logsumexp(z) in place, and
+                # entropy = -sum(p * log p) reusing one buffer: two vocabulary-sized temporaries
+                t = tgt[c0 : c0 + self.chunk_positions]
+                actual = z.gather(1, t[:, None])
                 ranks.append((z > actual).sum(dim=1) + 1)
-                ents.append(lse - (torch.exp(z - lse[:, None]) * z).sum(dim=1))
                 if top_k:
                     v, ix = z.topk(top_k, dim=1)
+                lse = torch.logsumexp(z, dim=-1, keepdim=True)
+                lps.append((actual - lse)[:, 0])
+                if top_k:
                     tk_i.append(ix)
-                    tk_l.append(v - lse[:, None])
+                    tk_l.append(v - lse)
+                logp = z.sub_(lse)
+                ents.append(-(logp.exp().mul_(logp)).sum(dim=1))
             lp_all = torch.cat(lps).float().cpu().numpy()
             rk_all = torch.cat(ranks).cpu().numpy().astype(np.int64)
             ent_all = torch.cat(ents).float().cpu().numpy()
