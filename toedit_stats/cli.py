@@ -208,7 +208,7 @@ def show_table(frame, title: str | None = None) -> None:
     if title:
         click.echo(title)
     with _pd_display():
-        click.echo(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        click.echo(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep="–"))
 
 
 def _pd_display():
