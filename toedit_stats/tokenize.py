@@ -14,9 +14,8 @@ digits, punctuation and symbols the two agree, which the tests check.) One compi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 
-__all__ = ["WORD_PATTERN", "count_words", "iter_tokenized", "word_tokenize"]
+__all__ = ["WORD_PATTERN", "count_words", "word_tokenize"]
 
 WORD_PATTERN = re.compile(r"\w+|[^\w\s]+")
 
@@ -29,10 +28,3 @@ def word_tokenize(text: str) -> list[str]:
 def count_words(text: str) -> int:
     """Number of WordPunct tokens of ``text``."""
     return len(WORD_PATTERN.findall(text))
-
-
-def iter_tokenized(texts: Iterable[str]) -> Iterator[list[str]]:
-    """Tokenise a stream of texts."""
-    findall = WORD_PATTERN.findall
-    for text in texts:
-        yield findall(text.lower())
