@@ -529,7 +529,14 @@ def embed(
     help="minilm, tfidf, lm, or a sentence-transformers id.",
 )
 @click.option(
-    "--max-docs", type=click.IntRange(min=2), help="Sample at most N documents per corpus (seeded)."
+    "--max-docs",
+    type=click.IntRange(min=2),
+    default=1000,
+    show_default=True,
+    help="Sample at most N documents per corpus (seeded); the report says 'sampled N of M'.",
+)
+@click.option(
+    "--all-docs", is_flag=True, help="Use every document (overrides --max-docs; holds them in memory)."
 )
 @click.option("--p", "p", type=float, default=0.99, show_default=True)
 @click.option("--k", "k", type=click.IntRange(min=1), default=8, show_default=True)
@@ -554,6 +561,7 @@ def report(
     overwrite,
     embedder,
     max_docs,
+    all_docs,
     p,
     k,
     beta,
@@ -592,7 +600,7 @@ def report(
         names=names[:3],
         model=lm,
         embedder=embedder,
-        max_docs=max_docs,
+        max_docs=None if all_docs else max_docs,
         seed=seed,
         p=p,
         k=k,

@@ -213,7 +213,7 @@ def compare(
     backend: str = "transformers",
     lm_kwargs: dict[str, Any] | None = None,
     embedder: Any = "minilm",
-    max_docs: int | None = None,
+    max_docs: int | None = 1000,
     seed: int = 0,
     p: float = 0.99,
     k: int = 8,
@@ -231,7 +231,8 @@ def compare(
     ``human``, ``synthetic`` and ``edited`` are :class:`~toedit_stats.Corpus` objects, paths, or
     lists of texts. With ``edited=None`` and ``edit=True`` the synthetic corpus is edited here
     (``p``, ``k``, ``beta``, ``strategy``, ``drop_below``, ``seed``). ``max_docs`` samples each
-    corpus (seeded) before anything runs. Returns a :class:`Report`.
+    corpus (seeded) before anything runs (default 1,000; ``None`` uses every document, held in
+    memory). Returns a :class:`Report`.
 
     >>> report = compare("examples/human.jsonl", "examples/synthetic.jsonl")   # doctest: +SKIP
     >>> report.save("toedit-report")                                           # doctest: +SKIP
