@@ -114,22 +114,12 @@ def ngram_figures(result, top_k: int = 40) -> dict[str, Any]:
 
 def save_figures(figs: dict[str, Any], directory: str | Path, prefix: str = "") -> list[Path]:
     """Save each figure as PNG (atomically) and close it."""
-    import os
-    import tempfile
+    from ._io import atomic_write_bytes
 
-    plt = _plt()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name, fig in figs.items():
-        path = directory / f"{prefix}{name}.png"
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
-        os.close(fd)
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-        plt.close(fig)
-        out.append(path)
-    return out
+    return [
+        atomic_write_bytes(Path(directory) / f"{prefix}{name}.png", figure_png(fig, dpi=110))
+        for name, fig in figs.items()
+    ]
 
 
 def token_figures(result) -> dict[str, Any]:

@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text, dumps
+from .._provenance import file_facts, package_versions
 from .._version import __version__
 from ..corpus import Corpus, output_format, write_records
 from ..errors import ConfigError
@@ -45,25 +45,6 @@ class EditJobResult:
     output: Path
     manifest: dict[str, Any]
     totals: dict[str, Any]
-
-
-def _file_info(path: Path) -> dict[str, Any]:
-    if path.is_dir():
-        return {"path": str(path), "directory": True}
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": h.hexdigest()}
-
-
-def _versions() -> dict[str, str]:
-    out = {"toedit-stats": __version__, "python": sys.version.split()[0]}
-    for mod in ("numpy", "torch", "transformers", "vllm"):
-        m = sys.modules.get(mod)
-        if m is not None:
-            out[mod] = getattr(m, "__version__", "?")
-    return out
 
 
 def _fingerprint(config: dict[str, Any]) -> str:
@@ -116,7 +97,7 @@ def run_edit_job(
             for k, v in info.items()
             if k in ("backend", "name", "fingerprint", "context", "prefix_token")
         },
-        "inputs": [_file_info(f) for f in corpus.files],
+        "inputs": [file_facts(f) for f in corpus.files],
         "reader": {
             "text_field": corpus.text_field,
             "id_field": corpus.id_field,
@@ -154,7 +135,7 @@ def run_edit_job(
     manifest = {
         "fingerprint": fp,
         "config": job_config,
-        "versions": _versions(),
+        "versions": package_versions(),
         "chunks": done,
         "complete": False,
     }

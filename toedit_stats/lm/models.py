@@ -14,12 +14,13 @@ on Linux); never the repository. Any other name is a Hugging Face hub id or a lo
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .._provenance import file_sha256
 
 __all__ = ["DEFAULT_MODEL", "ModelSource", "cache_dir", "file_sha256", "resolve_model"]
 
@@ -47,14 +48,6 @@ def cache_dir() -> Path:
         return Path(env)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "toedit-stats"
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _smollm2_gguf() -> Path | None:

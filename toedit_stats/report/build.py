@@ -8,7 +8,6 @@ and says only what those numbers show.
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import sys
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._version import __version__
+from .._provenance import file_facts, package_versions
 from ..corpus import Corpus, Document, MemoryCorpus, read_corpus, reservoir_sample
 from ..errors import ConfigError
 
@@ -161,45 +160,6 @@ def _sample(corpus: Corpus, max_docs: int | None, seed: int, name: str) -> tuple
     docs, total = reservoir_sample(iter(corpus), max_docs, seed) if max_docs else (list(corpus), None)
     total = total if total is not None else len(docs)
     return MemoryCorpus(docs, name=name), total
-
-
-def _file_facts(corpus: Corpus) -> list[dict[str, Any]]:
-    out = []
-    for f in getattr(corpus, "files", []) or []:
-        p = Path(f)
-        if p.is_file():
-            h = hashlib.sha256()
-            with open(p, "rb") as fh:
-                while block := fh.read(1 << 22):
-                    h.update(block)
-            out.append({"path": str(p), "bytes": p.stat().st_size, "sha256": h.hexdigest()})
-        else:
-            out.append({"path": str(p)})
-    return out
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"toedit-stats": __version__, "python": platform.python_version()}
-    for pkg in (
-        "numpy",
-        "scipy",
-        "pandas",
-        "scikit-learn",
-        "matplotlib",
-        "datasketch",
-        "torch",
-        "transformers",
-        "sentence-transformers",
-        "mauve-text",
-        "vllm",
-    ):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            continue
-    return out
 
 
 def compare(
@@ -351,7 +311,7 @@ def compare(
                 "source": "edited here"
                 if c is None
                 else [str(p) for p in getattr(c, "paths", ())] or "in memory",
-                "files": [] if c is None else _file_facts(c),
+                "files": [] if c is None else [file_facts(f) for f in getattr(c, "files", [])],
             }
         )
     config = {
@@ -369,7 +329,7 @@ def compare(
     }
     provenance = {
         "command": command or " ".join(sys.argv),
-        "versions": _versions(),
+        "versions": package_versions(),
         "model": lm.info() if lm is not None and hasattr(lm, "info") else None,
         "embedder": result["embed"].embedder if "embed" in result else None,
         "platform": platform.platform(),
