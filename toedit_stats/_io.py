@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .errors import ConfigError
 
 
 def json_default(o: Any) -> Any:
@@ -41,9 +45,9 @@ def _finite(obj: Any) -> Any:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = temp_file(path)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -74,11 +78,11 @@ def write_result_dir(
     target = directory
     if fresh:
         directory.parent.mkdir(parents=True, exist_ok=True)
-        target = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        target = temp_dir(directory)
     try:
         atomic_write_text(target / json_name, dumps(payload) + "\n")
         for name, frame in (frames or {}).items():
-            atomic_write_text(target / f"{name}.csv", frame.to_csv(index=False))
+            atomic_write_text(target / f"{name}.csv", to_csv(frame))
         if figures:
             from .plotting import save_figures
 
@@ -92,3 +96,169 @@ def write_result_dir(
             shutil.rmtree(target, ignore_errors=True)
         raise
     return directory
+
+
+# ---------------------------------------------------------------------------------------------
+# permissions, temp names and output locations
+
+
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+def normal_mode(path: str | os.PathLike, *, directory: bool = False) -> None:
+    """Give a file made by ``mkstemp`` (0600) or a folder made by ``mkdtemp`` (0700) the mode
+    a plain ``open``/``mkdir`` would have given it under the current umask."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
+def temp_file(path: Path) -> Path:
+    """A new empty temp file beside ``path`` (``.NAME.XXXXXXXX.tmp``), with normal permissions."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    normal_mode(tmp)
+    return Path(tmp)
+
+
+def temp_dir(path: Path, tag: str = "") -> Path:
+    """A new empty temp folder beside ``path`` (``.NAME.[TAG.]XXXXXXXX``), with normal permissions."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{tag + '.' if tag else ''}", dir=path.parent))
+    normal_mode(tmp, directory=True)
+    return tmp
+
+
+def stale_temps(path: Path) -> list[Path]:
+    """Temp files and folders that :func:`temp_file`/:func:`temp_dir` made for ``path`` and a
+    killed process left behind."""
+    parent = path.parent
+    if not parent.is_dir():
+        return []
+    prefix = f".{path.name}."
+    return [
+        p
+        for p in parent.iterdir()
+        if p.name.startswith(prefix) and _TEMP_REST.fullmatch(p.name[len(prefix) :])
+    ]
+
+
+# what mkstemp/mkdtemp append after ".NAME.": 8 random characters, then ".tmp" for files made
+# by temp_file; folders made by temp_dir may carry a tag first ("old.", "trash.")
+_TEMP_REST = re.compile(r"(?:[a-z]+\.)?[a-z0-9_]{8}(?:\.tmp)?")
+
+
+def remove_stale_temps(path: Path) -> int:
+    import shutil
+
+    n = 0
+    for p in stale_temps(path):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+def check_output_location(
+    path: str | os.PathLike,
+    *,
+    directory: bool = False,
+    need_bytes: int = 0,
+    inputs: Sequence[str | os.PathLike] = (),
+    overwrite: bool = True,
+) -> Path:
+    """Check, before any work, that ``path`` can be written; raise one clean :class:`ConfigError`.
+
+    Refuses: an output that is one of ``inputs`` or lies inside an input folder; a path below a
+    file; a folder that cannot be created or written (probed by creating and removing a file in
+    the nearest existing folder, so read-only filesystems are caught too); less free space than
+    ``need_bytes``; with ``overwrite=False``, an existing file, or (``directory=True``) an
+    existing non-empty folder.
+    """
+    path = Path(path)
+    resolved = path.resolve()
+    for inp in inputs:
+        src = Path(inp).resolve()
+        if resolved == src or (src.is_dir() and src in resolved.parents):
+            raise ConfigError(
+                f"{path}: the output would overwrite the input {inp}; choose an output outside the input"
+            )
+    if path.exists():
+        if directory and not path.is_dir():
+            raise ConfigError(f"{path} exists and is a file; -o needs a folder")
+        if not directory and path.is_dir():
+            raise ConfigError(f"{path} is a folder; -o needs a file name")
+        if not overwrite and (not directory or any(path.iterdir())):
+            what = "is not empty" if directory else "exists"
+            raise ConfigError(f"{path} {what}; choose another -o or pass --overwrite")
+    existing = resolved.parent if not path.exists() or not directory else resolved
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"cannot create {path}: {existing} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".toedit-write-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {existing} ({exc.strerror or exc}); choose another -o") from None
+    if need_bytes:
+        import shutil
+
+        free = shutil.disk_usage(existing).free
+        if free < need_bytes:
+            raise ConfigError(
+                f"not enough free space at {existing}: {free / 1e6:,.0f} MB free, about "
+                f"{need_bytes / 1e6:,.0f} MB needed; free some space or choose another -o"
+            )
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# text that goes to terminals, spreadsheets and HTML
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional formatting characters
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def visible(text: str, *, newlines: bool = False) -> str:
+    """``text`` with control and bidirectional-override characters written as visible escapes
+    (``\\x1b``, ``\\u202e``); with ``newlines=True`` also newlines and tabs (for one-line output)."""
+    out = _UNSAFE.sub(_escape_char, text)
+    if newlines:
+        out = out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return out
+
+
+def json_safe_text(text: str) -> str:
+    """JSON text with C1 controls and bidirectional characters as ``\\uXXXX`` escapes (the same
+    JSON value; ``json.dumps`` already escapes C0 controls)."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: Any) -> Any:
+    """A copy of a pandas frame whose text cells that a spreadsheet would run as a formula (they
+    start with ``= + - @``, tab or carriage return) get a leading ``'`` (OWASP's CSV-injection
+    rule). Numbers are untouched."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
+    return out
+
+
+def to_csv(frame: Any) -> str:
+    """CSV text of a pandas frame, spreadsheet-safe (see :func:`spreadsheet_safe`)."""
+    return spreadsheet_safe(frame).to_csv(index=False)

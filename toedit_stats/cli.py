@@ -5,6 +5,7 @@ Exit status: 0 success, 2 bad input or usage (one line on stderr, no traceback),
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,11 +26,41 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ToeditError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _error_line(str(exc))
+            ctx.exit(2)
+        except OSError as exc:
+            # a full disk, a read-only filesystem, a vanished folder while writing: the
+            # environment's fault, not a bug; one line naming the file
+            if exc.errno not in _ENV_ERRNOS:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            _error_line(f"{where}{exc.strerror or exc}")
             ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+
+
+_ENV_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENOENT,
+    errno.EEXIST,
+    errno.ENAMETOOLONG,
+}
+
+
+def _error_line(message: str) -> None:
+    """The one stderr line of a failed command: control and bidirectional characters (from file
+    names, field names, corpus content) are written as visible escapes, newlines included."""
+    from ._io import visible
+
+    click.echo(f"error: {visible(message, newlines=True)}", err=True)
 
 
 def corpus_options(fn: Callable) -> Callable:
@@ -104,6 +135,7 @@ def result_options(json_name: str) -> Callable:
                 type=click.Path(file_okay=False),
                 help=f"Write {json_name}, CSV tables and PNG figures here.",
             ),
+            click.option("--overwrite", is_flag=True, help="Write into a non-empty -o folder."),
             click.option(
                 "--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout."
             ),
@@ -184,10 +216,21 @@ def _dedupe_names(corpora) -> None:
 
 
 def emit_json(obj: Any) -> None:
-    """The one JSON object ``--json`` prints on stdout."""
-    from ._io import dumps
+    """The one JSON object ``--json`` prints on stdout (C1 controls and bidirectional characters
+    as ``\\uXXXX`` escapes: the same JSON, safe on a terminal)."""
+    from ._io import dumps, json_safe_text
 
-    click.echo(dumps(obj))
+    click.echo(json_safe_text(dumps(obj)))
+
+
+def check_result_dir(output: str | None, overwrite: bool, corpora: Sequence[Any] = ()) -> None:
+    """Before any work: ``-o`` can be created and written, is not an input, and is empty
+    unless ``--overwrite``."""
+    if output:
+        from ._io import check_output_location
+
+        inputs = [p for c in corpora for p in c.paths]
+        check_output_location(output, directory=True, overwrite=overwrite, inputs=inputs)
 
 
 def parse_ints(values: Sequence[str], option: str) -> list[int]:
@@ -205,10 +248,13 @@ def parse_ints(values: Sequence[str], option: str) -> list[int]:
 
 def show_table(frame, title: str | None = None) -> None:
     """Print a pandas frame as plain text (the human-readable default)."""
+    from ._io import visible
+
     if title:
-        click.echo(title)
+        click.echo(visible(title))
+
     with _pd_display():
-        click.echo(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep="–"))
+        click.echo(visible(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep="–")))
 
 
 def _pd_display():
@@ -276,12 +322,13 @@ def info(corpora: tuple[str, ...], as_json: bool, **opts: Any) -> None:
     help="--sketch: heavy-hitter counters per n.",
 )
 @result_options("ngrams.json")
-def ngrams(corpora, ns, top, max_docs, sketch, capacity, output, as_json, quiet, **opts):
+def ngrams(corpora, ns, top, max_docs, sketch, capacity, output, overwrite, as_json, quiet, **opts):
     """N-gram concentration per corpus and divergence from the first corpus (the reference)."""
     from .analyzers.ngrams import analyze_ngrams
 
     seed = opts["seed"]
     cs = open_corpora(corpora, opts)
+    check_result_dir(output, overwrite, cs)
     orders = parse_ints(ns, "--n")
     if sketch:
         from .analyzers.ngram_sketch import analyze_ngrams_sketch
@@ -404,12 +451,13 @@ def make_lm(opts: dict[str, Any]):
 )
 @click.option("--all-docs", is_flag=True, help="Score every document (overrides --max-docs).")
 @result_options("tokens.json")
-def tokens(corpora, max_docs, all_docs, output, as_json, quiet, **opts):
+def tokens(corpora, max_docs, all_docs, output, overwrite, as_json, quiet, **opts):
     """Token-probability histograms, GLTR ranks and per-document perplexity under a prior LM."""
     from .analyzers.tokens import analyze_tokens
 
     seed = opts["seed"]
     cs = open_corpora(corpora, opts)
+    check_result_dir(output, overwrite, cs)
     lm = make_lm(opts)
     result = analyze_tokens(
         cs, model=lm, max_docs=None if all_docs else max_docs, seed=seed, progress=progress_enabled(quiet)
@@ -466,13 +514,25 @@ def tokens(corpora, max_docs, all_docs, output, as_json, quiet, **opts):
 @click.option("--cache", is_flag=True, help="Cache embeddings on disk, keyed by embedder and text hash.")
 @result_options("embed.json")
 def embed(
-    corpora, embedder, max_docs, projection, mauve_seeds, permutations, cache, output, as_json, quiet, **opts
+    corpora,
+    embedder,
+    max_docs,
+    projection,
+    mauve_seeds,
+    permutations,
+    cache,
+    output,
+    overwrite,
+    as_json,
+    quiet,
+    **opts,
 ):
     """Embedding distribution shift: MAUVE, Fréchet, MMD test, classifier test, PRDC, and a map."""
     from .analyzers.embeddings import analyze_embeddings
 
     seed = opts["seed"]
     cs = open_corpora(corpora, opts)
+    check_result_dir(output, overwrite, cs)
     result = analyze_embeddings(
         cs,
         embedder=embedder,
@@ -581,9 +641,11 @@ def report(
     if edited and no_edit:
         raise ConfigError("--edited and --no-edit exclude each other")
     out = Path(output)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ConfigError(f"{out} exists and is not empty; choose another -o or pass --overwrite")
     paths = [human, synthetic] + ([edited] if edited else [])
+    from ._io import check_output_location
+
+    # before any work: the report folder can be written, is not an input, is empty or --overwrite
+    check_output_location(out, directory=True, overwrite=overwrite, inputs=paths)
     default_names = ["human", "synthetic", "edited"][: len(paths)]
     wheres = list(opts.get("where") or ())
     if edited and len(wheres) == 2:
@@ -715,7 +777,9 @@ def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any
 @click.pass_context
 def edit(ctx, input_path, output, config_file, quiet, **opts):
     """Edit a corpus with ToEdit (token-level resampling of over-confident tokens)."""
+    from ._io import visible
     from .editing import EditConfig, run_edit_job
+    from .editing.job import check_edit_output
 
     _apply_config_file(ctx, config_file, opts)
     try:
@@ -732,6 +796,7 @@ def edit(ctx, input_path, output, config_file, quiet, **opts):
         generations=opts.pop("generations"),
     )
     (corpus,) = open_corpora([input_path], opts)
+    check_edit_output(output, list(corpus.paths), resume=opts["resume"], overwrite=opts["overwrite"])
     lm = make_lm(opts)
     result = run_edit_job(
         corpus,
@@ -747,10 +812,16 @@ def edit(ctx, input_path, output, config_file, quiet, **opts):
     )
     t = result.totals
     share = lambda x: f"{100 * x / t['tokens']:.3f}%" if t["tokens"] else "n/a"  # noqa: E731
+    passed = (
+        f" ({t['empty_passed_through']} empty, passed through unedited)"
+        if t.get("empty_passed_through")
+        else ""
+    )
+    bad = f"; skipped {t['skipped_bad']} bad records (see the manifest)" if t.get("skipped_bad") else ""
     click.echo(
-        f"edited {t['documents']} documents, {t['tokens']} tokens: selected {t['selected']} ({share(t['selected'])}), "
-        f"changed {t['changed']} ({share(t['changed'])}), deleted {t['deleted']} ({share(t['deleted'])}), "
-        f"skipped unsafe {t['skipped_unsafe']} -> {result.output}",
+        f"wrote {t['documents']} documents{passed}, {t['tokens']} tokens: selected {t['selected']} "
+        f"({share(t['selected'])}), changed {t['changed']} ({share(t['changed'])}), deleted {t['deleted']} "
+        f"({share(t['deleted'])}), skipped unsafe {t['skipped_unsafe']}{bad} -> {visible(str(result.output))}",
         err=True,
     )
 

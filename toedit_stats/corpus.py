@@ -36,7 +36,6 @@ import contextlib
 import gzip
 import json
 import os
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -326,10 +325,15 @@ class _Reader:
                     f"no column {self.c.text_field!r} (columns: {', '.join(names)}); use --text-field",
                     path=path,
                 )
+            meta = pf.schema_arrow.metadata or {}
+            json_cols = [c for c in json.loads(meta.get(PARQUET_JSON_COLUMNS, b"[]")) if c in names]
             row = 0
             for batch in pf.iter_batches(batch_size=1024):
                 for rec in batch.to_pylist():
                     row += 1
+                    for c in json_cols:  # columns write_records stored as JSON text
+                        if rec.get(c) is not None:
+                            rec[c] = json.loads(rec[c])
                     yield row, rec
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"not a readable parquet file ({exc})", path=path) from None
@@ -439,6 +443,7 @@ class Corpus:
         errors: Errors = "strict",
         skip_bad: bool = False,
         max_bad_fraction: float = 0.01,
+        keep_empty: bool = False,
     ):
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -468,6 +473,9 @@ class Corpus:
         self.errors = errors
         self.skip_bad = skip_bad
         self.max_bad_fraction = max_bad_fraction
+        #: yield empty-string texts too (counted in ``stats.skipped_empty`` all the same); the
+        #: edit job sets it so that every record that goes in comes out
+        self.keep_empty = keep_empty
         self.stats = ReadStats()
         self._files: list[tuple[Path, str, str]] | None = None
 
@@ -573,7 +581,8 @@ class Corpus:
                     continue
                 if not text:
                     stats.skipped_empty += 1
-                    continue
+                    if not self.keep_empty:
+                        continue
                 raw_id = rec.get(self.id_field)
                 doc_id = _as_text(raw_id) if raw_id is not None else f"{rel}:{lineno}"
                 meta = {k: v for k, v in rec.items() if k != self.text_field}
@@ -762,32 +771,99 @@ def write_records(
 ) -> int:
     """Write records atomically (temp file + rename) in the format the name implies.
 
-    Returns the number of records. Nothing appears at ``path`` unless writing succeeds.
+    Returns the number of records. Nothing appears at ``path`` unless writing succeeds, and the
+    file gets the permissions a plain ``open`` would give it (the umask is respected).
+
+    Parquet keeps every field of every record: the columns are the union of the records' fields
+    (in order of first appearance); a record without a field has null there (Parquet has no
+    "absent", so it reads back as ``None``). A column is stored natively when pyarrow can hold all
+    its values in one type without changing any of them (ints widened to float only when exact);
+    otherwise (e.g. an int in one record and a string in another, or dicts with different keys) it
+    is stored as JSON text, listed in the file's schema metadata under
+    ``toedit_stats.json_columns``, and :func:`read_corpus` decodes it back. The schema is decided
+    before anything is written, so writing never fails on the records' types.
     """
+    from ._io import temp_file
+
     path = Path(path)
     fmt = fmt or output_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = temp_file(path)
     n = 0
     try:
         if fmt == "parquet":
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
             rows = list(records)
             n = len(rows)
-            pq.write_table(pa.Table.from_pylist(rows), tmp)
+            pq.write_table(arrow_table(rows), tmp)
         else:
-            with _open_writer(Path(tmp), fmt) as fh:
+            with _open_writer(tmp, fmt) as fh:
                 for rec in records:
                     fh.write(json.dumps(rec, ensure_ascii=False).encode("utf-8") + b"\n")
                     n += 1
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return n
+
+
+PARQUET_JSON_COLUMNS = b"toedit_stats.json_columns"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, with types that matter: bools are not numbers, ints equal floats only exactly."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b or (a != a and b != b)  # NaN == NaN here
+    if isinstance(a, Mapping):
+        return isinstance(b, Mapping) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return isinstance(b, list | tuple) and len(a) == len(b) and all(map(_same, a, b))
+    return type(a) is type(b) and a == b
+
+
+def _writable_type(t: Any) -> bool:
+    """False for types Parquet cannot store (structs without fields, also nested)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return t.num_fields > 0 and all(_writable_type(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _writable_type(t.value_type)
+    return True
+
+
+def arrow_table(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """A pyarrow table holding every field of every row (see :func:`write_records`)."""
+    import pyarrow as pa
+
+    names: dict[str, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r))
+    arrays, json_cols = [], []
+    for name in names:
+        values = [r.get(name) for r in rows]
+        arr = None
+        try:
+            arr = pa.array(values)
+            if not _writable_type(arr.type) or not all(map(_same, arr.to_pylist(), values)):
+                arr = None
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            arr = None
+        if arr is None:
+            json_cols.append(name)
+            arr = pa.array(
+                [None if v is None else json.dumps(v, ensure_ascii=False, default=str) for v in values],
+                pa.string(),
+            )
+        arrays.append(arr)
+    meta = {PARQUET_JSON_COLUMNS: json.dumps(json_cols).encode()} if json_cols else None
+    return pa.Table.from_arrays(arrays, names=list(names), metadata=meta)
 
 
 @contextlib.contextmanager

@@ -5,12 +5,26 @@ Layout while a job runs, for ``-o OUT.jsonl``::
     OUT.jsonl.parts/manifest.json      configuration fingerprint and completed chunks
     OUT.jsonl.parts/chunk-00000.jsonl  each written to a temp name, then renamed
 
-A chunk is ``chunk_docs`` consecutive documents of the (shard of the) input. ``resume=True``
-skips the chunks the manifest lists as complete and refuses a manifest whose configuration
-differs. When every chunk is done the chunks are joined into ``OUT`` (in the format its name
-implies: ``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``, ``.parquet``) through a temp file and a rename,
-``OUT.manifest.json`` is written beside it, and the parts folder is removed. A run killed at any
-moment and resumed produces exactly the output of an uninterrupted run.
+**Chunks are input ranges.** Chunk ``c`` holds the documents at positions
+``c * chunk_docs … (c + 1) * chunk_docs - 1`` of the (shard of the) input. Before any editing the
+input is read once (bad input fails there, leaving nothing behind) and each chunk's range gets a
+content hash (ids, texts and fields). The manifest lists, per completed chunk, its first and last
+input position, document count, that input hash and the sha256 of its file. ``resume=True``
+keeps exactly the listed chunks whose range, input hash and file hash all still match, and
+(re)does every other chunk — missing, deleted by hand, half-written or inconsistent ones — in any
+order; a manifest made with another configuration is refused.
+
+**The final join** writes ``OUT`` (in the format its name implies: ``.jsonl``, ``.jsonl.gz``,
+``.jsonl.zst``, ``.parquet``) through a temp file and a rename, then ``OUT.manifest.json`` (with
+the output's sha256), then renames the parts folder to a hidden trash name and only then deletes
+it. After a kill at any moment, ``resume=True`` either redoes the join from intact parts or finds
+a complete ``OUT`` whose hash matches its manifest and just cleans up; temp files a killed run
+left beside the output or in the parts folder are removed. A run killed at any moment and resumed
+produces exactly the output of an uninterrupted run.
+
+**Every record that goes in comes out or is counted.** Documents with an empty text are passed
+through unedited (audit all zeros); records skipped as bad (``skip_bad``) are counted in the
+totals and the manifest (``input.skipped_bad``, with the first few messages).
 
 **Sharding.** ``shard=(i, n)`` edits the documents whose position in the input is ``i mod n``,
 so ``n`` processes (or a Slurm array) cover the input exactly once; every shard writes its own
@@ -20,24 +34,27 @@ seeding makes the edits identical to an unsharded run's).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text, dumps
-from .._provenance import file_facts, package_versions
+from .._faults import checkpoint
+from .._io import atomic_write_bytes, atomic_write_text, check_output_location, dumps, remove_stale_temps
+from .._provenance import file_facts, file_sha256, package_versions
 from .._version import __version__
-from ..corpus import Corpus, output_format, write_records
+from ..corpus import Corpus, Document, output_format, write_records
 from ..errors import ConfigError
 from .toedit import EditConfig, EditedDocument, edit
 
-__all__ = ["EditJobResult", "run_edit_job"]
+__all__ = ["EditJobResult", "check_edit_output", "run_edit_job"]
+
+_COUNTS = ("tokens", "selected", "changed", "deleted", "skipped_unsafe")
 
 
 @dataclass(frozen=True)
@@ -51,11 +68,133 @@ def _fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _shard_docs(corpus: Corpus, shard: tuple[int, int]) -> Iterator:
+def _shard_docs(corpus: Corpus, shard: tuple[int, int]) -> Iterator[Document]:
     i, n = shard
     for pos, doc in enumerate(corpus):
         if pos % n == i:
             yield doc
+
+
+def _doc_bytes(doc: Document) -> bytes:
+    payload = [doc.id, doc.text, doc.metadata]
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def _scan(corpus: Corpus, shard: tuple[int, int], chunk_docs: int) -> tuple[list[dict[str, Any]], int, int]:
+    """One pass over the input: per chunk ``{first, last, documents, input_sha256}``, the number
+    of empty texts and the bytes of the shard's documents (for the free-space estimate)."""
+    chunks: list[dict[str, Any]] = []
+    h = None
+    empty = size = 0
+    for pos, doc in enumerate(_shard_docs(corpus, shard)):
+        if pos % chunk_docs == 0:
+            if h is not None:
+                chunks[-1]["input_sha256"] = h.hexdigest()
+            h = hashlib.sha256()
+            chunks.append({"first": pos, "last": pos, "documents": 0})
+        data = _doc_bytes(doc)
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+        chunks[-1]["last"] = pos
+        chunks[-1]["documents"] += 1
+        empty += not doc.text
+        size += len(data)
+    if h is not None:
+        chunks[-1]["input_sha256"] = h.hexdigest()
+    return chunks, empty, size
+
+
+def _chunk_name(index: int) -> str:
+    return f"chunk-{index:05d}.jsonl"
+
+
+def _valid_chunks(parts: Path, old: dict[str, Any], plan: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The old manifest's chunks that still match the plan and whose files are intact."""
+    valid: dict[int, dict[str, Any]] = {}
+    for entry in old.get("chunks", []):
+        try:
+            c = int(entry["index"])
+            want = plan[c] if 0 <= c < len(plan) else None
+            if want is None or any(
+                entry.get(key) != want[key] for key in ("first", "last", "documents", "input_sha256")
+            ):
+                continue
+            f = parts / _chunk_name(c)
+            if entry.get("file") == f.name and f.is_file() and file_sha256(f) == entry.get("sha256"):
+                valid[c] = entry
+        except (KeyError, TypeError, ValueError):
+            continue
+    return valid
+
+
+def _clean_parts(parts: Path, keep: dict[int, dict[str, Any]]) -> None:
+    """Remove everything in ``parts`` but the manifest and the files of ``keep``."""
+    names = {"manifest.json"} | {_chunk_name(c) for c in keep}
+    for p in parts.iterdir():
+        if p.name not in names:
+            p.unlink() if not p.is_dir() else _remove_tree(p)
+
+
+def _remove_tree(path: Path, crash_point: str | None = None) -> None:
+    for i, p in enumerate(sorted(path.iterdir())):
+        if p.is_dir():
+            _remove_tree(p)
+        else:
+            p.unlink()
+        if i == 0 and crash_point:
+            checkpoint(crash_point)
+    path.rmdir()
+
+
+def _finish_cleanup(out: Path, parts: Path) -> None:
+    """Remove the parts folder (renamed to a hidden trash name first, so that no resume ever
+    sees a half-deleted parts folder) and any temp files a killed run left."""
+    from .._io import temp_dir
+
+    if parts.exists():
+        trash = temp_dir(parts, "trash")
+        os.replace(parts, trash)
+        checkpoint("parts-renamed")
+        _remove_tree(trash, crash_point="parts-removing")
+    for p in (out, parts, _final_manifest(out)):
+        remove_stale_temps(p)
+
+
+def _final_manifest(out: Path) -> Path:
+    return out.with_name(out.name + ".manifest.json")
+
+
+def _completed(out: Path, fp: str) -> dict[str, Any] | None:
+    """The final manifest of a complete run with this fingerprint whose output is intact."""
+    path = _final_manifest(out)
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(m, dict) or not m.get("complete") or m.get("fingerprint") != fp:
+        return None
+    if not out.is_file() or file_sha256(out) != m.get("output_sha256"):
+        return None
+    return m
+
+
+def check_edit_output(
+    output: str | os.PathLike, inputs: list[Path], *, resume: bool = False, overwrite: bool = False
+) -> None:
+    """Where an edit job writes, checked before anything is read, loaded or written: a known
+    output format, not an input (with or without ``resume``), creatable and writable, and no
+    leftover parts folder unless ``resume``."""
+    out = Path(output)
+    output_format(out)
+    parts = out.with_name(out.name + ".parts")
+    check_output_location(out, inputs=inputs, overwrite=True)
+    check_output_location(parts, directory=True, inputs=inputs, overwrite=True)
+    if parts.exists() and not resume:
+        raise ConfigError(f"a partial run exists at {parts}; pass --resume to continue it or delete it")
+    if out.exists() and not overwrite and not resume:
+        raise ConfigError(f"{out} exists; choose another -o or pass --overwrite")
 
 
 def run_edit_job(
@@ -81,12 +220,20 @@ def run_edit_job(
         raise ConfigError(f"--shard must be I/N with 0 <= I < N, got {i}/{n}")
     if chunk_docs < 1:
         raise ConfigError("chunk_docs must be positive")
-    if out.exists() and not overwrite and not resume:
-        raise ConfigError(f"{out} exists; remove it or pass --overwrite")
     parts = out.with_name(out.name + ".parts")
-    # Read the input once before any work: bad input fails here, leaving nothing behind, and the
-    # count gives the progress bar its total (reading is fast next to scoring).
-    total_docs = sum(1 for _ in corpus)
+    inputs = list(corpus.paths)
+    check_edit_output(out, inputs, resume=resume, overwrite=overwrite)
+
+    corpus = copy.copy(corpus)
+    corpus.keep_empty = True  # empty texts pass through unedited
+    # Read the input once before any work: bad input fails here, leaving nothing behind, and
+    # each chunk's input range gets the hash that a resumed run checks.
+    plan, empty_docs, shard_bytes = _scan(corpus, shard, chunk_docs)
+    read_stats = corpus.stats.to_dict()
+    read_stats["bad_examples"] = list(corpus.stats.bad_examples)
+    # parts and the final output each hold about the shard's bytes
+    check_output_location(out, inputs=inputs, overwrite=True, need_bytes=2 * shard_bytes)
+
     lm = load_lm(model)
     info = lm.info() if hasattr(lm, "info") else {"fingerprint": lm.fingerprint}
     job_config = {
@@ -112,48 +259,56 @@ def run_edit_job(
         "toedit_stats": __version__,
     }
     fp = _fingerprint(job_config)
+    if resume:
+        done_before = _completed(out, fp)
+        if done_before is not None:  # killed after the join: only the cleanup was left
+            _finish_cleanup(out, parts)
+            return EditJobResult(out, done_before, done_before["totals"])
+    if out.exists() and not overwrite and not (resume and parts.exists()):
+        raise ConfigError(f"{out} exists; choose another -o or pass --overwrite")
+
     manifest_path = parts / "manifest.json"
-    done: list[dict[str, Any]] = []
+    done: dict[int, dict[str, Any]] = {}
     if parts.exists():
-        if not resume:
-            raise ConfigError(f"a partial run exists at {parts}; pass --resume to continue it or delete it")
         try:
-            old = json.loads(manifest_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            old = None
-        if old is None:
-            shutil.rmtree(parts)
-        elif old.get("fingerprint") != fp:
+            old = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(old, dict):
+                raise ValueError
+        except (OSError, ValueError):
+            old = {"fingerprint": fp, "chunks": []}  # killed before the first manifest: start over
+        if old.get("fingerprint") != fp:
             raise ConfigError(
                 f"{parts} was made with a different configuration (fingerprint {old.get('fingerprint')} "
                 f"!= {fp}); delete it or rerun with the same options"
             )
-        else:
-            done = [c for c in old["chunks"] if (parts / c["file"]).is_file()]
+        done = _valid_chunks(parts, old, plan)
+        _clean_parts(parts, done)
+    for p in (out, parts, _final_manifest(out)):
+        remove_stale_temps(p)
     parts.mkdir(parents=True, exist_ok=True)
 
     manifest = {
         "fingerprint": fp,
         "config": job_config,
         "versions": package_versions(),
-        "chunks": done,
+        "chunks": [done[c] for c in sorted(done)],
         "complete": False,
     }
     atomic_write_text(manifest_path, dumps(manifest) + "\n")
-    skip = len(done) * chunk_docs
 
-    docs = _shard_docs(corpus, shard)
-    to_edit = (d for k, d in enumerate(docs) if k >= skip)
+    todo = [c for c in range(len(plan)) if c not in done]
+    todo_set = set(todo)
+    to_edit = (d for pos, d in enumerate(_shard_docs(corpus, shard)) if pos // chunk_docs in todo_set)
     edited = edit(to_edit, lm, config, audit_positions=audit_positions, buffer_docs=min(chunk_docs, 64))
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        mine = len(range(i, total_docs, n))
-        bar = tqdm(desc="editing", unit="doc", total=max(0, mine - skip))
+        bar = tqdm(desc="editing", unit="doc", total=sum(plan[c]["documents"] for c in todo))
         started, tokens_seen, edits = time.perf_counter(), 0, 0
+    pending = iter(todo)
+    current = next(pending, None)
     chunk: list[EditedDocument] = []
-    index = len(done)
     for ed in edited:
         chunk.append(ed)
         if bar is not None:
@@ -162,22 +317,23 @@ def run_edit_job(
             rate = tokens_seen / max(time.perf_counter() - started, 1e-9)
             bar.set_postfix({"tokens/s": f"{rate:.0f}", "edits": edits}, refresh=False)
             bar.update(1)
-        if len(chunk) == chunk_docs:
-            done.append(_write_chunk(parts, index, chunk, corpus.text_field))
-            index += 1
-            chunk = []
-            manifest["chunks"] = done
+        if current is not None and len(chunk) == plan[current]["documents"]:
+            done[current] = _write_chunk(parts, current, plan[current], chunk, corpus.text_field)
+            checkpoint("chunk-written")
+            manifest["chunks"] = [done[c] for c in sorted(done)]
             atomic_write_text(manifest_path, dumps(manifest) + "\n")
+            checkpoint("manifest-updated")
+            current, chunk = next(pending, None), []
     if bar is not None:
         bar.close()
-    if chunk:
-        done.append(_write_chunk(parts, index, chunk, corpus.text_field))
-        manifest["chunks"] = done
-        atomic_write_text(manifest_path, dumps(manifest) + "\n")
+    missing = [c for c in range(len(plan)) if c not in done]
+    if missing or chunk:  # the input changed between the two passes
+        raise ConfigError(f"{inputs[0]}: the input changed while it was being edited; rerun the job")
 
-    totals = {"documents": 0, "tokens": 0, "selected": 0, "changed": 0, "deleted": 0, "skipped_unsafe": 0}
+    chunks = [done[c] for c in range(len(plan))]
+    totals: dict[str, Any] = {"documents": 0, **dict.fromkeys(_COUNTS, 0)}
     gens: list[dict[str, int]] = []
-    for c in done:
+    for c in chunks:
         for key in totals:
             totals[key] += c["totals"][key]
         for g, gt in enumerate(c["generations"]):
@@ -186,42 +342,38 @@ def run_edit_job(
             for key, v in gt.items():
                 gens[g][key] += v
     totals["generations"] = gens
+    totals["empty_passed_through"] = empty_docs
+    totals["skipped_bad"] = read_stats["skipped_bad"]
 
     def records():
-        for c in done:
+        for c in chunks:
             with open(parts / c["file"], encoding="utf-8") as fh:
                 for line in fh:
                     yield json.loads(line)
 
     write_records(records(), out, fmt=fmt)
-    manifest.update(complete=True, totals=totals, output=str(out))
-    atomic_write_text(out.with_name(out.name + ".manifest.json"), dumps(manifest) + "\n")
-    shutil.rmtree(parts, ignore_errors=True)
+    checkpoint("output-written")
+    manifest.update(
+        complete=True, totals=totals, input=read_stats, output=str(out), output_sha256=file_sha256(out)
+    )
+    atomic_write_text(_final_manifest(out), dumps(manifest) + "\n")
+    checkpoint("final-manifest-written")
+    _finish_cleanup(out, parts)
     return EditJobResult(out, manifest, totals)
 
 
-def _write_chunk(parts: Path, index: int, chunk: list[EditedDocument], text_field: str) -> dict[str, Any]:
-    name = f"chunk-{index:05d}.jsonl"
+def _write_chunk(
+    parts: Path, index: int, span: dict[str, Any], chunk: list[EditedDocument], text_field: str
+) -> dict[str, Any]:
+    name = _chunk_name(index)
     lines = [json.dumps(ed.record(text_field), ensure_ascii=False) for ed in chunk]
-    data = ("\n".join(lines) + "\n").encode("utf-8")
-    from .._io import atomic_write_bytes
-
+    data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
     atomic_write_bytes(parts / name, data)
-    totals = {
-        "documents": len(chunk),
-        "tokens": 0,
-        "selected": 0,
-        "changed": 0,
-        "deleted": 0,
-        "skipped_unsafe": 0,
-    }
-    n_gen = len(chunk[0].audits)
-    gens = [
-        {"tokens": 0, "selected": 0, "changed": 0, "deleted": 0, "skipped_unsafe": 0} for _ in range(n_gen)
-    ]
+    totals = {"documents": len(chunk), **dict.fromkeys(_COUNTS, 0)}
+    gens = [dict.fromkeys(_COUNTS, 0) for _ in chunk[0].audits]
     for ed in chunk:
         a = ed.audit
-        for key in ("tokens", "selected", "changed", "deleted", "skipped_unsafe"):
+        for key in _COUNTS:
             totals[key] += getattr(a, key)
         for g, ga in enumerate(ed.audits):
             for key in gens[g]:
@@ -229,7 +381,7 @@ def _write_chunk(parts: Path, index: int, chunk: list[EditedDocument], text_fiel
     return {
         "index": index,
         "file": name,
-        "documents": len(chunk),
+        **{k: span[k] for k in ("first", "last", "documents", "input_sha256")},
         "first_id": chunk[0].doc.id,
         "last_id": chunk[-1].doc.id,
         "sha256": hashlib.sha256(data).hexdigest(),

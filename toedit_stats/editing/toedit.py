@@ -263,8 +263,13 @@ def _edit_buffer(docs: list[Document], lm, cfg: EditConfig, audit_positions: boo
     audits: list[list[DocumentAudit]] = [[] for _ in docs]
     first_scores: list[TokenScores | None] = [None] * len(docs)
     for g in range(cfg.generations):
-        current = [Document(d.id, t, d.metadata, d.source) for d, t in zip(docs, texts)]
-        for i, scores in enumerate(lm.score(current, top_k=top_k)):
+        # empty texts (given, or emptied by deletions) have nothing to score: an all-zero audit
+        live = [i for i, t in enumerate(texts) if t]
+        for i in range(len(docs)):
+            if not texts[i]:
+                audits[i].append(DocumentAudit(positions=[] if audit_positions else None))
+        current = [Document(docs[i].id, texts[i], docs[i].metadata, docs[i].source) for i in live]
+        for i, scores in zip(live, lm.score(current, top_k=top_k)):
             if g == 0:
                 first_scores[i] = scores
             new_text, audit = edit_scores(

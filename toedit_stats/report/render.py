@@ -8,11 +8,18 @@ import base64
 import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_bytes, atomic_write_text, dumps
+from .._io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_output_location,
+    dumps,
+    remove_stale_temps,
+    temp_dir,
+    to_csv,
+)
 from ..errors import ConfigError
 
 
@@ -103,15 +110,18 @@ def render_html(report) -> str:
 
 def save_report(report, directory: Path, *, overwrite: bool = False) -> Path:
     directory = Path(directory)
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())) and not overwrite:
-        raise ConfigError(f"{directory} exists and is not empty; choose another -o or pass --overwrite")
+    try:
+        check_output_location(directory, directory=True, overwrite=overwrite)
+    except ConfigError as exc:  # the Python fix, not the CLI's
+        raise ConfigError(str(exc).replace("pass --overwrite", "pass overwrite=True")) from None
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    remove_stale_temps(directory)
+    tmp = temp_dir(directory)
     try:
         atomic_write_text(tmp / "report.html", render_html(report))
         atomic_write_text(tmp / "metrics.json", dumps(report.metrics()) + "\n")
         for name, frame in report.tables().items():
-            atomic_write_text(tmp / "tables" / f"{name}.csv", frame.to_csv(index=False))
+            atomic_write_text(tmp / "tables" / f"{name}.csv", to_csv(frame))
         for name, png in figure_pngs(report).items():
             atomic_write_bytes(tmp / "figures" / f"{name}.png", png)
         if report.edited_records:
@@ -128,9 +138,8 @@ def save_report(report, directory: Path, *, overwrite: bool = False) -> Path:
                 ),
             }
             atomic_write_text(tmp / "edited.jsonl.manifest.json", dumps(manifest) + "\n")
-        os.chmod(tmp, 0o755)
         if directory.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=directory.parent))
+            old = temp_dir(directory, "old")
             os.replace(directory, old / "x")
             os.replace(tmp, directory)
             shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,28 @@
+"""Crash points for the kill tests: the process SIGKILLs itself at a named moment.
+
+``TOEDIT_STATS_CRASH_AT=NAME`` (or ``NAME:N``) kills the process the first (N-th) time it
+passes :func:`checkpoint` ``(NAME)``. Unset, a checkpoint costs one dictionary lookup. The edit
+job's phase boundaries are checkpoints, so the tests can kill it exactly there and check that
+``--resume`` recovers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+__all__ = ["checkpoint"]
+
+_passed: dict[str, int] = {}
+
+
+def checkpoint(name: str) -> None:
+    spec = os.environ.get("TOEDIT_STATS_CRASH_AT")
+    if not spec:
+        return
+    target, _, nth = spec.partition(":")
+    if target != name:
+        return
+    _passed[name] = _passed.get(name, 0) + 1
+    if _passed[name] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
