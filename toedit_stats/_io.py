@@ -191,7 +191,7 @@ def check_output_location(
         if not directory and path.is_dir():
             raise ConfigError(f"{path} is a folder; -o needs a file name")
         if not overwrite and (not directory or any(path.iterdir())):
-            what = "is not empty" if directory else "exists"
+            what = "exists and is not empty" if directory else "exists"
             raise ConfigError(f"{path} {what}; choose another -o or pass --overwrite")
     existing = resolved.parent if not path.exists() or not directory else resolved
     while not existing.exists():
@@ -250,9 +250,11 @@ def spreadsheet_safe(frame: Any) -> Any:
     """A copy of a pandas frame whose text cells that a spreadsheet would run as a formula (they
     start with ``= + - @``, tab or carriage return) get a leading ``'`` (OWASP's CSV-injection
     rule). Numbers are untouched."""
+    import pandas as pd
+
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(
                 lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
             )

@@ -402,6 +402,11 @@ def lm_options(fn: Callable) -> Callable:
         ),
         click.option("--trust-remote-code", is_flag=True, help="Allow the model repository's own code."),
         click.option(
+            "--allow-pickle-weights",
+            is_flag=True,
+            help="Also load pickle (.bin) weights; by default only safetensors, as unpickling can run code.",
+        ),
+        click.option(
             "--score-cache",
             is_flag=True,
             help="Cache token scores on disk (keyed by model fingerprint and text hash) and reuse them.",
@@ -419,6 +424,7 @@ def make_lm(opts: dict[str, Any]):
     model, backend = opts.pop("model"), opts.pop("backend")
     device, dtype = opts.pop("device"), opts.pop("dtype")
     batch_tokens, trust = opts.pop("batch_tokens"), opts.pop("trust_remote_code")
+    allow_pickle = opts.pop("allow_pickle_weights")
     cached = opts.pop("score_cache")
     if backend == "vllm":
         lm = load_lm(model, backend="vllm", dtype=dtype, trust_remote_code=trust)
@@ -430,6 +436,7 @@ def make_lm(opts: dict[str, Any]):
             dtype=dtype,
             batch_tokens=batch_tokens,
             trust_remote_code=trust,
+            allow_pickle=allow_pickle,
         )
     if cached:
         from .lm.cache import CachedLM

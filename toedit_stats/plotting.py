@@ -27,6 +27,15 @@ def _plt():
     return plt
 
 
+def _lit(text: str) -> str:
+    """``text`` as literal matplotlib text: every ``$`` escaped, so that corpus names, ids and
+    n-grams are never parsed as mathtext (an unbalanced ``$…$`` would fail at draw time), and
+    control characters are shown as visible escapes."""
+    from ._io import visible
+
+    return visible(str(text), newlines=True).replace("$", r"\$")
+
+
 def colors(names: list[str]) -> dict[str, str]:
     """A stable colour per corpus name (human/synthetic/edited keep theirs)."""
     import itertools
@@ -53,7 +62,7 @@ def ngram_figures(result, top_k: int = 40) -> dict[str, Any]:
             if rc is None or rc.size == 0:
                 continue
             total = next(s.total for s in c.by_n if s.n == n)
-            ax.loglog(np.arange(1, rc.size + 1), rc / total, label=c.name, color=col[c.name], lw=1.4)
+            ax.loglog(np.arange(1, rc.size + 1), rc / total, label=_lit(c.name), color=col[c.name], lw=1.4)
         ax.set_title(f"{n}-grams")
         ax.set_xlabel("rank")
         ax.set_ylabel("relative frequency")
@@ -70,10 +79,20 @@ def ngram_figures(result, top_k: int = 40) -> dict[str, Any]:
                 ("top100_mass", "top 100"),
                 ("top1000_mass", "top 1,000"),
             ):
-                rows.append({"corpus": c.name, "n": f"n={s.n}", "which": label, "mass": getattr(s, key)})
+                rows.append(
+                    {"corpus": _lit(c.name), "n": f"n={s.n}", "which": label, "mass": getattr(s, key)}
+                )
     df = pd.DataFrame(rows)
     g = sns.catplot(
-        data=df, x="which", y="mass", hue="corpus", col="n", kind="bar", palette=col, height=3.2, aspect=0.9
+        data=df,
+        x="which",
+        y="mass",
+        hue="corpus",
+        col="n",
+        kind="bar",
+        palette={_lit(k): v for k, v in col.items()},
+        height=3.2,
+        aspect=0.9,
     )
     g.set_titles("{col_name}")
     g.set_axis_labels("", "share of occurrences")
@@ -84,7 +103,11 @@ def ngram_figures(result, top_k: int = 40) -> dict[str, Any]:
     for c in result.corpora:
         m = np.sort(c.hashed.mass)[::-1]
         ax.semilogy(
-            np.arange(1, m.size + 1), np.where(m > 0, m, np.nan), label=c.name, color=col[c.name], lw=1.4
+            np.arange(1, m.size + 1),
+            np.where(m > 0, m, np.nan),
+            label=_lit(c.name),
+            color=col[c.name],
+            lw=1.4,
         )
     ax.set_xlabel("bucket (sorted by mass)")
     ax.set_ylabel("share of uni+bigram occurrences")
@@ -101,10 +124,10 @@ def ngram_figures(result, top_k: int = 40) -> dict[str, Any]:
         for ax, c in zip(axes[0], result.corpora):
             items = c.top.get(2, [])[:k]
             total = next(s.total for s in c.by_n if s.n == 2)
-            labels = [t for t, _ in items][::-1]
+            labels = [_lit(t) for t, _ in items][::-1]
             vals = [v / total for _, v in items][::-1]
             ax.barh(labels, vals, color=col[c.name])
-            ax.set_title(f"{c.name}: top {len(items)} bigrams", fontsize=10)
+            ax.set_title(f"{_lit(c.name)}: top {len(items)} bigrams", fontsize=10)
             ax.tick_params(axis="y", labelsize=7)
             ax.set_xlabel("share of bigrams")
         fig.tight_layout()
@@ -137,7 +160,7 @@ def token_figures(result) -> dict[str, Any]:
             where="mid",
             color=col[c.name],
             lw=1.5,
-            label=f"{c.name} ({c.tokens:,} tokens)",
+            label=f"{_lit(c.name)} ({c.tokens:,} tokens)",
         )
         for q, ls in ((0.25, ":"), (0.5, "--"), (0.75, ":")):
             ax.axvline(c.prob_quantile(q), color=col[c.name], ls=ls, lw=1, alpha=0.8)
@@ -162,7 +185,7 @@ def token_figures(result) -> dict[str, Any]:
                 histtype="step",
                 lw=1.6,
                 color=col[c.name],
-                label=f"{c.name} (n={c.ppl.size})",
+                label=f"{_lit(c.name)} (n={c.ppl.size})",
             )
         ax.set_xscale("log")
     ax.set_xlabel("per-document perplexity")
@@ -179,7 +202,7 @@ def token_figures(result) -> dict[str, Any]:
     shades = plt.cm.viridis(np.linspace(0.1, 0.9, len(RANK_BUCKETS)))
     for j, bucket in enumerate(RANK_BUCKETS):
         vals = np.array([c.ranks[j] / c.tokens if c.tokens else 0 for c in result.corpora])
-        ax.barh(names, vals, left=left, color=shades[j], label=f"rank {bucket}")
+        ax.barh([_lit(n) for n in names], vals, left=left, color=shades[j], label=f"rank {bucket}")
         left += vals
     ax.set_xlabel("share of tokens")
     ax.set_title("GLTR rank buckets")
@@ -205,10 +228,12 @@ def embedding_figures(result) -> dict[str, Any]:
                 s=12,
                 alpha=0.65,
                 color=col[name],
-                label=f"{name} (n={int(m.sum())})",
+                label=f"{_lit(name)} (n={int(m.sum())})",
                 edgecolors="none",
             )
-    ax.set_title(f"{result.embedder['name']} embeddings, {proj.get('method', 'pca').upper()} of all corpora")
+    ax.set_title(
+        f"{_lit(result.embedder['name'])} embeddings, {proj.get('method', 'pca').upper()} of all corpora"
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize=8, markerscale=1.5)

@@ -4,7 +4,8 @@ Lower-cased text split by the regular expression ``\\w+|[^\\w\\s]+``: runs of wo
 and runs of punctuation. This is NLTK's ``WordPunctTokenizer`` (which DSIR and the paper use)
 applied to lower-cased text; ``\\w`` is Unicode-aware, so CJK, accents and digits count as
 word characters. (NLTK now compiles through the ``regex`` engine, whose ``\\w`` also covers
-combining marks and treats non-decimal numerals such as "¼" differently; on letters, decimal
+combining marks and connector punctuation such as "‿", and treats non-decimal numerals such as
+"¼" differently; on letters, decimal
 digits, punctuation and symbols the two agree, which the tests check.) One compiled regex runs over whole documents (no per-character Python).
 
 >>> word_tokenize("Hello, World!! It's 2025.")

@@ -346,10 +346,12 @@ def run_edit_job(
     totals["skipped_bad"] = read_stats["skipped_bad"]
 
     def records():
-        for c in chunks:
+        for k, c in enumerate(chunks):
             with open(parts / c["file"], encoding="utf-8") as fh:
                 for line in fh:
                     yield json.loads(line)
+            if k == 0:
+                checkpoint("output-writing")  # the temp output exists, half-written
 
     write_records(records(), out, fmt=fmt)
     checkpoint("output-written")

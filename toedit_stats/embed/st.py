@@ -44,7 +44,17 @@ class SentenceTransformerEmbedder:
             self._path = _minilm_path() if self.name == "minilm" else self.name
             if Path(self._path).exists():
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            self._model = st.SentenceTransformer(self._path, device=self.device)
+                self._model = st.SentenceTransformer(self._path, device=self.device)
+            else:
+                from ..errors import ConfigError
+                from ..lm.models import hub_reachable, unreachable_message
+
+                try:  # the local Hugging Face cache first: no network
+                    self._model = st.SentenceTransformer(self._path, device=self.device, local_files_only=True)
+                except OSError:
+                    if not hub_reachable():
+                        raise ConfigError(unreachable_message(self.name, "embedder", "minilm")) from None
+                    self._model = st.SentenceTransformer(self._path, device=self.device)
         return self._model
 
     @property

@@ -21,6 +21,7 @@ Scoring is one teacher-forced pass per document (or per window of a long documen
 from __future__ import annotations
 
 import contextlib
+import pickle
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,7 +33,14 @@ from .._deps import require
 from ..corpus import Document
 from ..errors import ConfigError
 from .base import TokenScores, document_buffers, normalize_offsets, plan_windows, stitch
-from .models import DEFAULT_MODEL, resolve_model, save_gguf_cache
+from .models import (
+    DEFAULT_MODEL,
+    hub_reachable,
+    pickle_only,
+    resolve_model,
+    save_gguf_cache,
+    unreachable_message,
+)
 
 __all__ = ["TransformersLM", "choose_prefix_token"]
 
@@ -74,6 +82,9 @@ class TransformersLM:
     chunk_positions : positions per LM-head/log-softmax chunk.
     prefix_token : override :func:`choose_prefix_token`.
     trust_remote_code, revision : passed to ``from_pretrained``.
+    allow_pickle : also load pickle weights (``.bin``); by default only safetensors (and the
+        embedded GGUF) are loaded, since unpickling can run code. torch's weights-only mode
+        still applies.
 
     Example
     -------
@@ -95,6 +106,7 @@ class TransformersLM:
         prefix_token: int | None = None,
         trust_remote_code: bool = False,
         revision: str | None = None,
+        allow_pickle: bool = False,
     ):
         if dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
@@ -111,6 +123,7 @@ class TransformersLM:
         self.prefix_token = prefix_token
         self.trust_remote_code = trust_remote_code
         self.revision = revision
+        self.allow_pickle = allow_pickle
         self._model = None
         self._tokenizer = None
         self._source = None
@@ -159,11 +172,31 @@ class TransformersLM:
             kw["revision"] = self.revision
         if src.gguf_file:
             kw["gguf_file"] = src.gguf_file
-        tok = transformers.AutoTokenizer.from_pretrained(src.path, **kw)
-        model = transformers.AutoModelForCausalLM.from_pretrained(
-            src.path, dtype=self._torch_dtype(torch, device), **kw
-        )
-        return tok, model
+        weights_kw: dict[str, Any] = {}
+        if not src.gguf_file and not self.allow_pickle:
+            # pickle weights can run code when loaded: safetensors only, unless allowed
+            if src.origin == "local" and pickle_only(src.path):
+                raise ConfigError(
+                    f"model {self.name!r} has only pickle weights (.bin/.pt), which can run code when "
+                    "loaded; convert them to safetensors or pass --allow-pickle-weights"
+                )
+            weights_kw["use_safetensors"] = True
+
+        def load(**extra):
+            tok = transformers.AutoTokenizer.from_pretrained(src.path, **kw, **extra)
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                src.path, dtype=self._torch_dtype(torch, device), **kw, **weights_kw, **extra
+            )
+            return tok, model
+
+        if src.origin != "hub":
+            return load()
+        try:  # the local Hugging Face cache first: no network
+            return load(local_files_only=True)
+        except OSError:
+            if not hub_reachable():
+                raise ConfigError(unreachable_message(self.name)) from None
+        return load()
 
     def load(self) -> TransformersLM:
         """Load tokenizer and model (idempotent)."""
@@ -180,6 +213,13 @@ class TransformersLM:
         try:
             with self._quiet(transformers):
                 tok, model = self._from_pretrained(transformers, torch, src, device)
+        except ConfigError:
+            raise
+        except pickle.UnpicklingError as exc:
+            raise ConfigError(
+                f"model {self.name!r}: torch refused its pickle weights ({str(exc).splitlines()[0]}); "
+                "use a model with safetensors weights"
+            ) from None
         except (OSError, ValueError) as exc:
             if src.origin != "cache":
                 raise ConfigError(

@@ -22,7 +22,16 @@ from pathlib import Path
 
 from .._provenance import file_sha256
 
-__all__ = ["DEFAULT_MODEL", "ModelSource", "cache_dir", "file_sha256", "resolve_model"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "ModelSource",
+    "cache_dir",
+    "file_sha256",
+    "hub_reachable",
+    "pickle_only",
+    "resolve_model",
+    "unreachable_message",
+]
 
 DEFAULT_MODEL = "smollm2-135m"
 _SMOLLM2_HUB = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -120,3 +129,49 @@ def save_gguf_cache(model, tokenizer, source: ModelSource) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub can be reached: ``HF_HUB_OFFLINE`` unset and a TCP
+    connection to its endpoint opens within ``timeout`` seconds. Checked before a hub download
+    so that an unreachable hub fails at once instead of after a minute of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    url = urlparse(hub_endpoint())
+    try:
+        socket.create_connection((url.hostname or "", url.port or 443), timeout=timeout).close()
+        return True
+    except (OSError, UnicodeError):
+        return False
+
+
+def unreachable_message(name: str, what: str = "model", embedded: str = DEFAULT_MODEL) -> str:
+    """The one-line error for a name that is neither embedded, nor local, nor cached, while the
+    hub cannot be reached: every place that was looked at."""
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE as hf_cache
+    except ImportError:  # pragma: no cover - transformers depends on huggingface_hub
+        hf_cache = "the Hugging Face cache"
+    return (
+        f"cannot load {what} {name!r}: it is not an embedded name ({embedded}), not a local path "
+        f"({Path(name).expanduser().resolve()} does not exist), not in the Hugging Face cache ({hf_cache}), "
+        f"and the hub ({hub_endpoint()}) cannot be reached; pass a local folder or a cached id"
+    )
+
+
+def pickle_only(path: str | os.PathLike) -> bool:
+    """A local model folder whose weights exist only as pickle files (``*.bin``, ``*.pt``)."""
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    names = [f.name for f in p.iterdir()]
+    return not any(n.endswith(".safetensors") or n.endswith(".gguf") for n in names) and any(
+        n.endswith((".bin", ".pt", ".pth")) for n in names
+    )

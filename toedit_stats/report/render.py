@@ -19,6 +19,7 @@ from .._io import (
     remove_stale_temps,
     temp_dir,
     to_csv,
+    visible,
 )
 from ..errors import ConfigError
 
@@ -79,11 +80,15 @@ def figure_pngs(report) -> dict[str, bytes]:
 
 def render_html(report) -> str:
     import jinja2
+    import markupsafe
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("toedit_stats.report", "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
+        # control and bidirectional-override characters from the corpora are shown as visible
+        # escapes (\x1b, \u202e), never emitted raw; autoescape then escapes the HTML
+        finalize=lambda v: visible(v) if isinstance(v, str) and not isinstance(v, markupsafe.Markup) else v,
     )
     env.filters["fmt"] = _fmt
     pngs = figure_pngs(report)
