@@ -716,12 +716,32 @@ def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any
             flat.update(value)
         else:
             flat[key] = value
+    params = {p.name: p for p in ctx.command.params}
     for key, value in flat.items():
         name = key.replace("-", "_")
-        if name not in opts:
+        if name not in opts or name not in params:
             raise ConfigError(f"{path}: unknown option {key!r}")
         if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
-            opts[name] = value
+            # the option's own type checks the value, as on the command line; no silent casts
+            # from strings: `p = "0.99"` is a mistake in a typed file
+            param = params[name]
+            expects_str = isinstance(param.type, click.types.StringParamType | click.Choice)
+            if isinstance(value, str) and not expects_str and not param.multiple:
+                raise ConfigError(
+                    f"{path}: {key} = {value!r} is a string; write it without quotes ({param.type.name} expected)"
+                )
+            is_int = isinstance(param.type, click.types.IntParamType)
+            is_bool = isinstance(param.type, click.types.BoolParamType)
+            if is_bool and not isinstance(value, bool):
+                raise ConfigError(f"{path}: {key} = {value!r}: true or false expected")
+            if (isinstance(value, bool) and not is_bool) or (is_int and isinstance(value, float)):
+                raise ConfigError(f"{path}: {key} = {value!r}: {param.type.name} expected")
+            try:
+                opts[name] = param.type_cast_value(ctx, value)
+            except click.BadParameter as exc:
+                raise ConfigError(f"{path}: {key} = {value!r}: {exc.message}") from None
+            except (TypeError, ValueError, AttributeError):
+                raise ConfigError(f"{path}: {key} = {value!r}: {param.type.name} expected") from None
 
 
 @main.command()

@@ -36,6 +36,7 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -184,6 +185,10 @@ def reservoir_sample(items: Iterable[Any], n: int, seed: int = 0) -> tuple[list[
     return [item for _, item in reservoir], seen
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class _BadRecord(Exception):
     """A record-level problem; skippable with ``skip_bad``."""
 
@@ -288,6 +293,35 @@ class _Reader:
                 f"invalid UTF-8 (byte {exc.start}); use --errors replace to replace it", where
             ) from None
 
+    def surrogates(self, rec: dict[str, Any], line: int) -> dict[str, Any]:
+        """Lone surrogates (``"\\ud800"`` escapes without their pair) are not Unicode text: a bad
+        record under ``errors="strict"``; replaced by U+FFFD and counted under ``"replace"``."""
+        found: list[str] = []
+
+        def fix(v: Any, where: str) -> Any:
+            if isinstance(v, str):
+                if _LONE_SURROGATE.search(v):
+                    found.append(where)
+                    return _LONE_SURROGATE.sub("\ufffd", v)
+                return v
+            if isinstance(v, dict):
+                return {fix(k, where): fix(x, f"{where}.{k}" if where else k) for k, x in v.items()}
+            if isinstance(v, list):
+                return [fix(x, where) for x in v]
+            return v
+
+        fixed = fix(rec, "")
+        if not found:
+            return rec
+        if self.c.errors != "replace":
+            raise _BadRecord(
+                f"lone surrogate (a \\ud800-\\udfff escape without its pair) in field {found[0] or 'name'!r}: "
+                "not valid Unicode; use --errors replace to replace it",
+                line,
+            )
+        self.replaced += 1
+        return fixed
+
     def jsonl(self, path: Path) -> Iterator[tuple[int, Any]]:
         lineno = 0
         try:
@@ -300,8 +334,12 @@ class _Reader:
                         rec = json.loads(text)
                     except json.JSONDecodeError as exc:
                         raise _BadRecord(f"invalid JSON ({exc.msg} at column {exc.colno})", lineno) from None
+                    except RecursionError:
+                        raise _BadRecord("JSON nested too deeply to read", lineno) from None
                     if not isinstance(rec, dict):
                         raise _BadRecord(f"expected a JSON object, got {type(rec).__name__}", lineno)
+                    if _SURROGATE_ESCAPE.search(raw):
+                        rec = self.surrogates(rec, lineno)
                 except _BadRecord as bad:
                     yield lineno, bad
                     continue
@@ -377,7 +415,14 @@ class _Reader:
         from ._deps import require
 
         datasets = require("datasets", feature="reading a Hugging Face dataset folder")
-        ds = datasets.load_from_disk(str(path))
+        try:
+            ds = datasets.load_from_disk(str(path))
+        except (ValueError, OSError, KeyError, TypeError) as exc:  # corrupt dataset_info/state.json
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(
+                f"not a readable Hugging Face dataset folder ({first}); re-save it with save_to_disk",
+                path=path,
+            ) from None
         if isinstance(ds, datasets.DatasetDict):
             raise InputError(
                 f"a DatasetDict with splits {sorted(ds)}; point at one split's folder, e.g. {path / sorted(ds)[0]}",

@@ -180,6 +180,15 @@ def _completed(out: Path, fp: str) -> dict[str, Any] | None:
     return m
 
 
+def check_k(lm: Any, config: EditConfig) -> None:
+    """``k`` cannot exceed the model's vocabulary (checked before anything is written)."""
+    vocab = getattr(lm, "vocab_size", None)
+    if config.revises and vocab is not None and config.k > vocab:
+        raise ConfigError(
+            f"k = {config.k} is larger than the model's vocabulary ({vocab:,} tokens); choose k <= {vocab}"
+        )
+
+
 def check_edit_output(
     output: str | os.PathLike, inputs: list[Path], *, resume: bool = False, overwrite: bool = False
 ) -> None:
@@ -235,6 +244,7 @@ def run_edit_job(
     check_output_location(out, inputs=inputs, overwrite=True, need_bytes=2 * shard_bytes)
 
     lm = load_lm(model)
+    check_k(lm, config)
     info = lm.info() if hasattr(lm, "info") else {"fingerprint": lm.fingerprint}
     job_config = {
         "edit": config.to_dict(),

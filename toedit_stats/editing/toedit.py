@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -58,7 +59,15 @@ class EditConfig:
     generations: int = 1
 
     def __post_init__(self):
-        if self.strategy not in STRATEGIES:
+        for name in ("p", "drop_below", "beta"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
+        for name in ("k", "seed", "generations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.k < 1:
             raise ConfigError(f"k must be >= 1, got {self.k}")
@@ -68,8 +77,11 @@ class EditConfig:
             raise ConfigError(f"drop_below must be in [0, 1], got {self.drop_below}")
         if self.generations < 1:
             raise ConfigError(f"generations must be >= 1, got {self.generations}")
-        if math.isnan(self.p):
-            raise ConfigError("p must be a number")
+        if not (math.isfinite(self.p) and self.p > 0):
+            raise ConfigError(
+                f"p must be a number > 0 (tokens with probability >= p are selected; p > 1 selects none), "
+                f"got {self.p}"
+            )
 
     @property
     def effective_beta(self) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,6 +68,9 @@ def choose_prefix_token(tokenizer: Any, config: Any = None) -> int:
     raise ConfigError("the tokenizer has no <|endoftext|>, BOS or EOS token; pass prefix_token=")
 
 
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
 class TransformersLM:
     """A causal LM from ``transformers``; parameters are stored, the model loads on first use.
 
@@ -108,6 +112,8 @@ class TransformersLM:
         revision: str | None = None,
         allow_pickle: bool = False,
     ):
+        if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+            raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
         if dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
         if batch_tokens < 1 or chunk_positions < 1:
@@ -208,6 +214,16 @@ class TransformersLM:
         device = self.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda"):
+            n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            index = int(device.partition(":")[2] or 0)
+            if index >= n:
+                raise ConfigError(
+                    f"device {device!r}: this machine has {n} CUDA device(s); use --device cpu"
+                    + (f" or cuda:0..cuda:{n - 1}" if n else "")
+                )
+        if device == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ConfigError("device 'mps': not available on this machine; use --device cpu")
         self._device = device
         src = resolve_model(self.name)
         try:
@@ -246,6 +262,11 @@ class TransformersLM:
         self._softcap = getattr(model.config, "final_logit_softcapping", None)
         self.load_seconds = time.perf_counter() - t0
         return self
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the LM head: the most candidates a top-k can have."""
+        return int(self.load()._model.get_output_embeddings().weight.shape[0])
 
     @property
     def tokenizer(self):
