@@ -205,15 +205,24 @@ def check_output_location(
     except OSError as exc:
         raise ConfigError(f"cannot write to {existing} ({exc.strerror or exc}); choose another -o") from None
     if need_bytes:
-        import shutil
-
-        free = shutil.disk_usage(existing).free
-        if free < need_bytes:
-            raise ConfigError(
-                f"not enough free space at {existing}: {free / 1e6:,.0f} MB free, about "
-                f"{need_bytes / 1e6:,.0f} MB needed; free some space or choose another -o"
-            )
+        check_free_space(existing, need_bytes)
     return path
+
+
+def check_free_space(path: str | os.PathLike, need_bytes: int) -> None:
+    """Raise a clean :class:`ConfigError` when the filesystem that would hold ``path`` has less
+    than ``need_bytes`` free (measured at its nearest existing folder)."""
+    import shutil
+
+    existing = Path(path).resolve()
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if free < need_bytes:
+        raise ConfigError(
+            f"not enough free space at {existing}: {free / 1e6:,.0f} MB free, about "
+            f"{need_bytes / 1e6:,.0f} MB needed; free some space or choose another -o"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,7 +45,14 @@ from pathlib import Path
 from typing import Any
 
 from .._faults import checkpoint
-from .._io import atomic_write_bytes, atomic_write_text, check_output_location, dumps, remove_stale_temps
+from .._io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_free_space,
+    check_output_location,
+    dumps,
+    remove_stale_temps,
+)
 from .._provenance import file_facts, file_sha256, package_versions
 from .._version import __version__
 from ..corpus import Corpus, Document, output_format, write_records
@@ -133,8 +140,12 @@ def _clean_parts(parts: Path, keep: dict[int, dict[str, Any]]) -> None:
     """Remove everything in ``parts`` but the manifest and the files of ``keep``."""
     names = {"manifest.json"} | {_chunk_name(c) for c in keep}
     for p in parts.iterdir():
-        if p.name not in names:
-            p.unlink() if not p.is_dir() else _remove_tree(p)
+        if p.name in names:
+            continue
+        if p.is_dir():
+            _remove_tree(p)
+        else:
+            p.unlink()
 
 
 def _remove_tree(path: Path, crash_point: str | None = None) -> None:
@@ -158,6 +169,11 @@ def _finish_cleanup(out: Path, parts: Path) -> None:
         os.replace(parts, trash)
         checkpoint("parts-renamed")
         _remove_tree(trash, crash_point="parts-removing")
+    _remove_job_temps(out, parts)
+
+
+def _remove_job_temps(out: Path, parts: Path) -> None:
+    """Temp files and trash folders a killed run left beside the output and its manifest."""
     for p in (out, parts, _final_manifest(out)):
         remove_stale_temps(p)
 
@@ -241,7 +257,7 @@ def run_edit_job(
     read_stats = corpus.stats.to_dict()
     read_stats["bad_examples"] = list(corpus.stats.bad_examples)
     # parts and the final output each hold about the shard's bytes
-    check_output_location(out, inputs=inputs, overwrite=True, need_bytes=2 * shard_bytes)
+    check_free_space(out, 2 * shard_bytes)
 
     lm = load_lm(model)
     check_k(lm, config)
@@ -293,8 +309,7 @@ def run_edit_job(
             )
         done = _valid_chunks(parts, old, plan)
         _clean_parts(parts, done)
-    for p in (out, parts, _final_manifest(out)):
-        remove_stale_temps(p)
+    _remove_job_temps(out, parts)
     parts.mkdir(parents=True, exist_ok=True)
 
     manifest = {
