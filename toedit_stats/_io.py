@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,42 +61,38 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_result_dir(
-    directory: str | os.PathLike,
-    *,
-    json_name: str,
-    payload: dict[str, Any],
-    frames: dict[str, Any] | None = None,
-    figures: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``json_name``, ``<frame>.csv`` and ``<figure>.png`` into ``directory``.
+@contextlib.contextmanager
+def atomic_dir(
+    directory: str | os.PathLike, *, overwrite: bool = False, inputs: Sequence[Any] = ()
+) -> Iterator[Path]:
+    """The one way a result folder is written: checked first (writable, not an input, empty
+    unless ``overwrite``), built under a temporary name inside the same parent, and renamed
+    into place only when the ``with`` body finished; an old folder is replaced in one rename.
+    On any error nothing is left behind.
 
-    A new directory is built under a temporary name and renamed when complete; into an existing
-    one, every file is written atomically.
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d, atomic_dir(Path(d) / "out") as tmp:
+    ...     _ = (tmp / "a.txt").write_text("x")
     """
+    import shutil
+
     directory = Path(directory)
-    fresh = not directory.exists()
-    target = directory
-    if fresh:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        target = temp_dir(directory)
+    check_output_location(directory, directory=True, overwrite=overwrite, inputs=inputs)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(directory)
+    tmp = temp_dir(directory)
     try:
-        atomic_write_text(target / json_name, dumps(payload) + "\n")
-        for name, frame in (frames or {}).items():
-            atomic_write_text(target / f"{name}.csv", to_csv(frame))
-        if figures:
-            from .plotting import save_figures
-
-            save_figures(figures, target)
-        if fresh:
-            os.replace(target, directory)
+        yield tmp
+        if directory.exists():
+            old = temp_dir(directory, "old")
+            os.replace(directory, old / "x")
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, directory)
     except BaseException:
-        if fresh:
-            import shutil
-
-            shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return directory
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +189,7 @@ def check_output_location(
             raise ConfigError(f"{path} is a folder; -o needs a file name")
         if not overwrite and (not directory or any(path.iterdir())):
             what = "exists and is not empty" if directory else "exists"
-            raise ConfigError(f"{path} {what}; choose another -o or pass --overwrite")
+            raise ConfigError(f"{path} {what}; choose another output or pass --overwrite (overwrite=True in Python)")
     existing = resolved.parent if not path.exists() or not directory else resolved
     while not existing.exists():
         existing = existing.parent

@@ -20,7 +20,23 @@ from .errors import ConfigError, ToeditError
 
 
 class _Group(click.Group):
-    """Maps :class:`ToeditError` to one line on stderr and exit status 2."""
+    """Maps :class:`ToeditError` to one line on stderr and exit status 2; the analyzer
+    subcommands come from the registry (made when listed or invoked)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from .registry import analyzer_names
+
+        return [*super().list_commands(ctx), *[n for n in analyzer_names() if n not in self.commands]]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is not None:
+            return cmd
+        from .registry import analyzer_names
+
+        if name in analyzer_names():
+            return analyzer_command(name)
+        return None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -233,19 +249,6 @@ def check_result_dir(output: str | None, overwrite: bool, corpora: Sequence[Any]
         check_output_location(output, directory=True, overwrite=overwrite, inputs=inputs)
 
 
-def parse_ints(values: Sequence[str], option: str) -> list[int]:
-    """``--n 1,2 --n 3`` -> [1, 2, 3]."""
-    out = []
-    for v in values:
-        for part in str(v).replace(" ", ",").split(","):
-            if part:
-                try:
-                    out.append(int(part))
-                except ValueError:
-                    raise ConfigError(f"{option} expects integers, got {part!r}") from None
-    return out
-
-
 def show_table(frame, title: str | None = None) -> None:
     """Print a pandas frame as plain text (the human-readable default)."""
     from ._io import visible
@@ -297,417 +300,150 @@ def info(corpora: tuple[str, ...], as_json: bool, **opts: Any) -> None:
     show_table(pd.concat([s.to_frame() for s in summaries], ignore_index=True))
 
 
-@main.command()
-@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
-@corpus_options
-@click.option(
-    "--n",
-    "ns",
-    multiple=True,
-    default=["1,2,3,4"],
-    show_default=True,
-    metavar="1,2,3,4",
-    help="N-gram orders (comma-separated or repeated).",
-)
-@click.option(
-    "--top", type=click.IntRange(min=1), default=40, show_default=True, help="Top n-grams kept for plots."
-)
-@click.option("--max-docs", type=click.IntRange(min=1), help="Read at most N documents per corpus.")
-@click.option("--sketch", is_flag=True, help="Bounded-memory mode (HyperLogLog++ and Misra–Gries).")
-@click.option(
-    "--capacity",
-    type=click.IntRange(min=1),
-    default=10_000,
-    show_default=True,
-    help="--sketch: heavy-hitter counters per n.",
-)
-@result_options("ngrams.json")
-def ngrams(corpora, ns, top, max_docs, sketch, capacity, output, overwrite, as_json, quiet, **opts):
-    """N-gram concentration per corpus and divergence from the first corpus (the reference)."""
-    from .analyzers.ngrams import analyze_ngrams
 
-    seed = opts["seed"]
-    cs = open_corpora(corpora, opts)
-    check_result_dir(output, overwrite, cs)
-    orders = parse_ints(ns, "--n")
-    if sketch:
-        from .analyzers.ngram_sketch import analyze_ngrams_sketch
 
-        result = analyze_ngrams_sketch(cs, n=orders, top=top, seed=seed, capacity=capacity, max_docs=max_docs)
-    else:
-        result = analyze_ngrams(cs, n=orders, top=top, seed=seed, max_docs=max_docs)
-    if output:
-        from ._io import write_result_dir
-
-        tops = [
-            {"corpus": c.name, "n": n, "rank": i + 1, "ngram": t, "count": k}
-            for c in result.corpora
-            for n, items in c.top.items()
-            for i, (t, k) in enumerate(items)
-        ]
-        import pandas as pd
-
-        write_result_dir(
-            output,
-            json_name="ngrams.json",
-            payload=result.to_dict(),
-            frames={
-                "ngrams": result.to_frame(),
-                "ngram_pairs": result.pairs_frame(),
-                "top_ngrams": pd.DataFrame(tops),
-            },
-            figures=result.plot(top_k=top),
-        )
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    frame = result.to_frame()
-    show_table(
-        frame[frame["sample"] == "full"].drop(columns=["sample"]), "n-gram concentration (full corpora)"
-    )
-    if not result.pairs_frame().empty:
-        click.echo()
-        show_table(result.pairs_frame(), "divergence from the reference (first corpus)")
+# ---------------------------------------------------------------------------------------------
+# options from the dataclasses that declare them (toedit_stats.options)
 
 
 def lm_options(fn: Callable) -> Callable:
-    """Options that choose and configure the language model."""
-    options = [
-        click.option(
-            "--model",
-            default="smollm2-135m",
-            show_default=True,
-            help="Embedded default, Hugging Face hub id, or local path.",
-        ),
-        click.option(
-            "--backend",
-            type=click.Choice(["transformers", "vllm"]),
-            default="transformers",
-            show_default=True,
-        ),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."),
-        click.option(
-            "--dtype",
-            type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
-            default="auto",
-            show_default=True,
-            help="auto: bfloat16 on CUDA, float32 on CPU.",
-        ),
-        click.option(
-            "--batch-tokens",
-            type=click.IntRange(min=1),
-            default=2048,
-            show_default=True,
-            help="Padded tokens per forward batch.",
-        ),
-        click.option("--trust-remote-code", is_flag=True, help="Allow the model repository's own code."),
-        click.option(
-            "--allow-pickle-weights",
-            is_flag=True,
-            help="Also load pickle (.bin) weights; by default only safetensors, as unpickling can run code.",
-        ),
-        click.option(
-            "--score-cache",
-            is_flag=True,
-            help="Cache token scores on disk (keyed by model fingerprint and text hash) and reuse them.",
-        ),
-    ]
-    for opt in reversed(options):
-        fn = opt(fn)
-    return fn
+    """The language model's options, from :class:`~toedit_stats.options.LMConfig`."""
+    from .options import LMConfig, click_options
+
+    return click_options(LMConfig, prefix="lm_")(fn)
 
 
 def make_lm(opts: dict[str, Any]):
-    """Build the LM backend from :func:`lm_options` (pops them from ``opts``)."""
-    from .lm import load_lm
+    """Build the LM backend from :func:`lm_options` (pops them from ``opts``); validated first,
+    loaded on first use."""
+    from .options import LMConfig, from_options
 
-    model, backend = opts.pop("model"), opts.pop("backend")
-    device, dtype = opts.pop("device"), opts.pop("dtype")
-    batch_tokens, trust = opts.pop("batch_tokens"), opts.pop("trust_remote_code")
-    allow_pickle = opts.pop("allow_pickle_weights")
-    cached = opts.pop("score_cache")
-    if backend == "vllm":
-        lm = load_lm(model, backend="vllm", dtype=dtype, trust_remote_code=trust)
-    else:
-        lm = load_lm(
-            model,
-            backend="transformers",
-            device=device,
-            dtype=dtype,
-            batch_tokens=batch_tokens,
-            trust_remote_code=trust,
-            allow_pickle=allow_pickle,
-        )
-    if cached:
-        from .lm.cache import CachedLM
-
-        lm = CachedLM(lm)
-    return lm
+    return from_options(LMConfig, opts, prefix="lm_").load()
 
 
-@main.command()
-@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
-@corpus_options
-@lm_options
-@click.option(
-    "--max-docs",
-    type=click.IntRange(min=1),
-    default=500,
-    show_default=True,
-    help="Score a seeded sample of at most N documents per corpus.",
-)
-@click.option("--all-docs", is_flag=True, help="Score every document (overrides --max-docs).")
-@result_options("tokens.json")
-def tokens(corpora, max_docs, all_docs, output, overwrite, as_json, quiet, **opts):
-    """Token-probability histograms, GLTR ranks and per-document perplexity under a prior LM."""
-    from .analyzers.tokens import analyze_tokens
+def edit_options(fn: Callable) -> Callable:
+    """The editor's options, from :class:`~toedit_stats.editing.EditConfig` (``--seed`` is the
+    corpus options' one seed)."""
+    from .editing import EditConfig
+    from .options import click_options
 
-    seed = opts["seed"]
-    cs = open_corpora(corpora, opts)
-    check_result_dir(output, overwrite, cs)
-    lm = make_lm(opts)
-    result = analyze_tokens(
-        cs, model=lm, max_docs=None if all_docs else max_docs, seed=seed, progress=progress_enabled(quiet)
-    )
-    if output:
-        from ._io import write_result_dir
+    return click_options(EditConfig, prefix="e_", exclude=("seed",))(fn)
 
-        write_result_dir(
-            output,
-            json_name="tokens.json",
-            payload=result.to_dict(),
-            frames={
-                "tokens": result.to_frame(),
-                "token_pairs": result.pairs_frame(),
-                "token_documents": result.documents_frame(),
-            },
-            figures=result.plot(),
-        )
-    if as_json:
-        emit_json(result.to_dict())
+
+def make_edit_config(opts: dict[str, Any]):
+    from .editing import EditConfig
+    from .options import from_options
+
+    return from_options(EditConfig, opts, prefix="e_", seed=opts["seed"])
+
+
+_SHARED_FIELDS = ("seed", "max_docs", "progress", "model")
+
+
+def _analyzer_prefix(name: str) -> str:
+    return f"a_{name}_"
+
+
+def analyzer_options(cls: Any, *, shared: bool = True) -> Callable:
+    """One analyzer's own options; with ``shared`` also its ``--max-docs`` and ``--all-docs``."""
+    from .options import click_options
+
+    exclude = ("seed", "progress", "model") + (() if shared else ("max_docs",))
+
+    def deco(fn: Callable) -> Callable:
+        fn = click_options(cls, prefix=_analyzer_prefix(cls.name), exclude=exclude)(fn)
+        if shared:
+            fn = click.option("--all-docs", is_flag=True, help="Use every document (overrides --max-docs).")(fn)
+        return fn
+
+    return deco
+
+
+def make_analyzer(cls: Any, opts: dict[str, Any], *, seed: int, all_docs: bool = False, **extra: Any):
+    from .options import from_options
+
+    if all_docs:
+        opts[_analyzer_prefix(cls.name) + "max_docs"] = None
+    return from_options(cls, opts, prefix=_analyzer_prefix(cls.name), seed=seed, **extra)
+
+
+def analyzer_command(name: str) -> click.Command:
+    """The subcommand of a registered analyzer: corpus options, its own options (and the model's
+    when it needs one), ``-o``/``--json``/``--quiet``; made from the analyzer's declarations."""
+    import dataclasses
+
+    from .registry import get_analyzer
+
+    cls = get_analyzer(name)
+    needs_lm = "lm" in cls.needs
+    fields = {f.name for f in dataclasses.fields(cls)}
+
+    def run(corpora, output, overwrite, as_json, quiet, all_docs, **opts):
+        seed = opts["seed"]
+        extra = {"progress": progress_enabled(quiet)} if "progress" in fields else {}
+        analyzer = make_analyzer(cls, opts, seed=seed, all_docs=all_docs, **extra)
+        lm = make_lm(opts) if needs_lm else None  # validated before anything is read or written
+        cs = open_corpora(corpora, opts)
+        check_result_dir(output, overwrite, cs)
+        if lm is not None:
+            analyzer = dataclasses.replace(analyzer, model=lm)
+        result = analyzer.analyze(cs)
+        if output:
+            result.save(output, overwrite=overwrite, inputs=[p for c in cs for p in c.paths])
+        if as_json:
+            emit_json(result.to_dict())
+            return
+        show_result(result)
+
+    doc = (cls.__doc__ or cls.title).strip().split("\n\n")[0].replace("\n", " ").replace("``", "")
+    cmd: Callable = run
+    cmd = result_options(f"{name}.json")(cmd)
+    cmd = analyzer_options(cls)(cmd)
+    if needs_lm:
+        cmd = lm_options(cmd)
+    cmd = corpus_options(cmd)
+    cmd = click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")(cmd)
+    return click.command(name=name, help=doc + " The first corpus is the reference.")(cmd)
+
+
+def show_result(result) -> None:
+    """The terminal view of a result: every metric, one column per corpus."""
+    frame = result.to_frame()
+    if frame.empty:
+        click.echo("no metrics")
         return
-    table = result.to_frame().set_index("corpus").T.rename_axis("statistic").reset_index()
-    show_table(table, "token statistics")
-    if result.pairs:
+    for kind, title in (("per corpus", "per corpus"), ("distance", "against the reference (first corpus)"),
+                        ("test", "tests against the reference (p-values)")):
+        part = frame[frame["kind"] == kind]
+        if part.empty:
+            continue
+        table = part.pivot_table(index="label", columns="corpus", values="value", aggfunc="first", sort=False)
+        table = table[[c for c in dict.fromkeys(part["corpus"]) if c in table.columns]]
+        show_table(table.reset_index().rename(columns={"label": "metric"}), f"{result.title}: {title}")
         click.echo()
-        show_table(result.pairs_frame(), "against the reference (first corpus)")
 
 
-@main.command()
-@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
-@corpus_options
-@click.option(
-    "--embedder",
-    default="minilm",
-    show_default=True,
-    help="minilm, tfidf, lm, or a sentence-transformers model id or path.",
-)
-@click.option(
-    "--max-docs",
-    type=click.IntRange(min=2),
-    default=1000,
-    show_default=True,
-    help="Embed a seeded sample of at most N documents per corpus.",
-)
-@click.option("--map", "projection", type=click.Choice(["pca", "tsne"]), default="pca", show_default=True)
-@click.option("--mauve-seeds", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option(
-    "--permutations",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="MMD permutation-test permutations.",
-)
-@click.option("--cache", is_flag=True, help="Cache embeddings on disk, keyed by embedder and text hash.")
-@result_options("embed.json")
-def embed(
-    corpora,
-    embedder,
-    max_docs,
-    projection,
-    mauve_seeds,
-    permutations,
-    cache,
-    output,
-    overwrite,
-    as_json,
-    quiet,
-    **opts,
-):
-    """Embedding distribution shift: MAUVE, Fréchet, MMD test, classifier test, PRDC, and a map."""
-    from .analyzers.embeddings import analyze_embeddings
-
-    seed = opts["seed"]
-    cs = open_corpora(corpora, opts)
-    check_result_dir(output, overwrite, cs)
-    result = analyze_embeddings(
-        cs,
-        embedder=embedder,
-        max_docs=max_docs,
-        seed=seed,
-        mauve_seeds=mauve_seeds,
-        permutations=permutations,
-        projection=projection,
-        cache=cache,
-        progress=progress_enabled(quiet),
-    )
-    if output:
-        from ._io import write_result_dir
-
-        write_result_dir(
-            output,
-            json_name="embed.json",
-            payload=result.to_dict(),
-            frames={"embed_pairs": result.to_frame(), "embed_corpora": result.corpora_frame()},
-            figures=result.plot(),
-        )
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    show_table(result.corpora_frame(), f"embedder {result.embedder['name']} ({result.embedder['dim']}-d)")
-    if result.pairs:
-        click.echo()
-        show_table(
-            result.to_frame().drop(columns=["mauve_runs"], errors="ignore"),
-            "against the reference (first corpus)",
-        )
+# ---------------------------------------------------------------------------------------------
+# TOML job files: typed values into click's default_map
 
 
-@main.command()
-@click.argument("human")
-@click.argument("synthetic")
-@corpus_options
-@lm_options
-@click.option("--edited", type=click.Path(exists=False), help="An already edited corpus (skips editing).")
-@click.option("--no-edit", is_flag=True, help="Compare human and synthetic only.")
-@click.option(
-    "-o",
-    "--output",
-    default="toedit-report",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Report folder (refused when it exists and is not empty, unless --overwrite).",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
-@click.option(
-    "--embedder",
-    default="minilm",
-    show_default=True,
-    help="minilm, tfidf, lm, or a sentence-transformers id.",
-)
-@click.option(
-    "--max-docs",
-    type=click.IntRange(min=2),
-    default=1000,
-    show_default=True,
-    help="Sample at most N documents per corpus (seeded); the report says 'sampled N of M'.",
-)
-@click.option(
-    "--all-docs", is_flag=True, help="Use every document (overrides --max-docs; holds them in memory)."
-)
-@click.option("--p", "p", type=float, default=0.99, show_default=True)
-@click.option("--k", "k", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--beta", type=float, default=None, help="Default 1.5 (1.0 for low_drop_up_revise).")
-@click.option(
-    "--strategy",
-    type=click.Choice(["up_revise", "low_drop_up_revise", "filtering"]),
-    default="up_revise",
-    show_default=True,
-)
-@click.option("--drop-below", type=float, default=0.001, show_default=True)
-@click.option("--analyzers", default="ngrams,tokens,embed", show_default=True, help="Comma-separated subset.")
-@click.option("--mauve-seeds", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--permutations", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
-def report(
-    human,
-    synthetic,
-    edited,
-    no_edit,
-    output,
-    overwrite,
-    embedder,
-    max_docs,
-    all_docs,
-    p,
-    k,
-    beta,
-    strategy,
-    drop_below,
-    analyzers,
-    mauve_seeds,
-    permutations,
-    quiet,
-    **opts,
-):
-    """Compare HUMAN with SYNTHETIC and its ToEdit variant; write report.html and metrics.json."""
-    from pathlib import Path
-
-    from .report import compare
-
-    if edited and no_edit:
-        raise ConfigError("--edited and --no-edit exclude each other")
-    out = Path(output)
-    paths = [human, synthetic] + ([edited] if edited else [])
-    from ._io import check_output_location
-
-    # before any work: the report folder can be written, is not an input, is empty or --overwrite
-    check_output_location(out, directory=True, overwrite=overwrite, inputs=paths)
-    default_names = ["human", "synthetic", "edited"][: len(paths)]
-    wheres = list(opts.get("where") or ())
-    if edited and len(wheres) == 2:
-        opts["where"] = (*wheres, "")  # --where for the two inputs; the edited file is read whole
-    seed = opts["seed"]
-    cs = open_corpora(paths, opts, default_names=default_names)
-    names = [c.name for c in cs] + (["edited"] if not edited else [])
-    lm = make_lm(opts)
-    result = compare(
-        cs[0],
-        cs[1],
-        cs[2] if edited else None,
-        edit=not no_edit,
-        names=names[:3],
-        model=lm,
-        embedder=embedder,
-        max_docs=None if all_docs else max_docs,
-        seed=seed,
-        p=p,
-        k=k,
-        beta=beta,
-        strategy=strategy,
-        drop_below=drop_below,
-        analyzers=[a.strip() for a in analyzers.split(",") if a.strip()],
-        mauve_seeds=mauve_seeds,
-        permutations=permutations,
-        progress=progress_enabled(quiet),
-        command="toedit-stats " + " ".join(sys.argv[1:]),
-    )
-    result.save(out, overwrite=overwrite)
-    if not quiet:
-        frame = result.to_frame()
-        if not frame.empty:
-            table = frame.pivot_table(
-                index=["family", "metric"], columns="corpus", values="value", aggfunc="first", sort=False
-            )
-            show_table(table.reset_index(), "summary (see report.html for the full report)")
-        click.echo()
-        click.echo(result.verdict()["summary"])
-    click.echo(
-        f"wrote {out / 'report.html'} and {out / 'metrics.json'} in {result.timings['total']:.0f} s", err=True
-    )
-
-
-def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any]) -> None:
-    """Fill options the user did not pass from a TOML job config (``editing/*.toml``)."""
+def _config_callback(ctx: click.Context, param: click.Parameter, path: str | None) -> str | None:
+    """``--config FILE`` (eager): the file's values become the command's defaults
+    (``ctx.default_map``), so flags still win and every value is typed and validated exactly like
+    a flag; wrong types or unknown keys are one-line errors naming the file."""
     if not path:
-        return
+        return path
     import tomllib
     from pathlib import Path
+
+    from .options import typed_value
 
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
     flat: dict[str, Any] = {}
@@ -716,32 +452,187 @@ def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any
             flat.update(value)
         else:
             flat[key] = value
-    params = {p.name: p for p in ctx.command.params}
+    by_flag: dict[str, click.Option] = {}
+    for p in ctx.command.params:
+        if isinstance(p, click.Option) and p.name != "config_file":
+            for o in p.opts:
+                by_flag[o.lstrip("-")] = p
+    meta = _field_meta(ctx.command)
+    defaults: dict[str, Any] = {}
     for key, value in flat.items():
-        name = key.replace("-", "_")
-        if name not in opts or name not in params:
-            raise ConfigError(f"{path}: unknown option {key!r}")
-        if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
-            # the option's own type checks the value, as on the command line; no silent casts
-            # from strings: `p = "0.99"` is a mistake in a typed file
-            param = params[name]
-            expects_str = isinstance(param.type, click.types.StringParamType | click.Choice)
-            if isinstance(value, str) and not expects_str and not param.multiple:
-                raise ConfigError(
-                    f"{path}: {key} = {value!r} is a string; write it without quotes ({param.type.name} expected)"
-                )
-            is_int = isinstance(param.type, click.types.IntParamType)
-            is_bool = isinstance(param.type, click.types.BoolParamType)
-            if is_bool and not isinstance(value, bool):
-                raise ConfigError(f"{path}: {key} = {value!r}: true or false expected")
-            if (isinstance(value, bool) and not is_bool) or (is_int and isinstance(value, float)):
-                raise ConfigError(f"{path}: {key} = {value!r}: {param.type.name} expected")
-            try:
-                opts[name] = param.type_cast_value(ctx, value)
-            except click.BadParameter as exc:
-                raise ConfigError(f"{path}: {key} = {value!r}: {exc.message}") from None
-            except (TypeError, ValueError, AttributeError):
-                raise ConfigError(f"{path}: {key} = {value!r}: {param.type.name} expected") from None
+        param = by_flag.get(key.replace("_", "-"))
+        if param is None:
+            raise ConfigError(f"{path}: unknown option {key!r} for `{ctx.command.name}`")
+        where = f"{path}: {key}"
+        if param.name in meta:
+            value = typed_value(key, value, meta[param.name], path)
+            if isinstance(value, tuple):
+                value = [",".join(str(v) for v in value)]
+        else:
+            value = _typed_click_value(param, value, where)
+        defaults[param.name] = value
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return path
+
+
+def _field_meta(command: click.Command) -> dict[str, dict[str, Any]]:
+    """Option metadata by click parameter name, for the options made from dataclass fields."""
+    from .editing import EditConfig
+    from .options import LMConfig, option_fields
+    from .registry import analyzer_names, get_analyzer
+
+    out = {f"lm_{f.name}": dict(f.metadata) for f in option_fields(LMConfig)}
+    out.update({f"e_{f.name}": dict(f.metadata) for f in option_fields(EditConfig)})
+    for name in analyzer_names():
+        try:
+            cls = get_analyzer(name)
+        except Exception:  # a broken plugin does not break TOML reading of other commands
+            continue
+        out.update({_analyzer_prefix(name) + f.name: dict(f.metadata) for f in option_fields(cls)})
+    return out
+
+
+def _typed_click_value(param: click.Option, value: Any, where: str) -> Any:
+    """A TOML value for an option not made from a dataclass field: its click type, strictly."""
+    expects_str = isinstance(param.type, click.types.StringParamType | click.Choice)
+    is_int = isinstance(param.type, click.types.IntParamType)
+    is_float = isinstance(param.type, click.types.FloatParamType)
+    is_bool = param.is_flag or isinstance(param.type, click.types.BoolParamType)
+    if is_bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} = {value!r}: true or false expected")
+        return value
+    if param.multiple:
+        value = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} = {value!r}: strings expected")
+        return value
+    if isinstance(value, str) and not expects_str:
+        raise ConfigError(f"{where} = {value!r} is a string; write it without quotes ({param.type.name} expected)")
+    if isinstance(value, bool) or (is_int and not isinstance(value, int)) or (
+        is_float and not isinstance(value, (int, float))
+    ) or (expects_str and not isinstance(value, str)):
+        raise ConfigError(f"{where} = {value!r}: {param.type.name} expected")
+    try:
+        return param.type.convert(value, param, None)
+    except click.BadParameter as exc:
+        raise ConfigError(f"{where} = {value!r}: {exc.message}") from None
+
+
+def config_option(fn: Callable) -> Callable:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=_config_callback,
+        help="TOML job config (see editing/); its values are defaults that flags override.",
+    )(fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# report and edit
+
+
+def _report_analyzer_options(fn: Callable) -> Callable:
+    """Every registered analyzer's own options on `report` (without their --max-docs: the
+    report samples once for all)."""
+    from .registry import analyzer_names, get_analyzer
+
+    for name in reversed(analyzer_names()):
+        fn = analyzer_options(get_analyzer(name), shared=False)(fn)
+    return fn
+
+
+def _report_command() -> click.Command:
+    @click.argument("human")
+    @click.argument("synthetic")
+    @corpus_options
+    @lm_options
+    @edit_options
+    @_report_analyzer_options
+    @click.option("--edited", type=click.Path(exists=False), help="An already edited corpus (skips editing).")
+    @click.option("--no-edit", is_flag=True, help="Compare human and synthetic only.")
+    @click.option(
+        "-o",
+        "--output",
+        default="toedit-report",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Report folder (refused when it exists and is not empty, unless --overwrite).",
+    )
+    @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+    @click.option(
+        "--max-docs",
+        type=int,
+        default=1000,
+        show_default=True,
+        help="Sample at most N documents per corpus (seeded); the report says 'sampled N of M'.",
+    )
+    @click.option("--all-docs", is_flag=True, help="Use every document (overrides --max-docs; holds them in memory).")
+    @click.option("--analyzers", default=None, help="Comma-separated subset of the registered analyzers (default: all).")
+    @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
+    @config_option
+    def report(human, synthetic, edited, no_edit, output, overwrite, max_docs, all_docs, analyzers, quiet, **opts):
+        """Compare HUMAN with SYNTHETIC and its ToEdit variant; write report.html and metrics.json."""
+        from pathlib import Path
+
+        from ._io import check_output_location
+        from .registry import analyzer_names, get_analyzer
+        from .report import Report
+
+        if edited and no_edit:
+            raise ConfigError("--edited and --no-edit exclude each other")
+        chosen = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else analyzer_names()
+        built = [make_analyzer(get_analyzer(n), opts, seed=opts["seed"]) for n in chosen]
+        for n in analyzer_names():  # options of analyzers not chosen: parsed, not used
+            if n not in chosen:
+                for key in [k for k in opts if k.startswith(_analyzer_prefix(n))]:
+                    opts.pop(key)
+        editor = None if (no_edit or edited) else make_edit_config(opts)
+        if no_edit or edited:
+            for key in [k for k in opts if k.startswith("e_")]:
+                opts.pop(key)
+        from .options import LMConfig, from_options
+
+        lm_config = from_options(LMConfig, opts, prefix="lm_")
+        out = Path(output)
+        paths = [human, synthetic] + ([edited] if edited else [])
+        # before any work: the report folder can be written, is not an input, is empty or --overwrite
+        check_output_location(out, directory=True, overwrite=overwrite, inputs=paths)
+        default_names = ["human", "synthetic", "edited"][: len(paths)]
+        wheres = list(opts.get("where") or ())
+        if edited and len(wheres) == 2:
+            opts["where"] = (*wheres, "")  # --where for the two inputs; the edited file is read whole
+        seed = opts["seed"]
+        cs = open_corpora(paths, opts, default_names=default_names)
+        names = [c.name for c in cs] + (["edited"] if not edited else [])
+        result = Report(
+            built,
+            editor,
+            lm=lm_config.load(),
+            max_docs=None if all_docs else max_docs,
+            seed=seed,
+            names=names[:3],
+            progress=progress_enabled(quiet),
+            command="toedit-stats " + " ".join(sys.argv[1:]),
+        ).run(cs[0], cs[1], cs[2] if edited else None)
+        result.save(out, overwrite=overwrite)
+        if not quiet:
+            frame = result.summary_frame()
+            if not frame.empty:
+                show_table(frame, "summary (see report.html for the full report)")
+            click.echo()
+            click.echo(result.verdict()["summary"])
+        click.echo(
+            f"wrote {out / 'report.html'} and {out / 'metrics.json'} in {result.timings['total']:.0f} s", err=True
+        )
+
+    return click.command(name="report")(report)
+
+
+main.add_command(_report_command())
 
 
 @main.command()
@@ -755,31 +646,7 @@ def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any
 )
 @corpus_options
 @lm_options
-@click.option(
-    "--p", "p", type=float, default=0.99, show_default=True, help="Select tokens with probability >= p."
-)
-@click.option(
-    "--k", "k", type=click.IntRange(min=1), default=8, show_default=True, help="Resample from the top-k."
-)
-@click.option(
-    "--beta", type=float, default=None, help="Sampling temperature (default 1.5; 1.0 for low_drop_up_revise)."
-)
-@click.option(
-    "--strategy",
-    type=click.Choice(["up_revise", "low_drop_up_revise", "filtering"]),
-    default="up_revise",
-    show_default=True,
-)
-@click.option(
-    "--drop-below",
-    type=float,
-    default=0.001,
-    show_default=True,
-    help="Delete tokens with p < this (drop strategies).",
-)
-@click.option(
-    "--generations", type=click.IntRange(min=1), default=1, show_default=True, help="Edit G times in a row."
-)
+@edit_options
 @click.option(
     "--shard",
     default="0/1",
@@ -797,34 +664,25 @@ def _apply_config_file(ctx: click.Context, path: str | None, opts: dict[str, Any
     show_default=True,
     help="Documents per output chunk.",
 )
-@click.option(
-    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML job config (see editing/)."
-)
+@config_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_context
-def edit(ctx, input_path, output, config_file, quiet, **opts):
+def edit(input_path, output, quiet, **opts):
     """Edit a corpus with ToEdit (token-level resampling of over-confident tokens)."""
     from ._io import visible
-    from .editing import EditConfig, run_edit_job
+    from .editing import run_edit_job
     from .editing.job import check_edit_output
 
-    _apply_config_file(ctx, config_file, opts)
     try:
         i, n = (int(x) for x in str(opts.pop("shard")).split("/"))
     except ValueError:
         raise ConfigError("--shard expects I/N, e.g. --shard 0/4") from None
-    cfg = EditConfig(
-        p=opts.pop("p"),
-        k=opts.pop("k"),
-        beta=opts.pop("beta"),
-        strategy=opts.pop("strategy"),
-        drop_below=opts.pop("drop_below"),
-        seed=opts["seed"],
-        generations=opts.pop("generations"),
-    )
+    cfg = make_edit_config(opts)
+    from .options import LMConfig, from_options
+
+    lm_config = from_options(LMConfig, opts, prefix="lm_")
     (corpus,) = open_corpora([input_path], opts)
     check_edit_output(output, list(corpus.paths), resume=opts["resume"], overwrite=opts["overwrite"])
-    lm = make_lm(opts)
+    lm = lm_config.load()
     result = run_edit_job(
         corpus,
         output,
@@ -851,6 +709,19 @@ def edit(ctx, input_path, output, config_file, quiet, **opts):
         f"({share(t['deleted'])}), skipped unsafe {t['skipped_unsafe']}{bad} -> {visible(str(result.output))}",
         err=True,
     )
+
+
+@main.command(name="list")
+def list_plugins() -> None:
+    """The registered analyzers and language-model backends (built in and from plugins)."""
+    from .registry import ANALYZERS, BACKENDS, analyzer_names, backend_names
+
+    click.echo("analyzers:")
+    for n in analyzer_names():
+        click.echo(f"  {n:<14} {ANALYZERS[n]}")
+    click.echo("backends:")
+    for n in backend_names():
+        click.echo(f"  {n:<14} {BACKENDS[n]}")
 
 
 if __name__ == "__main__":  # pragma: no cover

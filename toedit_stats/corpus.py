@@ -54,6 +54,7 @@ __all__ = [
     "parse_where",
     "read_corpus",
     "reservoir_sample",
+    "sample_documents",
     "write_records",
 ]
 
@@ -183,6 +184,46 @@ def reservoir_sample(items: Iterable[Any], n: int, seed: int = 0) -> tuple[list[
                 reservoir[j] = (i, item)
     reservoir.sort(key=lambda t: t[0])
     return [item for _, item in reservoir], seen
+
+
+def _doc_key(doc: Any) -> tuple[str, str]:
+    return (doc.id, doc.text)
+
+
+def sample_documents(docs: Iterable[Any], max_docs: int | None, seed: int = 0) -> tuple[list[Any], int]:
+    """The one sampling rule of the analyzers and the report: a seeded uniform sample of at most
+    ``max_docs`` documents (``None``: all), in canonical order, and how many there were.
+
+    A document is kept when its seeded hash ``sha256(seed, id, text)`` is among the ``max_docs``
+    smallest ("bottom-k" sampling: one pass, bounded memory). The result is sorted by
+    ``(id, text)``, so neither the sample nor anything computed from it depends on the order of
+    the input: a shuffled file gives the same numbers.
+
+    >>> from toedit_stats.corpus import Document
+    >>> docs = [Document(str(i), f"text {i}") for i in range(10)]
+    >>> a, n = sample_documents(docs, 3, seed=1)
+    >>> b, _ = sample_documents(reversed(docs), 3, seed=1)
+    >>> n, [d.id for d in a] == [d.id for d in b]
+    (10, True)
+    """
+    import hashlib
+    import heapq
+
+    if max_docs is None:
+        out = list(docs)
+        return sorted(out, key=_doc_key), len(out)
+    heap: list[tuple[int, int, Any]] = []  # max-heap on the hash via negation
+    seen = 0
+    for i, d in enumerate(docs):
+        seen += 1
+        h = hashlib.sha256(f"{seed}\0{d.id}\0".encode("utf-8", "surrogatepass"))
+        h.update(d.text.encode("utf-8", "surrogatepass"))
+        key = int.from_bytes(h.digest()[:8], "big")
+        if len(heap) < max_docs:
+            heapq.heappush(heap, (-key, i, d))
+        elif key < -heap[0][0]:
+            heapq.heapreplace(heap, (-key, i, d))
+    return sorted((d for _, _, d in heap), key=_doc_key), seen
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

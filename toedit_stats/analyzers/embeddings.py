@@ -30,15 +30,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..corpus import Corpus, reservoir_sample
-from ..errors import ConfigError
+from ..corpus import Corpus
+from ..options import option
+from ..plotting import _lit, _plt, colors
+from .base import Analyzer, Metric, Result, prepare_corpora
 
 __all__ = [
+    "EmbedCorpus",
     "EmbedPair",
+    "EmbeddingAnalyzer",
     "EmbedResult",
     "analyze_embeddings",
     "c2st_auc",
@@ -186,11 +190,26 @@ class EmbedPair:
 
 
 @dataclass(frozen=True)
-class EmbedResult:
-    """Result of :func:`analyze_embeddings`; ``to_dict()`` is what ``embed --json`` prints."""
+class EmbedCorpus:
+    """One corpus's embedding sample: its size (``of``: documents before sampling) and homogeneity."""
+
+    name: str
+    documents: int
+    of: int
+    mean_pairwise_cosine: float
+    cov_trace: float
+
+
+@dataclass(frozen=True, repr=False)
+class EmbedResult(Result):
+    """Result of :class:`EmbeddingAnalyzer` / :func:`analyze_embeddings` (the contract of
+    :class:`~toedit_stats.analyzers.base.Result`); ``to_dict()`` is what ``embed --json`` prints."""
+
+    analyzer: ClassVar[str] = "embed"
+    title: ClassVar[str] = "Embedding distribution"
 
     embedder: dict[str, Any]
-    corpora: list[dict[str, Any]]
+    corpora: list[EmbedCorpus]
     pairs: list[EmbedPair]
     embeddings: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     projection: dict[str, Any] = field(repr=False, default_factory=dict)
@@ -199,44 +218,194 @@ class EmbedResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "embedder": self.embedder,
-            "corpora": self.corpora,
+            "corpora": [vars(c) for c in self.corpora],
             "pairs": [vars(p) for p in self.pairs],
             "config": self.config,
         }
 
-    def to_frame(self):
+    def corpus_names(self) -> list[str]:
+        return [c.name for c in self.corpora]
+
+    def describe(self) -> str:
+        return (
+            f"Embedder {self.embedder['name']}, {self.embedder['dim']} dimensions; equal-size seeded samples per pair."
+        )
+
+    def metrics(self) -> list[Metric]:
+        out: list[Metric] = []
+        for c in self.corpora:
+            out.append(Metric("embed", "mean_pairwise_cosine", "mean pairwise cosine", "per corpus", c.name,
+                              c.mean_pairwise_cosine, n=c.documents, headline=True))
+            out.append(Metric("embed", "cov_trace", "total variance (covariance trace)", "per corpus", c.name,
+                              c.cov_trace, n=c.documents))
+        noise = max((p.mauve_std for p in self.pairs if math.isfinite(p.mauve_std)), default=0.0)
+        for p in self.pairs:
+            d = lambda name, label, value, better, identical, head=True, noise_=None, note=None, p=p: Metric(  # noqa: E731
+                "embed", name, label, "distance", p.b, value, reference=p.a, n=p.n, better=better,
+                identical=identical, noise=noise_, headline=head, note=note,
+            )
+            out.append(d("mauve", "MAUVE (mean over seeds)", p.mauve_mean, "higher", 1.0, noise_=2 * noise,
+                         note=f"seed-to-seed std up to {noise:.3f}"))
+            out.append(d("frechet", "Fréchet distance", p.frechet, "lower", 0.0))
+            out.append(d("mmd2", "MMD²", p.mmd2, "lower", None))
+            out.append(Metric("embed", "mmd_pvalue", "MMD permutation p-value", "test", p.b, p.mmd_pvalue,
+                              reference=p.a, n=p.n, headline=True))
+            out.append(d("c2st_auc_distance", "classifier AUC distance from 0.5", abs(p.c2st_auc - 0.5), "lower", None))
+            out.append(d("precision", "precision (k-NN manifold)", p.precision, "higher", 1.0, head=False))
+            out.append(d("recall", "recall (k-NN manifold)", p.recall, "higher", 1.0, head=False))
+            out.append(d("coverage", "coverage (k-NN manifold)", p.coverage, "higher", 1.0, head=False))
+        return out
+
+    def findings(self, corpus: str | None = None) -> list[str]:
+        if not self.pairs:
+            return []
+        ps = next((p for p in self.pairs if p.b == corpus), self.pairs[0])
+        sig = "distinguishable" if ps.mmd_pvalue < 0.05 else "not distinguishable"
+        text = (
+            f"In embedding space ({self.embedder['name']}) the {ps.a} and {ps.b} samples are {sig} by the MMD test "
+            f"(p = {ps.mmd_pvalue:.3g}, n = {ps.n} each); a linear classifier separates them with AUC "
+            f"{ps.c2st_auc:.2f} and MAUVE is {ps.mauve_mean:.3f}."
+        )
+        if ps.n < 200:
+            text += (
+                f" (MAUVE quantises the samples into about n/10 = {max(2, ps.n // 10)} clusters, so with "
+                f"{ps.n} documents it has little resolution; prefer the MMD test and the classifier here.)"
+            )
+        return [text]
+
+    def extra_tables(self) -> dict[str, Any]:
+        return {"embed_pairs": self.pairs_frame(), "embed_corpora": self.corpora_frame()}
+
+    def pairs_frame(self):
         """One row per (reference, other) pair, with both corpora's homogeneity columns."""
         import pandas as pd
 
-        per = {c["name"]: c for c in self.corpora}
+        per = {c.name: c for c in self.corpora}
         rows = []
         for p in self.pairs:
             row = {k: v for k, v in vars(p).items() if k != "mauve_runs"}
-            row["b_mean_pairwise_cosine"] = per[p.b]["mean_pairwise_cosine"]
-            row["a_mean_pairwise_cosine"] = per[p.a]["mean_pairwise_cosine"]
+            row["b_mean_pairwise_cosine"] = per[p.b].mean_pairwise_cosine
+            row["a_mean_pairwise_cosine"] = per[p.a].mean_pairwise_cosine
             rows.append(row)
         return pd.DataFrame(rows)
 
     def corpora_frame(self):
         import pandas as pd
 
-        return pd.DataFrame(self.corpora)
+        return pd.DataFrame([vars(c) for c in self.corpora])
 
-    def plot(self) -> dict[str, Any]:
-        """Figures: ``embedding_map`` (the 2-D projection, coloured by corpus)."""
-        from ..plotting import embedding_figures
+    def _figure_makers(self) -> dict[str, Any]:
+        return {"embedding_map": self._fig_map}
 
-        return embedding_figures(self)
+    def _fig_map(self, ax=None):
+        plt = _plt()
+        proj = self.projection
+        names = self.corpus_names()
+        col = colors(names)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.5, 5))
+        xy, labels = proj.get("xy"), proj.get("labels")
+        if xy is not None and len(xy):
+            for name in names:
+                m = labels == name
+                ax.scatter(xy[m, 0], xy[m, 1], s=12, alpha=0.65, color=col[name],
+                           label=f"{_lit(name)} (n={int(m.sum())})", edgecolors="none")
+        ax.set_title(f"{_lit(self.embedder['name'])} embeddings, {proj.get('method', 'pca').upper()} of all corpora")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.legend(fontsize=8, markerscale=1.5)
+        ax.figure.tight_layout()
+        return ax.figure
 
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, float_format=lambda x: f"{x:.4g}")
+
+@dataclass(kw_only=True)
+class EmbeddingAnalyzer(Analyzer):
+    """Embed each corpus (a seeded sample of at most ``max_docs``) and compare with the reference
+    (see the module docstring). ``embedder`` is a name (see :mod:`toedit_stats.embed`) or an
+    object with ``embed``."""
+
+    name: ClassVar[str] = "embed"
+    title: ClassVar[str] = "Embedding distribution"
+
+    max_docs: int | None = option(1000, kind="int", min=2, optional=True,
+                                  help="Embed a seeded sample of at most N documents per corpus.")
+    embedder: Any = option("minilm", kind="any", help="minilm, tfidf, lm, or a sentence-transformers model id or path.")
+    projection: str = option("pca", choices=("pca", "tsne"), cli="--map", help="2-D map of the embeddings.")
+    mauve_seeds: int = option(5, min=1, help="MAUVE repeats (seeds).")
+    permutations: int = option(1000, min=1, help="MMD permutation-test permutations.")
+    cache: bool = option(False, help="Cache embeddings on disk, keyed by embedder and text hash.")
+    progress: bool = option(False, cli="", help="Progress bars on stderr.")
+
+    def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> EmbedResult:
+        from ..embed import TfidfEmbedder, load_embedder
+
+        prepared, totals = prepare_corpora(corpora, reference, self.max_docs, self.seed)
+        samples = [(c.name, [d.text for d in c], totals[c.name]) for c in prepared]
+        seed = self.seed
+        emb = load_embedder(self.embedder, seed=seed, cache=self.cache)
+        inner = getattr(emb, "inner", emb)
+        if isinstance(inner, TfidfEmbedder):
+            inner.fit([t for _, texts, _ in samples for t in texts])
+        vectors: dict[str, np.ndarray] = {}
+        iterator = samples
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(samples, desc="embedding", unit="corpus")
+        for name, texts, _ in iterator:
+            vectors[name] = np.asarray(emb.embed(texts), np.float32)
+        corpora_info = []
+        for name, texts, total in samples:
+            x = vectors[name].astype(np.float64)
+            corpora_info.append(
+                EmbedCorpus(
+                    name,
+                    len(texts),
+                    total,
+                    mean_pairwise_cosine(x),
+                    float(np.trace(np.atleast_2d(np.cov(x, rowvar=False)))) if len(x) > 1 else math.nan,
+                )
+            )
+        pairs = []
+        ref = samples[0][0]
+        rng = np.random.default_rng(seed)
+        for name, _, _ in samples[1:]:
+            a, b = vectors[ref], vectors[name]
+            n = min(len(a), len(b))
+            a = a[np.sort(rng.choice(len(a), n, replace=False))]
+            b = b[np.sort(rng.choice(len(b), n, replace=False))]
+            runs = mauve_scores(a, b, [seed + j for j in range(self.mauve_seeds)]) if n >= 2 else []
+            mmd, pval, sigma = mmd2_test(a, b, permutations=self.permutations, seed=seed)
+            pr = prdc(a, b, k=5)
+            pairs.append(
+                EmbedPair(
+                    ref, name, n,
+                    float(np.mean(runs)) if runs else math.nan,
+                    float(np.std(runs)) if runs else math.nan,
+                    frechet_distance(a, b) if n >= 2 else math.nan,
+                    mmd, pval, c2st_auc(a, b, seed=seed),
+                    pr["precision"], pr["recall"], pr["density"], pr["coverage"],
+                    runs, sigma,
+                )
+            )
+        proj = _project(vectors, self.projection, seed)
+        info = {"name": emb.name, "fingerprint": emb.fingerprint, "dim": int(emb.dim)}
+        config = {
+            "max_docs": self.max_docs,
+            "seed": seed,
+            "mauve_seeds": self.mauve_seeds,
+            "permutations": self.permutations,
+            "projection": self.projection,
+            "prdc_k": 5,
+        }
+        return EmbedResult(info, corpora_info, pairs, vectors, proj, config)
 
 
 def analyze_embeddings(
     corpora: Sequence[Corpus] | Corpus,
     *,
     embedder: Any = "minilm",
-    max_docs: int = 1000,
+    max_docs: int | None = 1000,
     seed: int = 0,
     mauve_seeds: int = 5,
     permutations: int = 1000,
@@ -244,90 +413,13 @@ def analyze_embeddings(
     cache: bool = False,
     progress: bool = False,
 ) -> EmbedResult:
-    """Embed each corpus (a seeded sample of at most ``max_docs``) and compare with the first.
-
-    ``embedder`` is a name (see :mod:`toedit_stats.embed`) or an object with ``embed``.
-    ``projection`` is ``pca`` or ``tsne`` (seeded) for the map.
-    """
-    from ..embed import TfidfEmbedder, load_embedder
-
-    if isinstance(corpora, Corpus):
-        corpora = [corpora]
-    if projection not in ("pca", "tsne"):
-        raise ConfigError(f"projection must be pca or tsne, got {projection!r}")
-    if mauve_seeds < 1 or permutations < 1 or max_docs < 2:
-        raise ConfigError("mauve_seeds and permutations must be >= 1 and max_docs >= 2")
-    samples = []
-    for i, c in enumerate(corpora):
-        docs, total = reservoir_sample(iter(c), max_docs, seed + i)
-        samples.append((c.name, [d.text for d in docs], total))
-    emb = load_embedder(embedder, seed=seed, cache=cache)
-    inner = getattr(emb, "inner", emb)
-    if isinstance(inner, TfidfEmbedder):
-        inner.fit([t for _, texts, _ in samples for t in texts])
-    vectors: dict[str, np.ndarray] = {}
-    iterator = samples
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(samples, desc="embedding", unit="corpus")
-    for name, texts, _ in iterator:
-        vectors[name] = np.asarray(emb.embed(texts), np.float32)
-    corpora_info = []
-    for name, texts, total in samples:
-        x = vectors[name].astype(np.float64)
-        corpora_info.append(
-            {
-                "name": name,
-                "documents": len(texts),
-                "of": total,
-                "mean_pairwise_cosine": mean_pairwise_cosine(x),
-                "cov_trace": float(np.trace(np.atleast_2d(np.cov(x, rowvar=False))))
-                if len(x) > 1
-                else math.nan,
-            }
-        )
-    pairs = []
-    ref = samples[0][0]
-    rng = np.random.default_rng(seed)
-    for name, _, _ in samples[1:]:
-        a, b = vectors[ref], vectors[name]
-        n = min(len(a), len(b))
-        a = a[np.sort(rng.choice(len(a), n, replace=False))]
-        b = b[np.sort(rng.choice(len(b), n, replace=False))]
-        runs = mauve_scores(a, b, [seed + j for j in range(mauve_seeds)]) if n >= 2 else []
-        mmd, pval, sigma = mmd2_test(a, b, permutations=permutations, seed=seed)
-        pr = prdc(a, b, k=5)
-        pairs.append(
-            EmbedPair(
-                ref,
-                name,
-                n,
-                float(np.mean(runs)) if runs else math.nan,
-                float(np.std(runs)) if runs else math.nan,
-                frechet_distance(a, b) if n >= 2 else math.nan,
-                mmd,
-                pval,
-                c2st_auc(a, b, seed=seed),
-                pr["precision"],
-                pr["recall"],
-                pr["density"],
-                pr["coverage"],
-                runs,
-                sigma,
-            )
-        )
-    proj = _project(vectors, projection, seed)
-    info = {"name": emb.name, "fingerprint": emb.fingerprint, "dim": int(emb.dim)}
-    config = {
-        "max_docs": max_docs,
-        "seed": seed,
-        "mauve_seeds": mauve_seeds,
-        "permutations": permutations,
-        "projection": projection,
-        "prdc_k": 5,
-    }
-    return EmbedResult(info, corpora_info, pairs, vectors, proj, config)
+    """``EmbeddingAnalyzer(...).analyze(corpora)`` as one call: embed each corpus (a seeded
+    sample of at most ``max_docs``; ``None``: all) and compare with the first.
+    ``projection`` is ``pca`` or ``tsne`` (seeded) for the map."""
+    return EmbeddingAnalyzer(
+        embedder=embedder, max_docs=max_docs, seed=seed, mauve_seeds=mauve_seeds, permutations=permutations,
+        projection=projection, cache=cache, progress=progress,
+    ).analyze(corpora)
 
 
 def _project(vectors: dict[str, np.ndarray], method: str, seed: int) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..corpus import Corpus
+from ..corpus import Corpus, MemoryCorpus, sample_documents
 from ..errors import ConfigError
 from ..tokenize import WORD_PATTERN
 from .ngrams import (
@@ -270,10 +270,12 @@ def analyze_ngrams_sketch(
         raise ConfigError(f"n must be between 1 and 8, got {list(ns)}")
     if not 4 <= p <= 18:
         raise ConfigError(f"HyperLogLog precision p must be in 4..18, got {p}")
+    if max_docs is not None:  # the one sampling rule (seeded, order-free); memory bounded by max_docs
+        corpora = [MemoryCorpus(sample_documents(iter(c), max_docs, seed)[0], name=c.name) for c in corpora]
     results, bounds = [], {}
     for c in corpora:
         r, b = _sketch_one(
-            c, ns, capacity=capacity, p=p, chunk_docs=chunk_docs, seed=seed, top_k=top, max_docs=max_docs
+            c, ns, capacity=capacity, p=p, chunk_docs=chunk_docs, seed=seed, top_k=top, max_docs=None
         )
         results.append(r)
         bounds[r.name] = b

@@ -71,16 +71,20 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..corpus import Corpus
 from ..errors import ConfigError
+from ..options import option
+from ..plotting import _lit, _plt, colors
 from ..tokenize import WORD_PATTERN
+from .base import Analyzer, Metric, Result, prepare_corpora
 
 __all__ = [
     "CorpusNgrams",
+    "NgramAnalyzer",
     "HashedBuckets",
     "NgramPair",
     "NgramResult",
@@ -167,13 +171,36 @@ class NgramPair:
     coverage: float
 
 
-@dataclass(frozen=True)
-class NgramResult:
-    """Result of :func:`analyze_ngrams`: per-corpus statistics, pairs, and the equal-size rerun.
+_STAT_LABELS = {
+    "distinct_ratio": ("distinct {g} / {g}", ""),
+    "entropy_bits": ("{g} entropy", "bits"),
+    "normalized_entropy": ("{g} normalised entropy", ""),
+    "top1pct_mass": ("mass on the top 1% of {g}", "share"),
+    "top100_mass": ("mass on the top 100 {g}", "share"),
+    "top1000_mass": ("mass on the top 1,000 {g}", "share"),
+    "gini": ("Gini coefficient of {g} counts", ""),
+    "zipf_slope": ("Zipf slope of {g}", ""),
+}
+_GRAM = {1: "unigrams", 2: "bigrams", 3: "trigrams", 4: "4-grams"}
+_HEADLINE_STATS = {("distinct_ratio", 2), ("top100_mass", 2)}
 
-    ``to_frame()`` is tidy (one row per corpus × n); ``to_dict()`` is what ``--json`` prints;
-    ``plot()`` returns a dict of matplotlib figures.
+
+def _gram(n: int) -> str:
+    return _GRAM.get(n, f"{n}-grams")
+
+
+@dataclass(frozen=True, repr=False)
+class NgramResult(Result):
+    """Result of :class:`NgramAnalyzer` / :func:`analyze_ngrams`: per-corpus statistics, pairs,
+    and the equal-size rerun (the contract of :class:`~toedit_stats.analyzers.base.Result`).
+
+    ``metrics()`` covers both samples; metric names of the equal-size sample end in ``_eq``,
+    and the verdict's headline metrics come from it (equal token budgets), or from the full
+    corpora when there is only one corpus or ``equal_size=False``.
     """
+
+    analyzer: ClassVar[str] = "ngrams"
+    title: ClassVar[str] = "N-gram concentration"
 
     corpora: list[CorpusNgrams]
     pairs: list[NgramPair]
@@ -183,6 +210,7 @@ class NgramResult:
     equal_size: NgramResult | None = None
     tokens_per_corpus: int | None = None  # set on the equal-size result
     sketch: dict[str, Any] | None = None  # set by the bounded-memory mode: estimators and bounds
+    top_k: int = 40
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -203,7 +231,81 @@ class NgramResult:
             out["sketch"] = self.sketch
         return out
 
-    def to_frame(self):
+    def corpus_names(self) -> list[str]:
+        return [c.name for c in self.corpora]
+
+    def describe(self) -> str:
+        if self.sketch is not None:
+            return "Bounded-memory sketches (HyperLogLog++ distinct counts, Misra–Gries heavy hitters)."
+        if self.equal_size is not None:
+            return (
+                f"Word n-grams (n = {', '.join(map(str, self.ns))}); headline numbers on equal token budgets "
+                f"({self.equal_size.tokens_per_corpus:,} tokens per corpus, seeded document subsets)."
+            )
+        return f"Word n-grams (n = {', '.join(map(str, self.ns))}) over the full corpora."
+
+    def metrics(self) -> list[Metric]:
+        out: list[Metric] = []
+        samples = [("", self, self.equal_size is None)]
+        if self.equal_size is not None:
+            samples.append(("_eq", self.equal_size, True))
+        for suffix, res, headline in samples:
+            out.extend(res._sample_metrics(suffix, headline))
+        return out
+
+    def _sample_metrics(self, suffix: str, headline: bool) -> list[Metric]:
+        where = " (equal token budgets)" if suffix else ""
+        out: list[Metric] = []
+        for c in self.corpora:
+            m = lambda name, label, value, unit="", head=False, note=None, c=c: Metric(  # noqa: E731
+                "ngrams", name + suffix, label + where, "per corpus", c.name, value,
+                unit=unit, n=c.documents, headline=headline and head, note=note,
+            )
+            out.append(m("tokens", "word tokens", c.tokens, "tokens"))
+            for st in c.by_n:
+                for key, (label, unit) in _STAT_LABELS.items():
+                    out.append(
+                        m(f"{key}_n{st.n}", label.format(g=_gram(st.n)), getattr(st, key),
+                          unit, (key, st.n) in _HEADLINE_STATS)
+                    )
+            out.append(m("hashed_entropy_bits", "hashed uni+bigram buckets: entropy", c.hashed.entropy_bits, "bits"))
+            out.append(
+                m("hashed_top1pct_mass", "hashed features: mass in the top 1% of buckets",
+                  c.hashed.top1pct_mass, "share", True)
+            )
+            out.append(m("compression_ratio", "gzip compression ratio", c.compression_ratio, "", True))
+            out.append(m("near_duplicate_rate", "near-duplicate documents", c.near_duplicate_rate, "share"))
+        docs = {c.name: c.documents for c in self.corpora}
+        for p in self.pairs:
+            d = lambda name, label, value, better, identical, unit="", head=False, p=p: Metric(  # noqa: E731
+                "ngrams", name + suffix, label + where, "distance", p.b, value, reference=p.a, unit=unit,
+                n=min(docs[p.a], docs[p.b]), better=better, identical=identical, headline=headline and head,
+            )
+            out.append(d(f"js_divergence_n{p.n}", f"JS divergence, {_gram(p.n)}", p.js_divergence_bits,
+                         "lower", 0.0, "bits", p.n == 2))
+            out.append(d(f"coverage_n{p.n}", f"{_gram(p.n).rstrip('s')} coverage by the reference", p.coverage,
+                         "higher", 1.0, "share", p.n == 2))
+        for h in self.hashed_pairs:
+            out.append(
+                Metric("ngrams", "hashed_js_divergence" + suffix, "JS divergence, hashed uni+bigram buckets" + where,
+                       "distance", h["b"], h["js_divergence_bits"], reference=h["a"], unit="bits",
+                       n=min(docs.get(h["a"], 0), docs.get(h["b"], 0)), better="lower", identical=0.0,
+                       headline=headline)
+            )
+        return out
+
+    def extra_tables(self) -> dict[str, Any]:
+        import pandas as pd
+
+        tops = [
+            {"corpus": c.name, "n": n, "rank": i + 1, "ngram": t, "count": k}
+            for c in self.corpora
+            for n, items in c.top.items()
+            for i, (t, k) in enumerate(items)
+        ]
+        return {"ngrams": self.wide_frame(), "ngram_pairs": self.pairs_frame(), "top_ngrams": pd.DataFrame(tops)}
+
+    def wide_frame(self):
         """One row per corpus × n; ``sample`` is ``full`` or ``equal_size``."""
         import pandas as pd
 
@@ -237,14 +339,97 @@ class NgramResult:
                 rows.append({"sample": label, **vars(p), "hashed_js_divergence_bits": hashed[(p.a, p.b)]})
         return pd.DataFrame(rows)
 
-    def plot(self, top_k: int = 40) -> dict[str, Any]:
-        """Figures: ``rank_frequency``, ``top_mass``, ``hashed_buckets``, ``top_bigrams``."""
-        from ..plotting import ngram_figures
+    # -- figures --------------------------------------------------------------------------------
+    def _figure_makers(self) -> dict[str, Any]:
+        makers = {
+            "rank_frequency": self._fig_rank_frequency,
+            "hashed_buckets": self._fig_hashed_buckets,
+            "top_mass": self._fig_top_mass,
+        }
+        if 2 in self.ns:
+            makers["top_bigrams"] = self._fig_top_bigrams
+        return makers
 
-        return ngram_figures(self, top_k=top_k)
+    def _fig_rank_frequency(self, ax=None):
+        plt = _plt()
+        col = colors(self.corpus_names())
+        ns = list(self.ns)
+        if ax is not None and len(ns) > 1:
+            raise ConfigError("rank_frequency draws one panel per n; call it without ax or with one n")
+        if ax is None:
+            fig, axes = plt.subplots(1, len(ns), figsize=(4 * len(ns), 3.6), squeeze=False)
+            axes = list(axes[0])
+        else:
+            fig, axes = ax.figure, [ax]
+        for a, n in zip(axes, ns):
+            for c in self.corpora:
+                rc = c.rank_counts.get(n)
+                if rc is None or rc.size == 0:
+                    continue
+                total = next(s.total for s in c.by_n if s.n == n)
+                a.loglog(np.arange(1, rc.size + 1), rc / total, label=_lit(c.name), color=col[c.name], lw=1.4)
+            a.set_title(f"{n}-grams")
+            a.set_xlabel("rank")
+            a.set_ylabel("relative frequency")
+        axes[0].legend(fontsize=8)
+        fig.suptitle("Rank–frequency (top 10,000 ranks)")
+        fig.tight_layout()
+        return fig
 
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, float_format=lambda x: f"{x:.4g}")
+    def _fig_top_mass(self, ax=None):
+        import pandas as pd
+        import seaborn as sns
+
+        if ax is not None:
+            raise ConfigError("top_mass draws one panel per n; call it without ax")
+        _plt()
+        col = colors(self.corpus_names())
+        rows = []
+        for c in self.corpora:
+            for s in c.by_n:
+                for key, label in (("top1pct_mass", "top 1%"), ("top100_mass", "top 100"), ("top1000_mass", "top 1,000")):
+                    rows.append({"corpus": _lit(c.name), "n": f"n={s.n}", "which": label, "mass": getattr(s, key)})
+        g = sns.catplot(
+            data=pd.DataFrame(rows), x="which", y="mass", hue="corpus", col="n", kind="bar",
+            palette={_lit(k): v for k, v in col.items()}, height=3.2, aspect=0.9,
+        )
+        g.set_titles("{col_name}")
+        g.set_axis_labels("", "share of occurrences")
+        g.figure.suptitle("Mass on the most frequent n-grams", y=1.03)
+        return g.figure
+
+    def _fig_hashed_buckets(self, ax=None):
+        plt = _plt()
+        col = colors(self.corpus_names())
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        fig = ax.figure
+        for c in self.corpora:
+            m = np.sort(c.hashed.mass)[::-1]
+            ax.semilogy(np.arange(1, m.size + 1), np.where(m > 0, m, np.nan), label=_lit(c.name), color=col[c.name], lw=1.4)
+        ax.set_xlabel("bucket (sorted by mass)")
+        ax.set_ylabel("share of uni+bigram occurrences")
+        ax.set_title(f"DSIR hashed features: {N_BUCKETS:,} buckets, sorted")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        return fig
+
+    def _fig_top_bigrams(self, ax=None):
+        plt = _plt()
+        if ax is not None:
+            raise ConfigError("top_bigrams draws one panel per corpus; call it without ax")
+        col = colors(self.corpus_names())
+        k = min(self.top_k, max((len(c.top.get(2, [])) for c in self.corpora), default=0))
+        fig, axes = plt.subplots(1, len(self.corpora), figsize=(4.2 * len(self.corpora), 0.2 * k + 1.4), squeeze=False)
+        for a, c in zip(axes[0], self.corpora):
+            items = c.top.get(2, [])[:k]
+            total = next(s.total for s in c.by_n if s.n == 2)
+            a.barh([_lit(t) for t, _ in items][::-1], [v / total for _, v in items][::-1], color=col[c.name])
+            a.set_title(f"{_lit(c.name)}: top {len(items)} bigrams", fontsize=10)
+            a.tick_params(axis="y", labelsize=7)
+            a.set_xlabel("share of bigrams")
+        fig.tight_layout()
+        return fig
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
@@ -348,7 +533,7 @@ class _Tokenized:
         return _Tokenized(self.name, codes, self.lengths[docs], [self.texts[i] for i in docs])
 
 
-def _tokenize_all(corpora: Sequence[Corpus], max_docs: int | None = None):
+def _tokenize_all(corpora: Sequence[Corpus]):
     """Tokenise every corpus and give words ids from one shared vocabulary.
 
     The vocabulary is built by Arrow's hash-based ``dictionary_encode`` over all words at once
@@ -368,8 +553,6 @@ def _tokenize_all(corpora: Sequence[Corpus], max_docs: int | None = None):
             flat.extend(toks)
             lengths.append(len(toks))
             texts.append(doc.text)
-            if max_docs is not None and len(texts) >= max_docs:
-                break
         per.append((corpus.name, lengths, texts))
     encoded = pc.dictionary_encode(pa.array(flat, type=pa.large_string()))
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -629,6 +812,56 @@ def _equal_size(toks: list[_Tokenized], seed: int) -> tuple[list[_Tokenized], in
     return out, target
 
 
+@dataclass(kw_only=True)
+class NgramAnalyzer(Analyzer):
+    """N-gram concentration of each corpus and divergences from the reference (module docstring).
+
+    >>> from toedit_stats import Corpus
+    >>> res = NgramAnalyzer(n=(1,)).analyze([Corpus.from_documents(["a b a b"]), Corpus.from_documents(["a b c"])])
+    >>> round(res.corpora[0].by_n[0].entropy_bits, 3), res.pairs[0].coverage
+    (1.0, 0.6666666666666666)
+    """
+
+    name: ClassVar[str] = "ngrams"
+    title: ClassVar[str] = "N-gram concentration"
+
+    n: tuple[int, ...] = option((1, 2, 3, 4), min=1, max=8, cli="--n", help="N-gram orders (comma-separated or repeated).")
+    top: int = option(40, min=1, help="Most frequent n-grams kept per corpus and n (for plots and tables).")
+    equal_size: bool = option(True, help="Also compute everything on equal token budgets (the headline numbers).")
+    sketch: bool = option(False, help="Bounded-memory mode (HyperLogLog++ and Misra–Gries).")
+    capacity: int = option(10_000, min=1, help="With --sketch: heavy-hitter counters per n.")
+
+    def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> NgramResult:
+        ns = tuple(sorted({int(x) for x in self.n}))
+        if self.sketch:
+            from .ngram_sketch import analyze_ngrams_sketch
+
+            if isinstance(corpora, Corpus):
+                corpora = [corpora]
+            corpora = list(corpora)
+            corpora.insert(0, corpora.pop(reference))
+            res = analyze_ngrams_sketch(
+                corpora, n=ns, top=self.top, seed=self.seed, capacity=self.capacity, max_docs=self.max_docs
+            )
+            return replace_top_k(res, self.top)
+        prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
+        toks, vocab = _tokenize_all(prepared)
+        counter = _Counter(vocab)
+        full = _analyze_tokenized(toks, counter, ns, self.top, self.seed)
+        if not self.equal_size or len(toks) < 2:
+            return replace_top_k(full, self.top)
+        small, target = _equal_size(toks, self.seed)
+        eq = _analyze_tokenized(small, counter, ns, self.top, self.seed)
+        eq = NgramResult(eq.corpora, eq.pairs, eq.hashed_pairs, ns, self.seed, tokens_per_corpus=target, top_k=self.top)
+        return NgramResult(full.corpora, full.pairs, full.hashed_pairs, ns, self.seed, equal_size=eq, top_k=self.top)
+
+
+def replace_top_k(res: NgramResult, top: int) -> NgramResult:
+    from dataclasses import replace
+
+    return replace(res, top_k=top)
+
+
 def analyze_ngrams(
     corpora: Sequence[Corpus] | Corpus,
     *,
@@ -638,16 +871,17 @@ def analyze_ngrams(
     equal_size: bool = True,
     max_docs: int | None = None,
 ) -> NgramResult:
-    """N-gram concentration of each corpus, and divergences from the first (the reference).
+    """N-gram concentration of each corpus, and divergences from the first (the reference):
+    ``NgramAnalyzer(...).analyze(corpora)`` as one call.
 
     Parameters
     ----------
     corpora : corpora to compare; the first is the reference (usually human).
     n : n-gram orders to report (any of 1..8).
     top : how many of the most frequent n-grams to keep per corpus and n (for plots).
-    seed : seeds the MinHash permutations and the equal-size subsample.
+    seed : seeds the MinHash permutations, the equal-size subsample and ``max_docs`` sampling.
     equal_size : also compute everything on equal token budgets (``result.equal_size``).
-    max_docs : read at most this many documents per corpus.
+    max_docs : a seeded sample of at most this many documents per corpus.
 
     Example
     -------
@@ -656,19 +890,4 @@ def analyze_ngrams(
     >>> round(res.corpora[0].by_n[0].entropy_bits, 3), res.pairs[0].coverage
     (1.0, 0.6666666666666666)
     """
-    if isinstance(corpora, Corpus):
-        corpora = [corpora]
-    ns = tuple(sorted({int(x) for x in n}))
-    if not ns or ns[0] < 1 or ns[-1] > 8:
-        raise ConfigError(f"n must be between 1 and 8, got {list(n)}")
-    if top < 1:
-        raise ConfigError(f"top must be positive, got {top}")
-    toks, vocab = _tokenize_all(corpora, max_docs=max_docs)
-    counter = _Counter(vocab)
-    full = _analyze_tokenized(toks, counter, ns, top, seed)
-    if not equal_size or len(toks) < 2:
-        return full
-    small, target = _equal_size(toks, seed)
-    eq = _analyze_tokenized(small, counter, ns, top, seed)
-    eq = NgramResult(eq.corpora, eq.pairs, eq.hashed_pairs, ns, seed, tokens_per_corpus=target)
-    return NgramResult(full.corpora, full.pairs, full.hashed_pairs, ns, seed, equal_size=eq)
+    return NgramAnalyzer(n=tuple(n), top=top, seed=seed, equal_size=equal_size, max_docs=max_docs).analyze(corpora)

@@ -34,17 +34,19 @@ list of per-document perplexities), so sharded or streamed scoring equals one-sh
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..corpus import Corpus, reservoir_sample
-from ..errors import ConfigError
+from ..corpus import Corpus
 from ..lm.base import TokenScores
+from ..options import option
+from ..plotting import _lit, _plt, colors
+from .base import Analyzer, Metric, Result, prepare_corpora
 
-__all__ = ["GE", "LE", "RANK_BUCKETS", "TokenPair", "TokenResult", "TokenStats", "analyze_tokens"]
+__all__ = ["GE", "LE", "RANK_BUCKETS", "TokenAnalyzer", "TokenPair", "TokenResult", "TokenStats", "analyze_tokens"]
 
 FINE = 10_000
 GE = (0.5, 0.9, 0.99, 0.999)
@@ -185,9 +187,16 @@ def compare_token_stats(a: TokenStats, b: TokenStats) -> TokenPair:
     return TokenPair(a.name, b.name, stat, pval, w, js)
 
 
-@dataclass(frozen=True)
-class TokenResult:
-    """Result of :func:`analyze_tokens`; ``to_dict()`` is what ``tokens --json`` prints."""
+_SHARE_LABEL = {0.5: "0.5", 0.9: "0.9", 0.99: "0.99", 0.999: "0.999"}
+
+
+@dataclass(frozen=True, repr=False)
+class TokenResult(Result):
+    """Result of :class:`TokenAnalyzer` / :func:`analyze_tokens` (the contract of
+    :class:`~toedit_stats.analyzers.base.Result`); ``to_dict()`` is what ``tokens --json`` prints."""
+
+    analyzer: ClassVar[str] = "tokens"
+    title: ClassVar[str] = "Token probabilities and perplexity"
 
     model: dict[str, Any]
     corpora: list[TokenStats]
@@ -202,7 +211,83 @@ class TokenResult:
             "sampling": self.sampling,
         }
 
-    def to_frame(self):
+    def corpus_names(self) -> list[str]:
+        return [c.name for c in self.corpora]
+
+    def describe(self) -> str:
+        fp = self.model.get("fingerprint", "")
+        return (
+            f"Model {self.model.get('name')} ({fp}). Every token of every document is scored once "
+            "(teacher forcing); no text is scored twice."
+        )
+
+    def metrics(self) -> list[Metric]:
+        out: list[Metric] = []
+        for c in self.corpora:
+            d = c.to_dict()
+            m = lambda name, label, value, unit="", head=False, c=c: Metric(  # noqa: E731
+                "tokens", name, label, "per corpus", c.name, value, unit=unit, n=c.documents, headline=head
+            )
+            out.append(m("documents", "documents scored", c.documents, "documents"))
+            out.append(m("tokens", "tokens scored", c.tokens, "tokens"))
+            for t, v in d["share_ge"].items():
+                out.append(m(f"share_ge_{t}", f"share of tokens with p >= {t}", v, "share", t == "0.99"))
+            for t, v in d["share_le"].items():
+                out.append(m(f"share_le_{t}", f"share of tokens with p <= {t}", v, "share"))
+            for q, v in d["prob_quantiles"].items():
+                out.append(m(f"prob_{q}", f"token probability, {q}", v))
+            for b, v in d["rank_buckets"].items():
+                out.append(m(f"rank_{b}", f"share of tokens with rank {b}", v, "share"))
+            for q, v in d["ppl"].items():
+                label = "median per-document perplexity" if q == "p50" else f"per-document perplexity, {q}"
+                out.append(m(f"ppl_{q}", label, v, "", q == "p50"))
+            out.append(m("mean_entropy_nats", "mean entropy", d["mean_entropy_nats"], "nats", True))
+        n = {c.name: c.documents for c in self.corpora}
+        for p in self.pairs:
+            d = lambda name, label, value, unit="", kind="distance", better="lower", identical=0.0, p=p: Metric(  # noqa: E731
+                "tokens", name, label, kind, p.b, value, reference=p.a, unit=unit, n=min(n[p.a], n[p.b]),
+                better=better if kind == "distance" else None,
+                identical=identical if kind == "distance" else None, headline=True,
+            )
+            out.append(d("ppl_ks_stat", "KS statistic, per-document perplexity", p.ppl_ks_stat))
+            out.append(d("ppl_ks_pvalue", "KS p-value, per-document perplexity", p.ppl_ks_pvalue, kind="test"))
+            out.append(d("log_ppl_wasserstein", "Wasserstein, log-perplexity", p.log_ppl_wasserstein, "nats"))
+            out.append(d("prob_hist_js_bits", "JS divergence, 100-bin token probabilities", p.prob_hist_js_bits, "bits"))
+        return out
+
+    def findings(self, corpus: str | None = None) -> list[str]:
+        if len(self.corpora) < 2:
+            return []
+        ref = self.corpora[0]
+        other = next((c for c in self.corpora[1:] if c.name == corpus), self.corpora[1])
+        pair = next((p for p in self.pairs if p.b == other.name), None)
+        ph, ps = ref.to_dict()["ppl"]["p50"], other.to_dict()["ppl"]["p50"]
+        gh, gs = ref.to_dict()["share_ge"]["0.99"], other.to_dict()["share_ge"]["0.99"]
+        if pair is None or not (math.isfinite(ph) and math.isfinite(ps)):
+            return []
+        more = "more" if ps < ph else "less"
+        sig = "significant" if pair.ppl_ks_pvalue < 0.05 else "not significant"
+        out = [
+            f"Under the prior model the {other.name} corpus is {more} predictable than the {ref.name} one: median "
+            f"per-document perplexity {ps:.2f} vs {ph:.2f}, and {100 * gs:.1f}% vs {100 * gh:.1f}% of tokens get "
+            f"p ≥ 0.99. The difference in per-document perplexity is {sig} at the 5% level "
+            f"(KS p = {pair.ppl_ks_pvalue:.2g})."
+        ]
+        if ps >= ph:
+            out.append(
+                f"Note that this {other.name} corpus is not over-concentrated in the way the paper describes; "
+                "editing over-confident tokens is not expected to help it."
+            )
+        return out
+
+    def extra_tables(self) -> dict[str, Any]:
+        return {
+            "tokens": self.wide_frame(),
+            "token_pairs": self.pairs_frame(),
+            "token_documents": self.documents_frame(),
+        }
+
+    def wide_frame(self):
         """One row per corpus: the scalar statistics, flattened (``share_ge_0.99``, ``ppl_p50``...)."""
         import pandas as pd
 
@@ -236,14 +321,69 @@ class TokenResult:
             ]
         )
 
-    def plot(self) -> dict[str, Any]:
-        """Figures: ``prob_u_shape``, ``perplexity_hist``, ``rank_buckets``."""
-        from ..plotting import token_figures
+    # -- figures --------------------------------------------------------------------------------
+    def _figure_makers(self) -> dict[str, Any]:
+        return {
+            "prob_u_shape": self._fig_prob_u_shape,
+            "perplexity_hist": self._fig_perplexity_hist,
+            "rank_buckets": self._fig_rank_buckets,
+        }
 
-        return token_figures(self)
+    def _fig_prob_u_shape(self, ax=None):
+        plt = _plt()
+        col = colors(self.corpus_names())
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        centers = (np.arange(100) + 0.5) / 100
+        for c in self.corpora:
+            ax.step(centers, c.prob_hist100, where="mid", color=col[c.name], lw=1.5,
+                    label=f"{_lit(c.name)} ({c.tokens:,} tokens)")
+            for q, ls in ((0.25, ":"), (0.5, "--"), (0.75, ":")):
+                ax.axvline(c.prob_quantile(q), color=col[c.name], ls=ls, lw=1, alpha=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("probability of the actual token")
+        ax.set_ylabel("share of tokens (100 bins)")
+        ax.set_title("Token probabilities (dashed: median, dotted: p25/p75)")
+        ax.legend(fontsize=8)
+        ax.figure.tight_layout()
+        return ax.figure
 
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, float_format=lambda x: f"{x:.4g}")
+    def _fig_perplexity_hist(self, ax=None):
+        plt = _plt()
+        col = colors(self.corpus_names())
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        parts = [c.ppl for c in self.corpora if c.ppl.size]
+        all_ppl = np.concatenate(parts) if parts else np.array([])
+        if all_ppl.size:
+            bins = np.geomspace(max(all_ppl.min(), 1e-3), all_ppl.max() * 1.0001, 40)
+            for c in self.corpora:
+                ax.hist(c.ppl, bins=bins, histtype="step", lw=1.6, color=col[c.name],
+                        label=f"{_lit(c.name)} (n={c.ppl.size})")
+            ax.set_xscale("log")
+        ax.set_xlabel("per-document perplexity")
+        ax.set_ylabel("documents")
+        ax.set_title("Per-document perplexity")
+        ax.legend(fontsize=8)
+        ax.figure.tight_layout()
+        return ax.figure
+
+    def _fig_rank_buckets(self, ax=None):
+        plt = _plt()
+        names = self.corpus_names()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.6))
+        left = np.zeros(len(names))
+        shades = plt.cm.viridis(np.linspace(0.1, 0.9, len(RANK_BUCKETS)))
+        for j, bucket in enumerate(RANK_BUCKETS):
+            vals = np.array([c.ranks[j] / c.tokens if c.tokens else 0 for c in self.corpora])
+            ax.barh([_lit(n) for n in names], vals, left=left, color=shades[j], label=f"rank {bucket}")
+            left += vals
+        ax.set_xlabel("share of tokens")
+        ax.set_title("GLTR rank buckets")
+        ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+        ax.figure.tight_layout()
+        return ax.figure
 
 
 def token_stats(name: str, scores: Iterable[TokenScores]) -> TokenStats:
@@ -253,72 +393,71 @@ def token_stats(name: str, scores: Iterable[TokenScores]) -> TokenStats:
     return acc
 
 
+@dataclass(kw_only=True)
+class TokenAnalyzer(Analyzer):
+    """Score each corpus with a language model and compare token statistics with the reference.
+
+    ``model`` is a name (``smollm2-135m``, hub id, path), an :class:`~toedit_stats.options.LMConfig`
+    or a loaded :class:`~toedit_stats.lm.LanguageModel`. Scores come from ``model.score``, so a
+    model wrapped in a score cache (the report does this) never scores the same text twice.
+    """
+
+    name: ClassVar[str] = "tokens"
+    title: ClassVar[str] = "Token probabilities and perplexity"
+    needs: ClassVar[tuple[str, ...]] = ("lm",)
+
+    max_docs: int | None = option(500, kind="int", min=1, optional=True,
+                                  help="Score a seeded sample of at most N documents per corpus.")
+    model: Any = option("smollm2-135m", kind="any", cli="", help="Language model (name, LMConfig or object).")
+    progress: bool = option(False, cli="", help="Progress bars on stderr.")
+
+    def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> TokenResult:
+        from ..lm import load_lm
+        from ..options import LMConfig
+
+        prepared, totals = prepare_corpora(corpora, reference, self.max_docs, self.seed)
+        model = self.model
+        lm = model.load() if isinstance(model, LMConfig) else load_lm(model)
+        stats, sampling = [], {}
+        for c in prepared:
+            docs = list(c)
+            scores = lm.score(docs)
+            if self.progress:
+                from tqdm.auto import tqdm
+
+                scores = tqdm(scores, total=len(docs), desc=f"scoring {c.name}", unit="doc")
+            stats.append(token_stats(c.name, scores))
+            total = totals[c.name]
+            sampling[c.name] = {
+                "scored": len(docs),
+                "of": total,
+                "seed": self.seed,
+                "note": f"sampled {len(docs)} of {total}" if len(docs) < total else "all documents",
+            }
+        info: dict[str, Any] = {"name": getattr(lm, "name", str(model))}
+        info["fingerprint"] = lm.fingerprint
+        info["backend"] = getattr(lm, "backend", None)
+        pairs = [compare_token_stats(stats[0], s) for s in stats[1:]]
+        return TokenResult(info, stats, pairs, sampling)
+
+
 def analyze_tokens(
     corpora: Sequence[Corpus] | Corpus,
     *,
     model: Any = "smollm2-135m",
-    backend: str = "transformers",
     max_docs: int | None = 500,
     seed: int = 0,
-    lm_kwargs: Mapping[str, Any] | None = None,
-    precomputed: Mapping[str, TokenStats] | None = None,
     progress: bool = False,
 ) -> TokenResult:
-    """Score each corpus with ``model`` and compare token statistics with the first corpus.
+    """``TokenAnalyzer(...).analyze(corpora)`` as one call: score each corpus with ``model`` and
+    compare token statistics with the first.
 
     Parameters
     ----------
     corpora : the first is the reference.
-    model : a model name (``smollm2-135m``, hub id, path) or a loaded
+    model : a model name (``smollm2-135m``, hub id, path), an ``LMConfig`` or a loaded
         :class:`~toedit_stats.lm.LanguageModel`.
-    max_docs : score a seeded uniform sample of at most this many documents per corpus
+    max_docs : score a seeded sample of at most this many documents per corpus
         (``None``: all); the result says "sampled N of M" in ``sampling``.
-    precomputed : statistics already accumulated for some corpora (by name), e.g. by the
-        editor's scoring pass; those corpora are not scored again.
     """
-    from ..lm import load_lm
-
-    if isinstance(corpora, Corpus):
-        corpora = [corpora]
-    if max_docs is not None and max_docs < 1:
-        raise ConfigError(f"max_docs must be positive, got {max_docs}")
-    precomputed = dict(precomputed or {})
-    lm = None
-    stats, sampling = [], {}
-    for c in corpora:
-        if c.name in precomputed:
-            stats.append(precomputed[c.name])
-            sampling[c.name] = {
-                "scored": precomputed[c.name].documents,
-                "of": None,
-                "seed": seed,
-                "note": "scored by an earlier pass",
-            }
-            continue
-        if max_docs is not None:
-            docs, total = reservoir_sample(iter(c), max_docs, seed)
-        else:
-            docs = list(c)
-            total = len(docs)
-        if lm is None:
-            lm = load_lm(model, backend=backend, **dict(lm_kwargs or {}))
-        scores = lm.score(docs)
-        if progress:
-            from tqdm.auto import tqdm
-
-            scores = tqdm(scores, total=len(docs), desc=f"scoring {c.name}", unit="doc")
-        stats.append(token_stats(c.name, scores))
-        sampling[c.name] = {
-            "scored": len(docs),
-            "of": total,
-            "seed": seed,
-            "note": f"sampled {len(docs)} of {total}" if len(docs) < total else "all documents",
-        }
-    info: dict[str, Any] = {"name": model if isinstance(model, str) else getattr(model, "name", str(model))}
-    if lm is not None:
-        info["fingerprint"] = lm.fingerprint
-        info["backend"] = getattr(lm, "backend", backend)
-    elif not isinstance(model, str):
-        info["fingerprint"] = model.fingerprint
-    pairs = [compare_token_stats(stats[0], s) for s in stats[1:]]
-    return TokenResult(info, stats, pairs, sampling)
+    return TokenAnalyzer(model=model, max_docs=max_docs, seed=seed, progress=progress).analyze(corpora)

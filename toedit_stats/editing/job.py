@@ -39,7 +39,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,6 +196,58 @@ def _completed(out: Path, fp: str) -> dict[str, Any] | None:
     return m
 
 
+def edit_job_config(
+    corpus: Corpus,
+    model_info: dict[str, Any] | None,
+    config: EditConfig,
+    *,
+    shard: tuple[int, int],
+    chunk_docs: int | None,
+    audit_positions: bool,
+) -> dict[str, Any]:
+    """The configuration section of every edit manifest (the job's and the report's): what
+    decides the output, and so what the resume fingerprint covers."""
+    info = model_info or {}
+    return {
+        "edit": config.to_dict(),
+        # where the weights were read from (GGUF or cache) and the device do not change the output
+        "model": {
+            k: v for k, v in info.items() if k in ("backend", "name", "fingerprint", "context", "prefix_token")
+        },
+        "inputs": [file_facts(f) for f in getattr(corpus, "files", [])],
+        "reader": {
+            "text_field": corpus.text_field,
+            "id_field": corpus.id_field,
+            "where": list(corpus.where),
+            "limit": corpus.limit,
+            "sample": corpus.sample,
+            "seed": corpus.seed,
+        },
+        "shard": list(shard),
+        "chunk_docs": chunk_docs,
+        "audit_positions": audit_positions,
+        "toedit_stats": __version__,
+    }
+
+
+def edit_totals(edited: Sequence[EditedDocument]) -> dict[str, Any]:
+    """Totals over edited documents: documents, the audit counts summed, per-generation counts
+    and how many documents changed."""
+    totals: dict[str, Any] = {"documents": len(edited), **dict.fromkeys(_COUNTS, 0)}
+    gens: list[dict[str, int]] = []
+    for ed in edited:
+        for key in _COUNTS:
+            totals[key] += getattr(ed.audit, key)
+        for g, ga in enumerate(ed.audits):
+            if g >= len(gens):
+                gens.append(dict.fromkeys(_COUNTS, 0))
+            for key in _COUNTS:
+                gens[g][key] += getattr(ga, key)
+    totals["documents_changed"] = sum(1 for e in edited if e.doc.text != e.original)
+    totals["generations"] = gens
+    return totals
+
+
 def check_k(lm: Any, config: EditConfig) -> None:
     """``k`` cannot exceed the model's vocabulary (checked before anything is written)."""
     vocab = getattr(lm, "vocab_size", None)
@@ -261,29 +313,7 @@ def run_edit_job(
 
     lm = load_lm(model)
     check_k(lm, config)
-    info = lm.info() if hasattr(lm, "info") else {"fingerprint": lm.fingerprint}
-    job_config = {
-        "edit": config.to_dict(),
-        # where the weights were read from (GGUF or cache) and the device do not change the output
-        "model": {
-            k: v
-            for k, v in info.items()
-            if k in ("backend", "name", "fingerprint", "context", "prefix_token")
-        },
-        "inputs": [file_facts(f) for f in corpus.files],
-        "reader": {
-            "text_field": corpus.text_field,
-            "id_field": corpus.id_field,
-            "where": list(corpus.where),
-            "limit": corpus.limit,
-            "sample": corpus.sample,
-            "seed": corpus.seed,
-        },
-        "shard": [i, n],
-        "chunk_docs": chunk_docs,
-        "audit_positions": audit_positions,
-        "toedit_stats": __version__,
-    }
+    job_config = edit_job_config(corpus, lm.info(), config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions)
     fp = _fingerprint(job_config)
     if resume:
         done_before = _completed(out, fp)

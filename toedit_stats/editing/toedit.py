@@ -29,8 +29,6 @@ replacement token is itself a partial character.
 from __future__ import annotations
 
 import hashlib
-import math
-import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -40,6 +38,7 @@ import numpy as np
 from ..corpus import Document
 from ..errors import ConfigError
 from ..lm.base import TokenScores, document_buffers
+from ..options import check_fields, option
 
 __all__ = ["STRATEGIES", "DocumentAudit", "EditConfig", "EditedDocument", "doc_rng", "edit", "edit_scores"]
 
@@ -48,40 +47,25 @@ STRATEGIES = ("up_revise", "low_drop_up_revise", "filtering")
 
 @dataclass(frozen=True)
 class EditConfig:
-    """Editing parameters (see the module docstring). ``beta=None`` takes the strategy's default."""
+    """Editing parameters (see the module docstring), each declared once: the command line's
+    ``edit`` and ``report`` options, TOML job files and Python all come from these fields.
+    ``beta=None`` takes the strategy's default."""
 
-    p: float = 0.99
-    k: int = 8
-    beta: float | None = None
-    strategy: str = "up_revise"
-    drop_below: float = 0.001
-    seed: int = 0
-    generations: int = 1
+    p: float = option(
+        0.99, min=0, min_open=True,
+        help="Select tokens with probability >= p (p > 1 selects none).",
+    )
+    k: int = option(8, min=1, help="Resample a selected token from the model's top-k candidates.")
+    beta: float | None = option(
+        None, kind="float", min=0, min_open=True, help="Sampling temperature (default 1.5; 1.0 for low_drop_up_revise)."
+    )
+    strategy: str = option("up_revise", choices=STRATEGIES, help="What to edit (see the editing docs).")
+    drop_below: float = option(0.001, min=0, max=1, help="Delete tokens with p < this (drop strategies).")
+    seed: int = option(0, cli="", help="Seed of the per-document generators.")
+    generations: int = option(1, min=1, help="Edit G times in a row.")
 
     def __post_init__(self):
-        for name in ("p", "drop_below", "beta"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-                raise ConfigError(f"{name} must be a number, got {value!r}")
-        for name in ("k", "seed", "generations"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise ConfigError(f"{name} must be an integer, got {value!r}")
-        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
-            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
-        if self.k < 1:
-            raise ConfigError(f"k must be >= 1, got {self.k}")
-        if self.beta is not None and not self.beta > 0:
-            raise ConfigError(f"beta must be > 0, got {self.beta}")
-        if not 0 <= self.drop_below <= 1:
-            raise ConfigError(f"drop_below must be in [0, 1], got {self.drop_below}")
-        if self.generations < 1:
-            raise ConfigError(f"generations must be >= 1, got {self.generations}")
-        if not (math.isfinite(self.p) and self.p > 0):
-            raise ConfigError(
-                f"p must be a number > 0 (tokens with probability >= p are selected; p > 1 selects none), "
-                f"got {self.p}"
-            )
+        check_fields(self)
 
     @property
     def effective_beta(self) -> float:

@@ -1,13 +1,14 @@
-"""On-disk embedding cache keyed by (embedder fingerprint, text hash)."""
+"""Embedding cache keyed by (embedder fingerprint, text hash), on disk (:mod:`toedit_stats._cache`)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._cache import ArrayStore, namespace, text_key
 
 __all__ = ["CachedEmbedder"]
 
@@ -20,7 +21,8 @@ class CachedEmbedder:
 
         self.inner = inner
         self.name = inner.name
-        self.directory = Path(directory) if directory else cache_dir() / "embeddings"
+        self.store = ArrayStore(directory or cache_dir() / "embeddings")
+        self.directory = self.store.directory
 
     @property
     def dim(self) -> int:
@@ -31,29 +33,18 @@ class CachedEmbedder:
         return self.inner.fingerprint
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        fp = hashlib.sha256(self.inner.fingerprint.encode()).hexdigest()[:16]
-        folder = self.directory / fp
-        keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        ns = namespace(self.inner.fingerprint)
+        keys = [text_key(t) for t in texts]
         out: list[np.ndarray | None] = []
         for k in keys:
-            path = folder / k[:2] / f"{k}.npy"
-            try:
-                out.append(np.load(path))
-            except (OSError, ValueError):
-                out.append(None)
+            z = self.store.get(ns, k)
+            out.append(z["v"] if z is not None and "v" in z else None)
         missing = [i for i, v in enumerate(out) if v is None]
         if missing:
             vecs = self.inner.embed([texts[i] for i in missing])
             for i, v in zip(missing, vecs):
                 out[i] = v
-                path = folder / keys[i][:2] / f"{keys[i]}.npy"
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_suffix(f".{np.random.randint(1 << 30)}.tmp.npy")
-                    np.save(tmp, v)
-                    tmp.replace(path)
-                except OSError:
-                    pass
+                self.store.put(ns, keys[i], {"v": np.asarray(v)})
         if not out:
             return np.zeros((0, self.dim), np.float32)
         return np.stack(out).astype(np.float32)

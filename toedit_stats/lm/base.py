@@ -1,7 +1,7 @@
 """The language-model seam: a protocol with one scoring method, and its per-document output.
 
 A backend tokenises each document, prepends a *prefix* token so that the first real token gets a
-probability (see :func:`toedit_stats.lm.hf.choose_prefix_token`), runs one teacher-forced pass
+probability (see :func:`choose_prefix_token`), runs one teacher-forced pass
 (in overlapping windows when the document is longer than the context) and yields one
 :class:`TokenScores` per document, in input order.
 """
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..corpus import Document
+from ..errors import ConfigError
 
-__all__ = ["LanguageModel", "TokenScores", "normalize_offsets", "plan_windows"]
+__all__ = ["LanguageModel", "TokenScores", "choose_prefix_token", "normalize_offsets", "plan_windows"]
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,25 @@ class TokenScores:
 
 @runtime_checkable
 class LanguageModel(Protocol):
-    """What the token analyzer and the editor need from a language model."""
+    """Everything callers use of a language model (the token analyzer, the editor, the report,
+    the job manifests). A backend registers by name in :mod:`toedit_stats.registry` and says
+    which :class:`~toedit_stats.options.LMConfig` fields it uses in ``config_fields``."""
 
     name: str
+    backend: str
+
+    def load(self) -> LanguageModel:
+        """Load weights now (backends load lazily on first use); returns self."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """Provenance: backend, name, fingerprint, context, prefix_token, device, ..."""
+        ...
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids the model can predict (bounds the editor's k)."""
+        ...
 
     @property
     def fingerprint(self) -> str:
@@ -83,6 +100,31 @@ class LanguageModel(Protocol):
     def token_text(self, token_ids: Sequence[int]) -> list[str]:
         """The text of each token id decoded on its own (``�`` for partial UTF-8)."""
         ...
+
+
+def choose_prefix_token(tokenizer: Any, config: Any = None) -> int:
+    """The prefix-token rule, shared by every backend: the token put before every document so
+    that its first real token gets a probability. ``<|endoftext|>`` when the vocabulary has it;
+    else the BOS token when the tokenizer adds one itself; else BOS, then EOS, from the tokenizer
+    or the model config."""
+    vocab = tokenizer.get_vocab()
+    if "<|endoftext|>" in vocab:
+        return int(vocab["<|endoftext|>"])
+    probe = tokenizer("a", add_special_tokens=True)["input_ids"]
+    bos = tokenizer.bos_token_id
+    if bos is not None and probe and probe[0] == bos:
+        return int(bos)
+    for cand in (
+        bos,
+        getattr(config, "bos_token_id", None),
+        tokenizer.eos_token_id,
+        getattr(config, "eos_token_id", None),
+    ):
+        if isinstance(cand, list):
+            cand = cand[0] if cand else None
+        if cand is not None:
+            return int(cand)
+    raise ConfigError("the tokenizer has no <|endoftext|>, BOS or EOS token; pass prefix_token=")
 
 
 def normalize_offsets(offsets: np.ndarray) -> np.ndarray:

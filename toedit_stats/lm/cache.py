@@ -1,21 +1,21 @@
-"""An on-disk cache of :class:`TokenScores`, keyed by (model fingerprint, top-k, text hash).
+"""A cache of :class:`TokenScores` keyed by (model fingerprint, text hash): on disk or in memory.
 
-``CachedLM(lm)`` behaves like ``lm``; documents whose scores are cached are not scored again (the
-report and repeated ``tokens`` runs reuse them). Files live in ``<cache>/scores/<fingerprint
-hash>/<text hash>.npz`` (``$TOEDIT_STATS_CACHE`` or the user cache directory), written atomically.
+``CachedLM(lm)`` behaves like ``lm``; documents whose scores are cached are not scored again
+(repeated ``tokens`` runs reuse the disk cache; the report keeps one in memory, so the editor's
+scoring pass also serves the token analyzer, and texts the edit left unchanged are not scored
+again). Entries hold the top-k candidates they were scored with; a request for fewer is served
+by slicing (top-k arrays are sorted by probability), a request for more rescores. Files live in
+``<cache>/scores/<fingerprint hash>/<text hash>.npz`` (``$TOEDIT_STATS_CACHE`` or the user cache
+directory), written atomically (:mod:`toedit_stats._cache`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from .._cache import ArrayStore, namespace, text_key
 from ..corpus import Document
 from .base import TokenScores, document_buffers
 from .models import cache_dir
@@ -26,15 +26,19 @@ _FIELDS = ("token_ids", "offsets", "logprobs", "ranks", "topk_ids", "topk_logpro
 
 
 class CachedLM:
-    """Wrap a language model with the on-disk score cache. ``hits``/``misses`` count documents."""
+    """Wrap a language model with a score cache. ``hits``/``misses`` count documents.
 
-    def __init__(self, inner: Any, directory: str | os.PathLike | None = None):
+    ``directory=None`` uses the user cache directory; ``memory=True`` keeps entries in this
+    object only (nothing written)."""
+
+    def __init__(self, inner: Any, directory: str | os.PathLike | None = None, *, memory: bool = False):
         self.inner = inner
-        self.directory = Path(directory) if directory else cache_dir() / "scores"
+        self.store = ArrayStore(None if memory else (directory or cache_dir() / "scores"))
+        self.directory = self.store.directory
         self.hits = 0
         self.misses = 0
 
-    def __getattr__(self, name: str) -> Any:  # name, backend, info(), load(), ... of the inner model
+    def __getattr__(self, name: str) -> Any:  # name, backend, info(), load(), vocab_size of the inner model
         return getattr(self.inner, name)
 
     @property
@@ -44,53 +48,38 @@ class CachedLM:
     def token_text(self, token_ids: Sequence[int]) -> list[str]:
         return self.inner.token_text(token_ids)
 
-    def _path(self, text: str, top_k: int) -> Path:
-        fp = hashlib.sha256(f"{self.inner.fingerprint}|k={top_k}".encode()).hexdigest()[:16]
-        key = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        return self.directory / fp / key[:2] / f"{key}.npz"
-
-    def _load(self, path: Path, doc_id: str) -> TokenScores | None:
-        try:
-            with np.load(path) as z:
-                arrays = {f: z[f] for f in _FIELDS}
-                entropy = z["entropy"] if "entropy" in z.files else None
-        except (OSError, ValueError, KeyError):
+    def _load(self, ns: str, text: str, doc_id: str, top_k: int) -> TokenScores | None:
+        z = self.store.get(ns, text_key(text))
+        if z is None or any(f not in z for f in _FIELDS) or z["topk_ids"].shape[1] < top_k:
             return None
         return TokenScores(
             doc_id,
-            arrays["token_ids"],
-            arrays["offsets"],
-            arrays["logprobs"],
-            arrays["ranks"],
-            entropy,
-            arrays["topk_ids"],
-            arrays["topk_logprobs"],
+            z["token_ids"],
+            z["offsets"],
+            z["logprobs"],
+            z["ranks"],
+            z.get("entropy"),
+            z["topk_ids"][:, :top_k],
+            z["topk_logprobs"][:, :top_k],
         )
 
-    def _store(self, path: Path, s: TokenScores) -> None:
+    def _store(self, ns: str, text: str, s: TokenScores) -> None:
         arrays = {f: getattr(s, f) for f in _FIELDS}
         if s.entropy is not None:
             arrays["entropy"] = s.entropy
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        except OSError:  # a read-only cache only costs speed
-            pass
+        self.store.put(ns, text_key(text), arrays)
 
     def score(
         self, docs: Iterable[Document | str], *, top_k: int = 0, buffer_docs: int = 256
     ) -> Iterator[TokenScores]:
+        ns = namespace(self.inner.fingerprint)
         for buf in document_buffers(docs, buffer_docs):
-            paths = [self._path(d.text, top_k) for d in buf]
-            found = [self._load(p, d.id) for p, d in zip(paths, buf)]
+            found = [self._load(ns, d.text, d.id, top_k) for d in buf]
             missing = [i for i, f in enumerate(found) if f is None]
             self.hits += len(buf) - len(missing)
             self.misses += len(missing)
             if missing:
                 for i, s in zip(missing, self.inner.score([buf[i] for i in missing], top_k=top_k)):
-                    self._store(paths[i], s)
+                    self._store(ns, buf[i].text, s)
                     found[i] = s
             yield from found

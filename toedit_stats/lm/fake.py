@@ -34,6 +34,8 @@ class FakeLM:
     def __init__(self, **_: object):
         self._vocab: dict[int, str] = {_h(w) % (1 << 31): w for w in _COMMON}
 
+    vocab_size = 1 << 31
+
     def load(self) -> FakeLM:
         return self
 

@@ -26,14 +26,14 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .._deps import require
 from ..corpus import Document
 from ..errors import ConfigError
-from .base import TokenScores, document_buffers, normalize_offsets, plan_windows, stitch
+from .base import TokenScores, choose_prefix_token, document_buffers, normalize_offsets, plan_windows, stitch
 from .models import (
     DEFAULT_MODEL,
     hub_reachable,
@@ -43,29 +43,7 @@ from .models import (
     unreachable_message,
 )
 
-__all__ = ["TransformersLM", "choose_prefix_token"]
-
-
-def choose_prefix_token(tokenizer: Any, config: Any = None) -> int:
-    """The token put before every document (see the module docstring)."""
-    vocab = tokenizer.get_vocab()
-    if "<|endoftext|>" in vocab:
-        return int(vocab["<|endoftext|>"])
-    probe = tokenizer("a", add_special_tokens=True)["input_ids"]
-    bos = tokenizer.bos_token_id
-    if bos is not None and probe and probe[0] == bos:
-        return int(bos)
-    for cand in (
-        bos,
-        getattr(config, "bos_token_id", None),
-        tokenizer.eos_token_id,
-        getattr(config, "eos_token_id", None),
-    ):
-        if isinstance(cand, list):
-            cand = cand[0] if cand else None
-        if cand is not None:
-            return int(cand)
-    raise ConfigError("the tokenizer has no <|endoftext|>, BOS or EOS token; pass prefix_token=")
+__all__ = ["TransformersLM"]
 
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -97,6 +75,14 @@ class TransformersLM:
     """
 
     backend = "transformers"
+    # LMConfig field -> constructor argument (see toedit_stats.lm.load_lm)
+    config_fields: ClassVar[dict[str, str]] = {
+        "device": "device",
+        "dtype": "dtype",
+        "batch_tokens": "batch_tokens",
+        "trust_remote_code": "trust_remote_code",
+        "allow_pickle_weights": "allow_pickle",
+    }
 
     def __init__(
         self,

@@ -94,17 +94,14 @@ def save_gguf_cache(model, tokenizer, source: ModelSource) -> None:
     folder renamed into place). ``save_pretrained`` refuses GGUF-loaded models, so the config
     (without its ``quantization_config``) and tokenizer are saved and the weights written with
     ``safetensors``."""
-    import shutil
-    import tempfile
-
     from safetensors.torch import save_file
+
+    from .._io import atomic_dir
 
     target = source.cache_to
     if target is None:
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_dir(target, overwrite=True) as tmp:
         config = model.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
@@ -123,12 +120,6 @@ def save_gguf_cache(model, tokenizer, source: ModelSource) -> None:
         (tmp / "toedit_source.json").write_text(
             json.dumps({"fingerprint": source.fingerprint, "from": source.gguf_file})
         )
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def hub_endpoint() -> str:

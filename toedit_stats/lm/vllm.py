@@ -20,7 +20,7 @@ shaped like vLLM's documented classes, not run on a GPU there.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -104,6 +104,9 @@ class VLLMModel:
     """
 
     backend = "vllm"
+    # LMConfig field -> constructor argument; vLLM places and batches on its own, so --device
+    # and --batch-tokens are refused rather than ignored (see toedit_stats.lm.load_lm)
+    config_fields: ClassVar[dict[str, str]] = {"dtype": "dtype", "trust_remote_code": "trust_remote_code"}
 
     def __init__(
         self,
@@ -139,7 +142,7 @@ class VLLMModel:
             return self
         vllm = require("vllm", feature="the vLLM backend")
         transformers = require("transformers", feature="the vLLM backend's tokenizer offsets")
-        from .hf import choose_prefix_token
+        from .base import choose_prefix_token
 
         src = resolve_model(self.name)
         if src.gguf_file:
@@ -174,6 +177,11 @@ class VLLMModel:
     def fingerprint(self) -> str:
         self.load()
         return f"vllm:{self.name}:{self._source.path}@{self.revision or 'main'}:prefix={self._prefix}:ctx={self._context}"
+
+    @property
+    def vocab_size(self) -> int:
+        self.load()
+        return len(self._tokenizer)
 
     def info(self) -> dict[str, Any]:
         self.load()

@@ -1,5 +1,6 @@
-"""The report: :func:`compare` builds a :class:`Report`; it renders to HTML and saves to a folder."""
+"""The report: ``Report(analyzers, editor).run(human, synthetic)`` (or :func:`compare`) holds
+every analyzer's result; it renders to HTML and saves to a folder."""
 
-from .build import ANALYZERS, Report, compare
+from .build import Report, compare, make_analyzers
 
-__all__ = ["ANALYZERS", "Report", "compare"]
+__all__ = ["Report", "compare", "make_analyzers"]

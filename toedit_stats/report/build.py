@@ -1,54 +1,264 @@
-"""``compare(human, synthetic)``: edit the synthetic corpus, run every analyzer on all three
-corpora, and hold the numbers, figures and provenance of one report.
+"""One report: edit the synthetic corpus, run every analyzer on all three corpora, and hold the
+results, figures and provenance.
 
-The editor's scoring pass of the synthetic corpus also gives its token statistics, so no text is
-scored twice. The verdict compares, per family, the distance human↔synthetic with human↔edited
-and says only what those numbers show.
+``Report(analyzers=[...], editor=EditConfig(...)).run(human, synthetic, edited=None)`` does the
+work; :func:`compare` is the same in one call. The report holds ``results: dict[name, Result]``
+and knows no analyzer by name: its verdict, ``metrics.json``, tables and HTML loop over the
+results' :meth:`~toedit_stats.analyzers.base.Result.metrics` and ``figures()``.
+
+One language model serves the editor and every analyzer that needs one, through an in-memory
+score cache: the editor's scoring pass of the synthetic corpus also gives its token statistics,
+and documents the edit left unchanged are not scored again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._provenance import file_facts, package_versions
-from ..corpus import Corpus, Document, MemoryCorpus, read_corpus, reservoir_sample
+from ..analyzers.base import Analyzer, Metric, Result, prepare_corpora
+from ..corpus import Corpus, Document, MemoryCorpus, read_corpus
 from ..errors import ConfigError
 
-__all__ = ["ANALYZERS", "Report", "compare"]
+__all__ = ["Report", "compare", "make_analyzers"]
 
-ANALYZERS = ("ngrams", "tokens", "embed")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
-@dataclass
+def make_analyzers(
+    analyzers: Sequence[str | Analyzer] | None = None, options: dict[str, Any] | None = None
+) -> list[Analyzer]:
+    """Analyzer instances from names or instances (``None``: every registered analyzer).
+    ``options`` are analyzer fields by name, given to whichever analyzer declares them (e.g.
+    ``embedder``, ``mauve_seeds``, ``n``); one no analyzer declares is an error."""
+    from ..options import option_fields
+    from ..registry import analyzer_names, get_analyzer
+
+    options = dict(options or {})
+    chosen = list(analyzers) if analyzers is not None else analyzer_names()
+    out: list[Analyzer] = []
+    used: set[str] = set()
+    for a in chosen:
+        if isinstance(a, Analyzer):
+            out.append(a)
+            continue
+        cls = get_analyzer(a)
+        fields = {f.name for f in option_fields(cls)} - {"seed", "max_docs", "progress", "model"}
+        mine = {k: v for k, v in options.items() if k in fields}
+        used |= set(mine)
+        out.append(cls(**mine))
+    unknown = set(options) - used
+    if unknown:
+        raise ConfigError(
+            f"unknown analyzer options {sorted(unknown)} for analyzers {[a.name for a in out]}"
+        )
+    names = [a.name for a in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"each analyzer may run once in a report, got {names}")
+    return out
+
+
 class Report:
-    """Everything one report shows. ``save(dir)`` writes it; in Jupyter it renders inline."""
+    """Everything one report shows. ``run()`` fills it; ``save(dir)`` writes it; in Jupyter it
+    renders a compact summary inline (``html()`` is the full page).
 
-    names: dict[str, str]
-    corpora: list[dict[str, Any]]
-    config: dict[str, Any]
-    ngrams: Any = None
-    tokens: Any = None
-    embed: Any = None
-    edit: dict[str, Any] | None = None
-    edited_docs: list[Any] = field(default_factory=list, repr=False)
-    edited_records: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    edit_manifest: dict[str, Any] | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-    _figures: dict[str, Any] | None = field(default=None, repr=False)
+    Parameters
+    ----------
+    analyzers : names or :class:`~toedit_stats.analyzers.base.Analyzer` instances (default:
+        every registered analyzer).
+    editor : an :class:`~toedit_stats.editing.EditConfig`, ``True`` (the paper's setting) or
+        ``None``/``False`` (no editing).
+    lm : the language model for the editor and every analyzer that needs one (name,
+        :class:`~toedit_stats.options.LMConfig` or loaded backend); an analyzer constructed with
+        its own model object keeps it.
+    max_docs : each corpus is sampled (seeded, :func:`~toedit_stats.corpus.sample_documents`) to
+        at most this many documents before anything runs; ``None`` uses every document (held in
+        memory). Analyzers then see exactly these documents.
+    seed : one seed for sampling, editing and every analyzer.
+    """
 
-    # -- numbers -----------------------------------------------------------------------------
+    def __init__(
+        self,
+        analyzers: Sequence[str | Analyzer] | None = None,
+        editor: Any = True,
+        *,
+        lm: Any = "smollm2-135m",
+        max_docs: int | None = 1000,
+        seed: int = 0,
+        names: Sequence[str] = ("human", "synthetic", "edited"),
+        progress: bool = False,
+        command: str | None = None,
+    ):
+        from ..editing import EditConfig
+
+        if max_docs is not None and (isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 2):
+            raise ConfigError(f"max_docs must be an integer >= 2 (or none), got {max_docs!r}")
+        if editor is True:
+            editor = EditConfig(seed=seed)
+        elif editor is False:
+            editor = None
+        elif editor is not None and not isinstance(editor, EditConfig):
+            raise ConfigError(f"editor must be an EditConfig, True or None, got {type(editor).__name__}")
+        if len(names) != 3:
+            raise ConfigError(f"names must be three labels (human, synthetic, edited), got {list(names)}")
+        self.analyzers = make_analyzers(analyzers)
+        self.editor = editor
+        self.lm_spec = lm
+        self.max_docs = max_docs
+        self.seed = seed
+        self.names = {"human": names[0], "synthetic": names[1], "edited": names[2]}
+        self.progress = progress
+        self.command = command
+        self.results: dict[str, Result] = {}
+        self.corpora: list[dict[str, Any]] = []
+        self.config: dict[str, Any] = {}
+        self.edit: dict[str, Any] | None = None
+        self.edited_docs: list[Any] = []
+        self.edited_records: list[dict[str, Any]] = []
+        self.edit_manifest: dict[str, Any] | None = None
+        self.timings: dict[str, float] = {}
+        self.provenance: dict[str, Any] = {}
+        self._verdict: dict[str, Any] | None = None
+        self._figures: dict[str, Any] | None = None
+        self._pngs: dict[str, bytes] | None = None
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self, human: Any, synthetic: Any, edited: Any = None) -> Report:
+        """Sample the corpora, edit the synthetic one (unless ``edited`` is given or editing is
+        off), run every analyzer on all corpora with the human one as reference. Returns self."""
+        from ..editing import edit as edit_documents
+        from ..editing.job import edit_job_config, edit_totals
+        from ..lm import load_lm
+        from ..lm.cache import CachedLM
+
+        n_h, n_s, n_e = self.names["human"], self.names["synthetic"], self.names["edited"]
+        t0 = time.perf_counter()
+        src = {n_h: _as_corpus(human, n_h), n_s: _as_corpus(synthetic, n_s)}
+        if edited is not None:
+            src[n_e] = _as_corpus(edited, n_e)
+        prepared, totals = prepare_corpora(list(src.values()), 0, self.max_docs, self.seed)
+        corpora = dict(zip(src, prepared))
+        self.timings["read"] = time.perf_counter() - t0
+
+        # one model for everything that needs one, behind an in-memory score cache
+        shared: dict[Any, Any] = {}
+
+        def model_for(spec: Any) -> Any:
+            key = id(spec) if not isinstance(spec, (str, tuple)) and not dataclasses.is_dataclass(spec) else repr(spec)
+            if key not in shared:
+                lm = load_lm(spec)
+                shared[key] = lm if isinstance(lm, CachedLM) else CachedLM(lm, memory=True)
+            return shared[key]
+
+        editing = self.editor is not None and edited is None
+        lm = model_for(self.lm_spec) if editing or any("lm" in a.needs for a in self.analyzers) else None
+        if editing:
+            from ..editing.job import check_k
+
+            check_k(lm, self.editor)
+            t = time.perf_counter()
+            stream = edit_documents(list(corpora[n_s]), lm, self.editor, audit_positions=True)
+            if self.progress:
+                from tqdm.auto import tqdm
+
+                stream = tqdm(stream, total=len(corpora[n_s]), desc="editing synthetic", unit="doc")
+            self.edited_docs = list(stream)
+            self.edited_records = [e.record() for e in self.edited_docs]
+            corpora[n_e] = MemoryCorpus(
+                [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in self.edited_docs], name=n_e
+            )
+            corpora[n_e]._canonical = True
+            totals[n_e] = len(self.edited_docs)
+            self.edit = {**edit_totals(self.edited_docs), "config": self.editor.to_dict()}
+            self.timings["edit"] = time.perf_counter() - t
+        order = [n for n in (n_h, n_s, n_e) if n in corpora]
+        ordered = [corpora[n] for n in order]
+
+        stages = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            stages = tqdm(total=len(self.analyzers), desc="analyzers", unit="analyzer")
+        for a in self.analyzers:
+            changes: dict[str, Any] = {"seed": self.seed, "max_docs": None}
+            names = {f.name for f in dataclasses.fields(a)}
+            if "progress" in names:
+                changes["progress"] = self.progress
+            if "lm" in a.needs and "model" in names:
+                own = a.model
+                changes["model"] = lm if isinstance(own, str) and own == _default_model(a) else model_for(own)
+            t = time.perf_counter()
+            self.results[a.name] = dataclasses.replace(a, **changes).analyze(ordered, reference=0)
+            self.timings[a.name] = time.perf_counter() - t
+            if stages is not None:
+                stages.update(1)
+        if stages is not None:
+            stages.close()
+
+        self.corpora = []
+        for name in order:
+            c = src.get(name)
+            self.corpora.append(
+                {
+                    "name": name,
+                    "documents": len(corpora[name]),
+                    "of": totals[name],
+                    "sampled": len(corpora[name]) < totals[name],
+                    "characters": sum(len(d.text) for d in corpora[name]),
+                    "source": "edited here" if c is None else [str(p) for p in getattr(c, "paths", ())] or "in memory",
+                    "files": [] if c is None else [file_facts(f) for f in getattr(c, "files", [])],
+                }
+            )
+        self.config = {
+            "names": list(order),
+            "analyzers": {a.name: a.params() for a in self.analyzers},
+            "seed": self.seed,
+            "max_docs": self.max_docs,
+            "model": getattr(lm, "name", None) if lm is not None else None,
+            "backend": getattr(lm, "backend", None) if lm is not None else None,
+            "edit": self.editor.to_dict() if self.edit else None,
+            "edited_given": edited is not None,
+        }
+        model_info = lm.info() if lm is not None else None
+        self.provenance = {
+            "command": self.command or " ".join(sys.argv),
+            "versions": package_versions(),
+            "model": model_info,
+            "platform": platform.platform(),
+            "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        }
+        if self.edit:
+            self.edit_manifest = {
+                "config": edit_job_config(src[n_s], model_info, self.editor, shard=(0, 1), chunk_docs=None,
+                                          audit_positions=False),
+                "versions": self.provenance["versions"],
+                "complete": True,
+                "totals": {k: v for k, v in self.edit.items() if k != "config"},
+                "sample": {"max_docs": self.max_docs, "seed": self.seed, "documents": len(corpora[n_s]),
+                           "of": totals[n_s]},
+            }
+        self.timings["total"] = time.perf_counter() - t0
+        self.timings = {k: round(v, 3) for k, v in self.timings.items()}
+        self._verdict = self._figures = self._pngs = None
+        return self
+
+    # -- numbers ----------------------------------------------------------------------------------
+    def metric_records(self) -> list[Metric]:
+        return [m for r in self.results.values() for m in r.metrics()]
+
     def verdict(self) -> dict[str, Any]:
-        from .verdict import build_verdict
+        """Per analyzer, its headline metrics for every corpus, and the summary paragraph (made once)."""
+        if self._verdict is None:
+            from .verdict import build_verdict
 
-        return build_verdict(self)
+            self._verdict = build_verdict(self)
+        return self._verdict
 
     def metrics(self) -> dict[str, Any]:
         """The ``metrics.json`` object."""
@@ -56,9 +266,8 @@ class Report:
             "schema_version": SCHEMA_VERSION,
             "config": self.config,
             "corpora": self.corpora,
-            "ngrams": self.ngrams.to_dict() if self.ngrams is not None else None,
-            "tokens": self.tokens.to_dict() if self.tokens is not None else None,
-            "embed": self.embed.to_dict() if self.embed is not None else None,
+            "results": {name: r.to_dict() for name, r in self.results.items()},
+            "metrics": [m.to_dict() for m in self.metric_records()],
             "edit": self.edit,
             "verdict": self.verdict(),
             "timings": self.timings,
@@ -66,62 +275,41 @@ class Report:
         }
 
     def to_frame(self):
-        """One row per corpus × metric (headline metrics; pair metrics are against human)."""
+        """Tidy: one row per metric × corpus over every analyzer (see ``Result.to_frame``)."""
+        import pandas as pd
+
+        frames = [r.to_frame() for r in self.results.values()]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary_frame(self):
+        """The verdict table: headline metrics, one row per metric, one column per corpus."""
         import pandas as pd
 
         rows = []
-        for family in self.verdict()["families"]:
-            for m in family["metrics"]:
-                for corpus, value in m["values"].items():
-                    rows.append(
-                        {
-                            "family": family["name"],
-                            "metric": m["name"],
-                            "corpus": corpus,
-                            "value": value,
-                            "kind": m["kind"],
-                        }
-                    )
+        for fam in self.verdict()["families"]:
+            for m in fam["metrics"]:
+                rows.append({"analyzer": fam["analyzer"], "metric": m["name"], **m["values"],
+                             "edited vs synthetic": m.get("moved", "")})
         return pd.DataFrame(rows)
 
-    # -- figures and output --------------------------------------------------------------------
+    # -- figures and output ---------------------------------------------------------------------
     def figures(self) -> dict[str, Any]:
-        """All figures, ``{name: matplotlib Figure}`` (made once)."""
+        """All figures, ``{analyzer_figure: matplotlib Figure}`` (made once)."""
         if self._figures is None:
             from ..plotting import edit_figures
 
             figs: dict[str, Any] = {}
-            if self.ngrams is not None:
-                figs.update({f"ngrams_{k}": v for k, v in self.ngrams.plot().items()})
-            if self.tokens is not None:
-                figs.update({f"tokens_{k}": v for k, v in self.tokens.plot().items()})
-            if self.embed is not None:
-                figs.update({f"embed_{k}": v for k, v in self.embed.plot().items()})
+            for name, r in self.results.items():
+                figs.update({f"{name}_{k}": v for k, v in r.figures().items()})
             if self.edited_docs:
                 figs.update({f"edit_{k}": v for k, v in edit_figures(self.edited_docs).items()})
             self._figures = figs
         return self._figures
 
-    def html(self) -> str:
-        from .render import render_html
-
-        return render_html(self)
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
     def tables(self) -> dict[str, Any]:
-        out = {"summary": self.to_frame()}
-        if self.ngrams is not None:
-            out["ngrams"] = self.ngrams.to_frame()
-            out["ngram_pairs"] = self.ngrams.pairs_frame()
-        if self.tokens is not None:
-            out["tokens"] = self.tokens.to_frame()
-            out["token_pairs"] = self.tokens.pairs_frame()
-            out["token_documents"] = self.tokens.documents_frame()
-        if self.embed is not None:
-            out["embed_pairs"] = self.embed.to_frame()
-            out["embed_corpora"] = self.embed.corpora_frame()
+        out = {"summary": self.summary_frame()}
+        for r in self.results.values():
+            out.update(r.tables())
         if self.edited_docs:
             import pandas as pd
 
@@ -133,6 +321,23 @@ class Report:
             )
         return out
 
+    def html(self) -> str:
+        """The full self-contained report page."""
+        from .render import render_html
+
+        return render_html(self)
+
+    def __repr__(self) -> str:
+        docs = ", ".join(f"{c['name']} {c['documents']}" for c in self.corpora) or "not run"
+        return f"<Report [{docs}] analyzers={list(self.results) or [a.name for a in self.analyzers]}>"
+
+    def _repr_html_(self) -> str:
+        """A compact, escaped summary for Jupyter: the verdict and its table, scoped styles only
+        (the full page is ``html()`` / ``save()``)."""
+        from .render import render_summary
+
+        return render_summary(self)
+
     def save(self, directory: str | Path = "toedit-report", *, overwrite: bool = False) -> Path:
         """Write ``report.html``, ``metrics.json``, ``tables/*.csv``, ``figures/*.png`` and, when it
         edited, ``edited.jsonl`` with its manifest. The folder appears only when complete."""
@@ -141,25 +346,21 @@ class Report:
         return save_report(self, Path(directory), overwrite=overwrite)
 
 
-# ---------------------------------------------------------------------------------------------
+def _default_model(a: Analyzer) -> Any:
+    f = next((f for f in dataclasses.fields(a) if f.name == "model"), None)
+    return f.default if f is not None else None
 
 
-def _as_corpus(x: Any, name: str, **read_kw: Any) -> Corpus:
+def _as_corpus(x: Any, name: str) -> Corpus:
     if isinstance(x, Corpus):
         return x
     if isinstance(x, (str, Path)) or (
         isinstance(x, Sequence) and x and isinstance(x[0], (str, Path)) and Path(str(x[0])).exists()
     ):
-        return read_corpus(x, name=name, **read_kw)
+        return read_corpus(x, name=name)
     if isinstance(x, Sequence):
         return MemoryCorpus(x, name=name)
     raise ConfigError(f"cannot read a corpus from {type(x).__name__}")
-
-
-def _sample(corpus: Corpus, max_docs: int | None, seed: int, name: str) -> tuple[MemoryCorpus, int]:
-    docs, total = reservoir_sample(iter(corpus), max_docs, seed) if max_docs else (list(corpus), None)
-    total = total if total is not None else len(docs)
-    return MemoryCorpus(docs, name=name), total
 
 
 def compare(
@@ -167,185 +368,40 @@ def compare(
     synthetic: Any,
     edited: Any = None,
     *,
-    edit: bool = True,
-    names: Sequence[str] = ("human", "synthetic", "edited"),
+    editing: Any = True,
+    analyzers: Sequence[str | Analyzer] | None = None,
     model: Any = "smollm2-135m",
-    backend: str = "transformers",
-    lm_kwargs: dict[str, Any] | None = None,
-    embedder: Any = "minilm",
     max_docs: int | None = 1000,
     seed: int = 0,
-    p: float = 0.99,
-    k: int = 8,
-    beta: float | None = None,
-    strategy: str = "up_revise",
-    drop_below: float = 0.001,
-    analyzers: Sequence[str] = ANALYZERS,
-    mauve_seeds: int = 5,
-    permutations: int = 1000,
+    names: Sequence[str] = ("human", "synthetic", "edited"),
     progress: bool = False,
     command: str | None = None,
+    **analyzer_options: Any,
 ) -> Report:
-    """Compare a human corpus with a synthetic one and (unless ``edit=False``) its ToEdit variant.
+    """Compare a human corpus with a synthetic one and (unless ``editing=False``) its ToEdit variant:
+    ``Report(...).run(human, synthetic, edited)`` in one call.
 
     ``human``, ``synthetic`` and ``edited`` are :class:`~toedit_stats.Corpus` objects, paths, or
-    lists of texts. With ``edited=None`` and ``edit=True`` the synthetic corpus is edited here
-    (``p``, ``k``, ``beta``, ``strategy``, ``drop_below``, ``seed``). ``max_docs`` samples each
-    corpus (seeded) before anything runs (default 1,000; ``None`` uses every document, held in
-    memory). Returns a :class:`Report`.
+    lists of texts. ``editing`` is ``True`` (the paper's setting, seeded with ``seed``), an
+    :class:`~toedit_stats.editing.EditConfig`, or ``False``. ``model`` is the language model for
+    the editor and the token analyzer. ``max_docs`` samples each corpus (seeded) before anything
+    runs (``None``: every document, held in memory). Other keyword arguments are analyzer options,
+    given to the analyzer that declares them (``embedder="tfidf"``, ``mauve_seeds=2``, ``n=(1, 2)``).
 
     >>> report = compare("examples/human.jsonl", "examples/synthetic.jsonl")   # doctest: +SKIP
     >>> report.save("toedit-report")                                           # doctest: +SKIP
     """
-    from ..analyzers.tokens import token_stats
     from ..editing import EditConfig
-    from ..editing import edit as run_edit
-    from ..lm import load_lm
 
-    unknown = set(analyzers) - set(ANALYZERS)
-    if unknown:
-        raise ConfigError(f"unknown analyzers {sorted(unknown)}; choose from {', '.join(ANALYZERS)}")
-    if max_docs is not None and max_docs < 2:
-        raise ConfigError(f"max_docs must be at least 2, got {max_docs}")
-    n_h, n_s, n_e = names
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    src = {n_h: _as_corpus(human, n_h), n_s: _as_corpus(synthetic, n_s)}
-    if edited is not None:
-        src[n_e] = _as_corpus(edited, n_e)
-    corpora: dict[str, MemoryCorpus] = {}
-    totals: dict[str, int] = {}
-    for name, c in src.items():
-        corpora[name], totals[name] = _sample(c, max_docs, seed, name)
-    timings["read"] = time.perf_counter() - t0
-
-    cfg = EditConfig(p=p, k=k, beta=beta, strategy=strategy, drop_below=drop_below, seed=seed)
-    lm = None
-    if "tokens" in analyzers or (edited is None and edit):
-        lm = load_lm(model, backend=backend, **dict(lm_kwargs or {}))
-    precomputed = {}
-    edit_summary = None
-    edited_docs: list[Any] = []
-    edited_records: list[dict[str, Any]] = []
-    if edited is None and edit:
-        t = time.perf_counter()
-        stream = run_edit(list(corpora[n_s]), lm, cfg, audit_positions=True)
-        if progress:
-            from tqdm.auto import tqdm
-
-            stream = tqdm(stream, total=len(corpora[n_s]), desc="editing synthetic", unit="doc")
-        edited_docs = list(stream)
-        edited_records = [e.record() for e in edited_docs]
-        corpora[n_e] = MemoryCorpus(
-            [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited_docs], name=n_e
-        )
-        totals[n_e] = len(edited_docs)
-        precomputed[n_s] = token_stats(n_s, (e.scores for e in edited_docs))
-        sums = {
-            key: sum(getattr(e.audit, key) for e in edited_docs)
-            for key in ("tokens", "selected", "changed", "deleted", "skipped_unsafe")
-        }
-        edit_summary = {
-            "documents": len(edited_docs),
-            **sums,
-            "config": cfg.to_dict(),
-            "documents_changed": sum(1 for e in edited_docs if e.doc.text != e.original),
-        }
-        timings["edit"] = time.perf_counter() - t
-    order = [n for n in (n_h, n_s, n_e) if n in corpora]
-    ordered = [corpora[n] for n in order]
-    stages = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        stages = tqdm(total=len(analyzers), desc="analyzers", unit="stage")
-
-    result = {}
-    if "tokens" in analyzers:
-        from ..analyzers.tokens import analyze_tokens
-
-        t = time.perf_counter()
-        result["tokens"] = analyze_tokens(
-            ordered, model=lm, max_docs=None, seed=seed, precomputed=precomputed, progress=progress
-        )
-        timings["tokens"] = time.perf_counter() - t
-        if stages is not None:
-            stages.update(1)
-    if "ngrams" in analyzers:
-        from ..analyzers.ngrams import analyze_ngrams
-
-        t = time.perf_counter()
-        result["ngrams"] = analyze_ngrams(ordered, seed=seed)
-        timings["ngrams"] = time.perf_counter() - t
-        if stages is not None:
-            stages.update(1)
-    if "embed" in analyzers:
-        from ..analyzers.embeddings import analyze_embeddings
-
-        t = time.perf_counter()
-        result["embed"] = analyze_embeddings(
-            ordered,
-            embedder=embedder,
-            max_docs=max_docs or 1000,
-            seed=seed,
-            mauve_seeds=mauve_seeds,
-            permutations=permutations,
-            progress=progress,
-        )
-        timings["embed"] = time.perf_counter() - t
-        if stages is not None:
-            stages.update(1)
-
-    if stages is not None:
-        stages.close()
-    info = []
-    for name in order:
-        c = src.get(name)
-        info.append(
-            {
-                "name": name,
-                "documents": len(corpora[name]),
-                "of": totals[name],
-                "sampled": max_docs is not None and len(corpora[name]) < totals[name],
-                "characters": sum(len(d.text) for d in corpora[name]),
-                "source": "edited here"
-                if c is None
-                else [str(p) for p in getattr(c, "paths", ())] or "in memory",
-                "files": [] if c is None else [file_facts(f) for f in getattr(c, "files", [])],
-            }
-        )
-    config = {
-        "names": list(order),
-        "analyzers": list(analyzers),
-        "seed": seed,
-        "max_docs": max_docs,
-        "model": getattr(lm, "name", model if isinstance(model, str) else None),
-        "backend": backend,
-        "embedder": embedder if isinstance(embedder, str) else getattr(embedder, "name", str(embedder)),
-        "edit": cfg.to_dict() if edit_summary else None,
-        "edited_given": edited is not None,
-        "mauve_seeds": mauve_seeds,
-        "permutations": permutations,
-    }
-    provenance = {
-        "command": command or " ".join(sys.argv),
-        "versions": package_versions(),
-        "model": lm.info() if lm is not None and hasattr(lm, "info") else None,
-        "embedder": result["embed"].embedder if "embed" in result else None,
-        "platform": platform.platform(),
-        "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-    timings["total"] = time.perf_counter() - t0
+    if editing is True:
+        editing = EditConfig(seed=seed)
     return Report(
-        names={"human": n_h, "synthetic": n_s, "edited": n_e},
-        corpora=info,
-        config=config,
-        ngrams=result.get("ngrams"),
-        tokens=result.get("tokens"),
-        embed=result.get("embed"),
-        edit=edit_summary,
-        edited_docs=edited_docs,
-        edited_records=edited_records,
-        timings={k: round(v, 3) for k, v in timings.items()},
-        provenance=provenance,
-    )
+        make_analyzers(analyzers, analyzer_options),
+        editing or None,
+        lm=model,
+        max_docs=max_docs,
+        seed=seed,
+        names=names,
+        progress=progress,
+        command=command,
+    ).run(human, synthetic, edited)

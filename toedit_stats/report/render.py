@@ -6,22 +6,11 @@ from __future__ import annotations
 
 import base64
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from .._io import (
-    atomic_write_bytes,
-    atomic_write_text,
-    check_output_location,
-    dumps,
-    remove_stale_temps,
-    temp_dir,
-    to_csv,
-    visible,
-)
-from ..errors import ConfigError
+from .._io import atomic_dir, atomic_write_bytes, atomic_write_text, dumps, to_csv, visible
+from .._provenance import file_sha256
 
 
 def _fmt(x: Any) -> str:
@@ -71,14 +60,15 @@ def _segments(ed, limit: int = 4000) -> list[tuple[str, str, str]]:
 def figure_pngs(report) -> dict[str, bytes]:
     from ..plotting import figure_png
 
-    cache = getattr(report, "_pngs", None)
-    if cache is None:
-        cache = {name: figure_png(fig) for name, fig in report.figures().items()}
-        report._pngs = cache
-    return cache
+    if report._pngs is None:
+        report._pngs = {name: figure_png(fig) for name, fig in report.figures().items()}
+    return report._pngs
 
 
-def render_html(report) -> str:
+HTML_TABLE_ROWS = 60  # longer tables (per document, top n-grams) are in tables/*.csv only
+
+
+def _env():
     import jinja2
     import markupsafe
 
@@ -91,38 +81,52 @@ def render_html(report) -> str:
         finalize=lambda v: visible(v) if isinstance(v, str) and not isinstance(v, markupsafe.Markup) else v,
     )
     env.filters["fmt"] = _fmt
+    return env
+
+
+def render_html(report) -> str:
     pngs = figure_pngs(report)
     figures = {k: base64.b64encode(v).decode("ascii") for k, v in pngs.items()}
-    verdict = report.verdict()
     examples = sorted(
         (e for e in report.edited_docs if e.audits[0].positions), key=lambda e: -len(e.audits[0].positions)
     )[:3]
-    tables = {}
-    for name, frame in report.tables().items():
-        if name in ("token_documents", "edit_documents", "summary"):
-            continue
-        tables[name] = {"columns": list(frame.columns), "rows": frame.to_dict("records")}
-    template = env.get_template("report.html.j2")
-    return template.render(
+    sections = []
+    for name, result in report.results.items():
+        tables = {}
+        for tname, frame in result.extra_tables().items():
+            if len(frame) <= HTML_TABLE_ROWS:
+                tables[tname] = {"columns": list(frame.columns), "rows": frame.to_dict("records")}
+        sections.append(
+            {
+                "name": name,
+                "title": result.title,
+                "describe": result.describe(),
+                "figures": [(f"{name}_{f}", figures[f"{name}_{f}"]) for f in result.figure_names() if f"{name}_{f}" in figures],
+                "tables": tables,
+            }
+        )
+    return _env().get_template("report.html.j2").render(
         r=report,
-        verdict=verdict,
+        verdict=report.verdict(),
         figures=figures,
         names=[c["name"] for c in report.corpora],
+        sections=sections,
         examples=[(e.doc.id, e.audit, _segments(e)) for e in examples],
-        tables=tables,
+    )
+
+
+def render_summary(report) -> str:
+    """The compact notebook view: verdict paragraph and headline table, styles scoped to it."""
+    return _env().get_template("summary.html.j2").render(
+        r=report, verdict=report.verdict(), names=[c["name"] for c in report.corpora]
     )
 
 
 def save_report(report, directory: Path, *, overwrite: bool = False) -> Path:
-    directory = Path(directory)
-    try:
-        check_output_location(directory, directory=True, overwrite=overwrite)
-    except ConfigError as exc:  # the Python fix, not the CLI's
-        raise ConfigError(str(exc).replace("pass --overwrite", "pass overwrite=True")) from None
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(directory)
-    tmp = temp_dir(directory)
-    try:
+    from ..corpus import write_records
+
+    inputs = [p for c in report.corpora for p in (c["source"] if isinstance(c["source"], list) else [])]
+    with atomic_dir(directory, overwrite=overwrite, inputs=inputs) as tmp:
         atomic_write_text(tmp / "report.html", render_html(report))
         atomic_write_text(tmp / "metrics.json", dumps(report.metrics()) + "\n")
         for name, frame in report.tables().items():
@@ -130,27 +134,11 @@ def save_report(report, directory: Path, *, overwrite: bool = False) -> Path:
         for name, png in figure_pngs(report).items():
             atomic_write_bytes(tmp / "figures" / f"{name}.png", png)
         if report.edited_records:
-            from ..corpus import write_records
-
             write_records(report.edited_records, tmp / "edited.jsonl")
             manifest = {
-                "config": report.edit["config"],
-                "totals": {k: v for k, v in report.edit.items() if k != "config"},
-                "model": report.provenance.get("model"),
-                "versions": report.provenance.get("versions"),
-                "inputs": next(
-                    (c["files"] for c in report.corpora if c["name"] == report.names["synthetic"]), []
-                ),
+                **report.edit_manifest,
+                "output": "edited.jsonl",
+                "output_sha256": file_sha256(tmp / "edited.jsonl"),
             }
             atomic_write_text(tmp / "edited.jsonl.manifest.json", dumps(manifest) + "\n")
-        if directory.exists():
-            old = temp_dir(directory, "old")
-            os.replace(directory, old / "x")
-            os.replace(tmp, directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory

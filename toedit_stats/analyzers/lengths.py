@@ -1,0 +1,259 @@
+"""Document length and lexical statistics per corpus, with a test of document lengths.
+
+Words are the tokens of :mod:`toedit_stats.tokenize` that contain a letter or digit (punctuation
+runs are not words here). Per corpus:
+
+``chars_*``, ``words_*``
+    characters and words per document: mean and the quantiles p5, p25, p50, p75, p95
+    (``numpy.percentile``, linear interpolation).
+``ttr``
+    type-token ratio on **equal-size samples** (mean segmental TTR): the corpus's lower-cased
+    words, documents concatenated in canonical order, are cut into consecutive non-overlapping
+    segments of ``w`` words, and the ratio distinct/words is averaged over segments. ``w`` is the
+    same for every corpus, ``min(segment, smallest corpus's word count)``, because a raw TTR falls
+    with corpus size and is not comparable across corpora of different sizes.
+``mean_word_length``
+    mean characters per word.
+``sentence_words_mean``, ``sentence_words_p50``
+    words per sentence, sentences split after ``.``, ``!``, ``?`` (one or more) followed by
+    whitespace or the end, or at blank lines; a rough splitter, the same for every corpus.
+
+Between the reference and each other corpus: the two-sample Kolmogorov–Smirnov test
+(``scipy.stats.ks_2samp``) on words per document: ``words_ks_stat`` (0 for identical corpora,
+1 for non-overlapping lengths) and its p-value.
+
+>>> from toedit_stats import Corpus
+>>> r = LengthAnalyzer().analyze([Corpus.from_documents(["One two. Three!"]), Corpus.from_documents(["Four five six."])])
+>>> r.corpora[0].words.tolist(), r.corpora[0].sentence_words.tolist(), round(r.pairs[0].ks_stat, 3)
+[3.0], [2.0, 1.0], 1.0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..corpus import Corpus
+from ..options import option
+from ..plotting import _lit, _plt, colors
+from ..tokenize import WORD_PATTERN
+from .base import Analyzer, Metric, Result, prepare_corpora
+
+__all__ = ["LengthAnalyzer", "LengthResult", "mean_segmental_ttr"]
+
+QUANTILES = (5, 25, 50, 75, 95)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+_HAS_ALNUM = re.compile(r"[^\W_]")
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in WORD_PATTERN.findall(text.lower()) if _HAS_ALNUM.search(w)]
+
+
+def mean_segmental_ttr(words: Sequence[str], segment: int) -> float:
+    """Mean over consecutive non-overlapping ``segment``-word pieces of distinct/words (a shorter
+    last piece is dropped); ``nan`` with fewer than ``segment`` words.
+
+    >>> mean_segmental_ttr(["a", "b", "a", "a", "c", "d"], 3)
+    0.8333333333333334
+    """
+    if segment < 1 or len(words) < segment:
+        return math.nan
+    k = len(words) // segment
+    return float(np.mean([len(set(words[i * segment : (i + 1) * segment])) / segment for i in range(k)]))
+
+
+@dataclass(frozen=True)
+class LengthStats:
+    """One corpus: per-document character and word counts, sentence lengths, and lexical stats."""
+
+    name: str
+    chars: np.ndarray = field(repr=False)
+    words: np.ndarray = field(repr=False)
+    sentence_words: np.ndarray = field(repr=False)
+    ttr: float
+    ttr_segment: int
+    mean_word_length: float
+
+    @property
+    def documents(self) -> int:
+        return int(self.words.size)
+
+    def to_dict(self) -> dict[str, Any]:
+        def summary(a: np.ndarray) -> dict[str, float]:
+            if not a.size:
+                return {"mean": math.nan, **{f"p{q}": math.nan for q in QUANTILES}}
+            qs = np.percentile(a, QUANTILES)
+            return {"mean": float(a.mean()), **{f"p{q}": float(v) for q, v in zip(QUANTILES, qs)}}
+
+        return {
+            "name": self.name,
+            "documents": self.documents,
+            "chars": summary(self.chars),
+            "words": summary(self.words),
+            "sentence_words": summary(self.sentence_words),
+            "ttr": self.ttr,
+            "ttr_segment": self.ttr_segment,
+            "mean_word_length": self.mean_word_length,
+        }
+
+
+@dataclass(frozen=True)
+class LengthPair:
+    a: str
+    b: str
+    ks_stat: float
+    ks_pvalue: float
+
+
+@dataclass(frozen=True, repr=False)
+class LengthResult(Result):
+    """Result of :class:`LengthAnalyzer` (the contract of :class:`~toedit_stats.analyzers.base.Result`)."""
+
+    analyzer: ClassVar[str] = "lengths"
+    title: ClassVar[str] = "Document length and lexical statistics"
+
+    corpora: list[LengthStats]
+    pairs: list[LengthPair]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def corpus_names(self) -> list[str]:
+        return [c.name for c in self.corpora]
+
+    def describe(self) -> str:
+        seg = self.corpora[0].ttr_segment if self.corpora else 0
+        return f"Words per document, sentence lengths, and type-token ratio on equal {seg:,}-word segments."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "corpora": [c.to_dict() for c in self.corpora],
+            "pairs": [vars(p) for p in self.pairs],
+            "config": self.config,
+        }
+
+    def metrics(self) -> list[Metric]:
+        out: list[Metric] = []
+        for c in self.corpora:
+            d = c.to_dict()
+
+            def m(name, label, value, unit="", head=False, c=c):
+                return Metric("lengths", name, label, "per corpus", c.name, value, unit=unit, n=c.documents, headline=head)
+
+            for what, unit in (("chars", "characters"), ("words", "words")):
+                for stat, v in d[what].items():
+                    label = f"{what} per document, {'median' if stat == 'p50' else stat}"
+                    out.append(m(f"{what}_{stat}", label, v, unit, what == "words" and stat == "p50"))
+            out.append(m("sentence_words_mean", "words per sentence, mean", d["sentence_words"]["mean"], "words", True))
+            out.append(m("sentence_words_p50", "words per sentence, median", d["sentence_words"]["p50"], "words"))
+            out.append(m("ttr", f"type-token ratio ({c.ttr_segment:,}-word segments)", c.ttr, "", True))
+            out.append(m("mean_word_length", "mean word length", c.mean_word_length, "characters"))
+        n = {c.name: c.documents for c in self.corpora}
+        for p in self.pairs:
+            out.append(Metric("lengths", "words_ks_stat", "KS statistic, words per document", "distance", p.b,
+                              p.ks_stat, reference=p.a, n=min(n[p.a], n[p.b]), better="lower", identical=0.0,
+                              headline=True))
+            out.append(Metric("lengths", "words_ks_pvalue", "KS p-value, words per document", "test", p.b,
+                              p.ks_pvalue, reference=p.a, n=min(n[p.a], n[p.b]), headline=True))
+        return out
+
+    def findings(self, corpus: str | None = None) -> list[str]:
+        if not self.pairs:
+            return []
+        p = next((x for x in self.pairs if x.b == corpus), self.pairs[0])
+        per = {c.name: c.to_dict() for c in self.corpora}
+        a, b = per[p.a]["words"]["p50"], per[p.b]["words"]["p50"]
+        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(p.ks_pvalue)):
+            return []
+        sig = "a significant" if p.ks_pvalue < 0.05 else "no significant"
+        return [
+            f"Document lengths: median {b:,.0f} words in {p.b} vs {a:,.0f} in {p.a}; the KS test finds {sig} "
+            f"difference in the length distributions (p = {p.ks_pvalue:.2g})."
+        ]
+
+    def extra_tables(self) -> dict[str, Any]:
+        import pandas as pd
+
+        rows = []
+        for c in self.corpora:
+            d = c.to_dict()
+            row = {"corpus": c.name, "documents": c.documents}
+            for what in ("chars", "words", "sentence_words"):
+                row.update({f"{what}_{k}": v for k, v in d[what].items()})
+            row.update(ttr=c.ttr, ttr_segment=c.ttr_segment, mean_word_length=c.mean_word_length)
+            rows.append(row)
+        return {"lengths": pd.DataFrame(rows)}
+
+    def _figure_makers(self) -> dict[str, Any]:
+        return {"words_per_document": self._fig_words}
+
+    def _fig_words(self, ax=None):
+        plt = _plt()
+        col = colors(self.corpus_names())
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        for c in self.corpora:
+            x = np.sort(c.words)
+            if x.size:
+                ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", color=col[c.name], lw=1.6,
+                        label=f"{_lit(c.name)} (n={x.size})")
+        ax.set_xlabel("words per document")
+        ax.set_ylabel("share of documents (ECDF)")
+        ax.set_title("Document lengths")
+        ax.legend(fontsize=8)
+        ax.figure.tight_layout()
+        return ax.figure
+
+
+@dataclass(kw_only=True)
+class LengthAnalyzer(Analyzer):
+    """Length and lexical statistics of each corpus, and a KS test of document lengths against
+    the reference (see the module docstring). Needs no model."""
+
+    name: ClassVar[str] = "lengths"
+    title: ClassVar[str] = "Document length and lexical statistics"
+
+    segment: int = option(1000, min=1, help="Words per segment for the type-token ratio (cut to the smallest corpus).")
+
+    def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> LengthResult:
+        from scipy.stats import ks_2samp
+
+        prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
+        raw = []
+        for c in prepared:
+            chars, words, sentences, flat = [], [], [], []
+            for d in c:
+                w = _words(d.text)
+                chars.append(len(d.text))
+                words.append(len(w))
+                flat.extend(w)
+                sentences.extend(len(_words(s)) for s in _SENTENCE_END.split(d.text) if _words(s))
+            raw.append((c.name, chars, words, sentences, flat))
+        smallest = min((len(r[4]) for r in raw), default=0)
+        segment = max(1, min(self.segment, smallest))
+        stats = []
+        for name, chars, words, sentences, flat in raw:
+            stats.append(
+                LengthStats(
+                    name,
+                    np.asarray(chars, np.float64),
+                    np.asarray(words, np.float64),
+                    np.asarray(sentences, np.float64),
+                    mean_segmental_ttr(flat, segment),
+                    segment,
+                    float(np.mean([len(w) for w in flat])) if flat else math.nan,
+                )
+            )
+        pairs = []
+        for s in stats[1:]:
+            a, b = stats[0].words, s.words
+            if a.size and b.size:
+                ks = ks_2samp(a, b)
+                pairs.append(LengthPair(stats[0].name, s.name, float(ks.statistic), float(ks.pvalue)))
+            else:
+                pairs.append(LengthPair(stats[0].name, s.name, math.nan, math.nan))
+        return LengthResult(stats, pairs, {"segment": self.segment, "max_docs": self.max_docs, "seed": self.seed})
