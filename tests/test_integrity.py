@@ -390,8 +390,7 @@ def test_hostile_names_and_content_everywhere(tmp_path):
         embedder="tfidf",
         mauve_seeds=1,
         permutations=20,
-        p=0.5,
-        k=4,
+        editing=EditConfig(p=0.5, k=4),
     )
     out = report.save(tmp_path / "rep")  # mathtext would fail here, at draw time
     html = (out / "report.html").read_text(encoding="utf-8")
@@ -471,9 +470,9 @@ def test_pickle_weights_refused_unless_allowed(tmp_path, sample_human, lm):
 
 
 def test_python_save_names_the_python_fix(tmp_path):
-    from toedit_stats.report.render import save_report
+    from toedit_stats import Report
 
     (tmp_path / "rep").mkdir()
     (tmp_path / "rep" / "x").write_text("x")
     with pytest.raises(ConfigError, match="overwrite=True"):
-        save_report(object(), tmp_path / "rep")
+        Report(editor=None).save(tmp_path / "rep")

@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from toedit_stats import compare, write_records
+from toedit_stats.analyzers.base import FRAME_COLUMNS
+from toedit_stats.editing import EditConfig
 from toedit_stats.cli import main
 
 # fake LM and TF-IDF: the plumbing of the report in seconds (the real models have their own test)
@@ -26,7 +28,7 @@ FAST = [
     "--permutations",
     "50",
 ]
-METRIC_KEYS = {"schema_version", "config", "corpora", "ngrams", "tokens", "embed", "edit", "timings"}
+METRIC_KEYS = {"schema_version", "config", "corpora", "results", "metrics", "edit", "verdict", "timings"}
 
 
 class _Collect(HTMLParser):
@@ -81,13 +83,13 @@ def test_report_end_to_end_real_models(tmp_path, sample_human, sample_synthetic,
     assert set(m) >= METRIC_KEYS
     assert [c["name"] for c in m["corpora"]] == ["human", "synthetic", "edited"]
     assert all(c["documents"] == 6 for c in m["corpora"])
-    assert [c["name"] for c in m["tokens"]["corpora"]] == ["human", "synthetic", "edited"]
-    assert [c["name"] for c in m["ngrams"]["corpora"]] == ["human", "synthetic", "edited"]
-    assert [c["name"] for c in m["embed"]["corpora"]] == ["human", "synthetic", "edited"]
+    assert [c["name"] for c in m["results"]["tokens"]["corpora"]] == ["human", "synthetic", "edited"]
+    assert [c["name"] for c in m["results"]["ngrams"]["corpora"]] == ["human", "synthetic", "edited"]
+    assert [c["name"] for c in m["results"]["embed"]["corpora"]] == ["human", "synthetic", "edited"]
     assert set(m["edit"]) >= {"documents", "tokens", "selected", "changed", "deleted"}
     assert m["edit"]["changed"] > 0
     # the synthetic corpus is scored once, by the editor: its token count equals the edit's
-    synth = next(c for c in m["tokens"]["corpora"] if c["name"] == "synthetic")
+    synth = next(c for c in m["results"]["tokens"]["corpora"] if c["name"] == "synthetic")
     assert synth["tokens"] == m["edit"]["tokens"]
     assert set(m["timings"]) >= {"edit", "tokens", "ngrams", "embed", "total"}
     _check_html(out / "report.html")
@@ -172,7 +174,7 @@ def test_where_splits_one_paired_file(tmp_path, essays_path):
     )
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())
-    assert m["corpora"][0]["of"] == 90 and m["corpora"][1]["of"] == 90 and m["tokens"] is None
+    assert m["corpora"][0]["of"] == 90 and m["corpora"][1]["of"] == 90 and "tokens" not in m["results"]
 
 
 def test_refuses_existing_dir_and_bad_input(tmp_path, sample_human, sample_synthetic):
@@ -240,8 +242,7 @@ def test_html_escapes_everything(tmp_path):
         embedder="tfidf",
         mauve_seeds=1,
         permutations=20,
-        p=0.5,
-        k=4,
+        editing=EditConfig(p=0.5, k=4),
     )
     out = report.save(tmp_path / "rep")
     html = (out / "report.html").read_text()
@@ -249,6 +250,8 @@ def test_html_escapes_everything(tmp_path):
     assert "&lt;script&gt;" in html
     parser = _check_html(out / "report.html")
     assert not any("onerror" in attrs for _, attrs in parser.tags)
-    assert report._repr_html_().startswith("<!DOCTYPE html>")
+    inline = report._repr_html_()  # compact: no page, no global styles, escaped
+    assert "<!DOCTYPE" not in inline and "body {" not in inline and "<script>" not in inline
+    assert "&lt;script&gt;" in inline and len(inline) < 20_000
     frame = report.to_frame()
-    assert set(frame.columns) == {"family", "metric", "corpus", "value", "kind"} and len(frame) > 10
+    assert list(frame.columns) == list(FRAME_COLUMNS) and len(frame) > 10

@@ -63,12 +63,18 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 @contextlib.contextmanager
 def atomic_dir(
-    directory: str | os.PathLike, *, overwrite: bool = False, inputs: Sequence[Any] = ()
+    directory: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    inputs: Sequence[Any] = (),
+    replace: bool = True,
 ) -> Iterator[Path]:
     """The one way a result folder is written: checked first (writable, not an input, empty
     unless ``overwrite``), built under a temporary name inside the same parent, and renamed
-    into place only when the ``with`` body finished; an old folder is replaced in one rename.
-    On any error nothing is left behind.
+    into place only when the ``with`` body finished. An existing folder is replaced in one
+    rename (``replace=True``, for folders that are wholly ours, like a report), or each new file
+    is renamed into it and other files stay (``replace=False``). On any error nothing is left
+    behind.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d, atomic_dir(Path(d) / "out") as tmp:
@@ -83,7 +89,13 @@ def atomic_dir(
     tmp = temp_dir(directory)
     try:
         yield tmp
-        if directory.exists():
+        if directory.exists() and not replace:
+            for src in sorted(p for p in tmp.rglob("*") if p.is_file()):
+                dst = directory / src.relative_to(tmp)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif directory.exists():
             old = temp_dir(directory, "old")
             os.replace(directory, old / "x")
             os.replace(tmp, directory)

@@ -165,11 +165,14 @@ def typed_value(name: str, value: Any, meta: dict[str, Any], where: str) -> Any:
         value = [value]
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(value, str) and kind not in ("str", "any"):
+        raise ConfigError(
+            f"{where}: {name} = {value!r} is a string; write it without quotes ({_expected(meta)} expected)"
+        )
     try:
         check_value(name, value, meta)
     except ConfigError as exc:
-        hint = "; write it without quotes" if isinstance(value, str) and kind not in ("str", "any") else ""
-        raise ConfigError(f"{where}: {exc}{hint}") from None
+        raise ConfigError(f"{where}: {exc}") from None
     return tuple(value) if kind == "ints" else value
 
 

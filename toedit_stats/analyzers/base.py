@@ -181,11 +181,12 @@ class Result:
 
     def save(self, directory: str | Path, *, overwrite: bool = False, inputs: Sequence[Any] = ()) -> Path:
         """Write ``<analyzer>.json``, ``<table>.csv`` and ``<figure>.png`` into ``directory``
-        (built under a temporary name; it appears only when complete)."""
+        (a new folder appears only when complete; into an existing one, with ``overwrite``, each
+        file is renamed into place and other files stay)."""
         from .._io import atomic_dir, atomic_write_bytes, atomic_write_text, dumps, to_csv
         from ..plotting import figure_png
 
-        with atomic_dir(directory, overwrite=overwrite, inputs=inputs) as tmp:
+        with atomic_dir(directory, overwrite=overwrite, inputs=inputs, replace=False) as tmp:
             atomic_write_text(tmp / f"{self.analyzer}.json", dumps(self.to_dict()) + "\n")
             for name, frame in self.tables().items():
                 atomic_write_text(tmp / f"{name}.csv", to_csv(frame))

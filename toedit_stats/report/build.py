@@ -185,6 +185,7 @@ class Report:
             from tqdm.auto import tqdm
 
             stages = tqdm(total=len(self.analyzers), desc="analyzers", unit="analyzer")
+        used: dict[str, dict[str, Any]] = {}
         for a in self.analyzers:
             changes: dict[str, Any] = {"seed": self.seed, "max_docs": None}
             names = {f.name for f in dataclasses.fields(a)}
@@ -194,7 +195,9 @@ class Report:
                 own = a.model
                 changes["model"] = lm if isinstance(own, str) and own == _default_model(a) else model_for(own)
             t = time.perf_counter()
-            self.results[a.name] = dataclasses.replace(a, **changes).analyze(ordered, reference=0)
+            effective = dataclasses.replace(a, **changes)
+            used[a.name] = effective.params()
+            self.results[a.name] = effective.analyze(ordered, reference=0)
             self.timings[a.name] = time.perf_counter() - t
             if stages is not None:
                 stages.update(1)
@@ -217,7 +220,7 @@ class Report:
             )
         self.config = {
             "names": list(order),
-            "analyzers": {a.name: a.params() for a in self.analyzers},
+            "analyzers": used,  # as run: the report samples once, so each analyzer sees every sampled document
             "seed": self.seed,
             "max_docs": self.max_docs,
             "model": getattr(lm, "name", None) if lm is not None else None,
