@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from toedit_stats import compare, write_records
 from toedit_stats.analyzers.base import FRAME_COLUMNS
-from toedit_stats.editing import EditConfig
 from toedit_stats.cli import main
+from toedit_stats.editing import EditConfig
 
 # fake LM and TF-IDF: the plumbing of the report in seconds (the real models have their own test)
 FAST = [

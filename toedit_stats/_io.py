@@ -201,7 +201,9 @@ def check_output_location(
             raise ConfigError(f"{path} is a folder; -o needs a file name")
         if not overwrite and (not directory or any(path.iterdir())):
             what = "exists and is not empty" if directory else "exists"
-            raise ConfigError(f"{path} {what}; choose another output or pass --overwrite (overwrite=True in Python)")
+            raise ConfigError(
+                f"{path} {what}; choose another output or pass --overwrite (overwrite=True in Python)"
+            )
     existing = resolved.parent if not path.exists() or not directory else resolved
     while not existing.exists():
         existing = existing.parent

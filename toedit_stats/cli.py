@@ -300,8 +300,6 @@ def info(corpora: tuple[str, ...], as_json: bool, **opts: Any) -> None:
     show_table(pd.concat([s.to_frame() for s in summaries], ignore_index=True))
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # options from the dataclasses that declare them (toedit_stats.options)
 
@@ -353,7 +351,9 @@ def analyzer_options(cls: Any, *, shared: bool = True) -> Callable:
     def deco(fn: Callable) -> Callable:
         fn = click_options(cls, prefix=_analyzer_prefix(cls.name), exclude=exclude)(fn)
         if shared:
-            fn = click.option("--all-docs", is_flag=True, help="Use every document (overrides --max-docs).")(fn)
+            fn = click.option("--all-docs", is_flag=True, help="Use every document (overrides --max-docs).")(
+                fn
+            )
         return fn
 
     return deco
@@ -412,8 +412,11 @@ def show_result(result) -> None:
     if frame.empty:
         click.echo("no metrics")
         return
-    for kind, title in (("per corpus", "per corpus"), ("distance", "against the reference (first corpus)"),
-                        ("test", "tests against the reference (p-values)")):
+    for kind, title in (
+        ("per corpus", "per corpus"),
+        ("distance", "against the reference (first corpus)"),
+        ("test", "tests against the reference (p-values)"),
+    ):
         part = frame[frame["kind"] == kind]
         if part.empty:
             continue
@@ -508,10 +511,15 @@ def _typed_click_value(param: click.Option, value: Any, where: str) -> Any:
             raise ConfigError(f"{where} = {value!r}: strings expected")
         return value
     if isinstance(value, str) and not expects_str:
-        raise ConfigError(f"{where} = {value!r} is a string; write it without quotes ({param.type.name} expected)")
-    if isinstance(value, bool) or (is_int and not isinstance(value, int)) or (
-        is_float and not isinstance(value, (int, float))
-    ) or (expects_str and not isinstance(value, str)):
+        raise ConfigError(
+            f"{where} = {value!r} is a string; write it without quotes ({param.type.name} expected)"
+        )
+    if (
+        isinstance(value, bool)
+        or (is_int and not isinstance(value, int))
+        or (is_float and not isinstance(value, (int, float)))
+        or (expects_str and not isinstance(value, str))
+    ):
         raise ConfigError(f"{where} = {value!r}: {param.type.name} expected")
     try:
         return param.type.convert(value, param, None)
@@ -570,11 +578,17 @@ def _report_command() -> click.Command:
         show_default=True,
         help="Sample at most N documents per corpus (seeded); the report says 'sampled N of M'.",
     )
-    @click.option("--all-docs", is_flag=True, help="Use every document (overrides --max-docs; holds them in memory).")
-    @click.option("--analyzers", default=None, help="Comma-separated subset of the registered analyzers (default: all).")
+    @click.option(
+        "--all-docs", is_flag=True, help="Use every document (overrides --max-docs; holds them in memory)."
+    )
+    @click.option(
+        "--analyzers", default=None, help="Comma-separated subset of the registered analyzers (default: all)."
+    )
     @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
     @config_option
-    def report(human, synthetic, edited, no_edit, output, overwrite, max_docs, all_docs, analyzers, quiet, **opts):
+    def report(
+        human, synthetic, edited, no_edit, output, overwrite, max_docs, all_docs, analyzers, quiet, **opts
+    ):
         """Compare HUMAN with SYNTHETIC and its ToEdit variant; write report.html and metrics.json."""
         from pathlib import Path
 
@@ -626,7 +640,8 @@ def _report_command() -> click.Command:
             click.echo()
             click.echo(result.verdict()["summary"])
         click.echo(
-            f"wrote {out / 'report.html'} and {out / 'metrics.json'} in {result.timings['total']:.0f} s", err=True
+            f"wrote {out / 'report.html'} and {out / 'metrics.json'} in {result.timings['total']:.0f} s",
+            err=True,
         )
 
     return click.command(name="report")(report)

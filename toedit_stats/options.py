@@ -233,6 +233,7 @@ def click_options(cls: Any, *, exclude: Sequence[str] = (), prefix: str = "") ->
         decorators.append(
             click.option(name, prefix + f.name, type=ptype, default=default, metavar=metavar, **kw)
         )
+
     def deco(fn: Callable) -> Callable:
         for d in reversed(decorators):
             fn = d(fn)
@@ -278,7 +279,8 @@ class LMConfig:
     )
     trust_remote_code: bool = option(False, help="Allow the model repository's own code.")
     allow_pickle_weights: bool = option(
-        False, help="Also load pickle (.bin) weights; by default only safetensors, as unpickling can run code."
+        False,
+        help="Also load pickle (.bin) weights; by default only safetensors, as unpickling can run code.",
     )
     score_cache: bool = option(
         False, help="Cache token scores on disk (keyed by model fingerprint and text hash) and reuse them."

@@ -210,7 +210,9 @@ class Result:
         cols = list(wide.columns)
         out = [
             f"<div><b>{html.escape(self.title or self.analyzer)}</b>",
-            "<table><tr><th>metric</th>" + "".join(f"<th>{html.escape(visible(str(c)))}</th>" for c in cols) + "</tr>",
+            "<table><tr><th>metric</th>"
+            + "".join(f"<th>{html.escape(visible(str(c)))}</th>" for c in cols)
+            + "</tr>",
         ]
         for label, row in wide.iterrows():
             cells = "".join(f"<td>{_fmt(row[c])}</td>" for c in cols)
@@ -280,7 +282,9 @@ class Analyzer:
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = v if isinstance(v, (int, float, str, bool, type(None), tuple, list)) else getattr(
-                v, "name", type(v).__name__
+            out[f.name] = (
+                v
+                if isinstance(v, (int, float, str, bool, type(None), tuple, list))
+                else getattr(v, "name", type(v).__name__)
             )
         return out

@@ -227,30 +227,86 @@ class EmbedResult(Result):
         return [c.name for c in self.corpora]
 
     def describe(self) -> str:
-        return (
-            f"Embedder {self.embedder['name']}, {self.embedder['dim']} dimensions; equal-size seeded samples per pair."
-        )
+        return f"Embedder {self.embedder['name']}, {self.embedder['dim']} dimensions; equal-size seeded samples per pair."
 
     def metrics(self) -> list[Metric]:
         out: list[Metric] = []
         for c in self.corpora:
-            out.append(Metric("embed", "mean_pairwise_cosine", "mean pairwise cosine", "per corpus", c.name,
-                              c.mean_pairwise_cosine, n=c.documents, headline=True))
-            out.append(Metric("embed", "cov_trace", "total variance (covariance trace)", "per corpus", c.name,
-                              c.cov_trace, n=c.documents))
+            out.append(
+                Metric(
+                    "embed",
+                    "mean_pairwise_cosine",
+                    "mean pairwise cosine",
+                    "per corpus",
+                    c.name,
+                    c.mean_pairwise_cosine,
+                    n=c.documents,
+                    headline=True,
+                )
+            )
+            out.append(
+                Metric(
+                    "embed",
+                    "cov_trace",
+                    "total variance (covariance trace)",
+                    "per corpus",
+                    c.name,
+                    c.cov_trace,
+                    n=c.documents,
+                )
+            )
         noise = max((p.mauve_std for p in self.pairs if math.isfinite(p.mauve_std)), default=0.0)
         for p in self.pairs:
             d = lambda name, label, value, better, identical, head=True, noise_=None, note=None, p=p: Metric(  # noqa: E731
-                "embed", name, label, "distance", p.b, value, reference=p.a, n=p.n, better=better,
-                identical=identical, noise=noise_, headline=head, note=note,
+                "embed",
+                name,
+                label,
+                "distance",
+                p.b,
+                value,
+                reference=p.a,
+                n=p.n,
+                better=better,
+                identical=identical,
+                noise=noise_,
+                headline=head,
+                note=note,
             )
-            out.append(d("mauve", "MAUVE (mean over seeds)", p.mauve_mean, "higher", 1.0, noise_=2 * noise,
-                         note=f"seed-to-seed std up to {noise:.3f}"))
+            out.append(
+                d(
+                    "mauve",
+                    "MAUVE (mean over seeds)",
+                    p.mauve_mean,
+                    "higher",
+                    1.0,
+                    noise_=2 * noise,
+                    note=f"seed-to-seed std up to {noise:.3f}",
+                )
+            )
             out.append(d("frechet", "Fréchet distance", p.frechet, "lower", 0.0))
             out.append(d("mmd2", "MMD²", p.mmd2, "lower", None))
-            out.append(Metric("embed", "mmd_pvalue", "MMD permutation p-value", "test", p.b, p.mmd_pvalue,
-                              reference=p.a, n=p.n, headline=True))
-            out.append(d("c2st_auc_distance", "classifier AUC distance from 0.5", abs(p.c2st_auc - 0.5), "lower", None))
+            out.append(
+                Metric(
+                    "embed",
+                    "mmd_pvalue",
+                    "MMD permutation p-value",
+                    "test",
+                    p.b,
+                    p.mmd_pvalue,
+                    reference=p.a,
+                    n=p.n,
+                    headline=True,
+                )
+            )
+            out.append(
+                d(
+                    "c2st_auc_distance",
+                    "classifier AUC distance from 0.5",
+                    abs(p.c2st_auc - 0.5),
+                    "lower",
+                    None,
+                )
+            )
             out.append(d("precision", "precision (k-NN manifold)", p.precision, "higher", 1.0, head=False))
             out.append(d("recall", "recall (k-NN manifold)", p.recall, "higher", 1.0, head=False))
             out.append(d("coverage", "coverage (k-NN manifold)", p.coverage, "higher", 1.0, head=False))
@@ -308,9 +364,18 @@ class EmbedResult(Result):
         if xy is not None and len(xy):
             for name in names:
                 m = labels == name
-                ax.scatter(xy[m, 0], xy[m, 1], s=12, alpha=0.65, color=col[name],
-                           label=f"{_lit(name)} (n={int(m.sum())})", edgecolors="none")
-        ax.set_title(f"{_lit(self.embedder['name'])} embeddings, {proj.get('method', 'pca').upper()} of all corpora")
+                ax.scatter(
+                    xy[m, 0],
+                    xy[m, 1],
+                    s=12,
+                    alpha=0.65,
+                    color=col[name],
+                    label=f"{_lit(name)} (n={int(m.sum())})",
+                    edgecolors="none",
+                )
+        ax.set_title(
+            f"{_lit(self.embedder['name'])} embeddings, {proj.get('method', 'pca').upper()} of all corpora"
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.legend(fontsize=8, markerscale=1.5)
@@ -327,9 +392,16 @@ class EmbeddingAnalyzer(Analyzer):
     name: ClassVar[str] = "embed"
     title: ClassVar[str] = "Embedding distribution"
 
-    max_docs: int | None = option(1000, kind="int", min=2, optional=True,
-                                  help="Embed a seeded sample of at most N documents per corpus.")
-    embedder: Any = option("minilm", kind="any", help="minilm, tfidf, lm, or a sentence-transformers model id or path.")
+    max_docs: int | None = option(
+        1000,
+        kind="int",
+        min=2,
+        optional=True,
+        help="Embed a seeded sample of at most N documents per corpus.",
+    )
+    embedder: Any = option(
+        "minilm", kind="any", help="minilm, tfidf, lm, or a sentence-transformers model id or path."
+    )
     projection: str = option("pca", choices=("pca", "tsne"), cli="--map", help="2-D map of the embeddings.")
     mauve_seeds: int = option(5, min=1, help="MAUVE repeats (seeds).")
     permutations: int = option(1000, min=1, help="MMD permutation-test permutations.")
@@ -379,13 +451,21 @@ class EmbeddingAnalyzer(Analyzer):
             pr = prdc(a, b, k=5)
             pairs.append(
                 EmbedPair(
-                    ref, name, n,
+                    ref,
+                    name,
+                    n,
                     float(np.mean(runs)) if runs else math.nan,
                     float(np.std(runs)) if runs else math.nan,
                     frechet_distance(a, b) if n >= 2 else math.nan,
-                    mmd, pval, c2st_auc(a, b, seed=seed),
-                    pr["precision"], pr["recall"], pr["density"], pr["coverage"],
-                    runs, sigma,
+                    mmd,
+                    pval,
+                    c2st_auc(a, b, seed=seed),
+                    pr["precision"],
+                    pr["recall"],
+                    pr["density"],
+                    pr["coverage"],
+                    runs,
+                    sigma,
                 )
             )
         proj = _project(vectors, self.projection, seed)
@@ -417,8 +497,14 @@ def analyze_embeddings(
     sample of at most ``max_docs``; ``None``: all) and compare with the first.
     ``projection`` is ``pca`` or ``tsne`` (seeded) for the map."""
     return EmbeddingAnalyzer(
-        embedder=embedder, max_docs=max_docs, seed=seed, mauve_seeds=mauve_seeds, permutations=permutations,
-        projection=projection, cache=cache, progress=progress,
+        embedder=embedder,
+        max_docs=max_docs,
+        seed=seed,
+        mauve_seeds=mauve_seeds,
+        permutations=permutations,
+        projection=projection,
+        cache=cache,
+        progress=progress,
     ).analyze(corpora)
 
 

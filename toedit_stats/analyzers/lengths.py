@@ -23,9 +23,11 @@ Between the reference and each other corpus: the two-sample Kolmogorov–Smirnov
 1 for non-overlapping lengths) and its p-value.
 
 >>> from toedit_stats import Corpus
->>> r = LengthAnalyzer().analyze([Corpus.from_documents(["One two. Three!"]), Corpus.from_documents(["Four five six."])])
->>> r.corpora[0].words.tolist(), r.corpora[0].sentence_words.tolist(), round(r.pairs[0].ks_stat, 3)
-[3.0], [2.0, 1.0], 1.0
+>>> a = Corpus.from_documents(["One two. Three!"])
+>>> b = Corpus.from_documents(["Four five six seven eight."])
+>>> r = LengthAnalyzer().analyze([a, b])
+>>> r.corpora[0].words.tolist(), r.corpora[0].sentence_words.tolist(), r.pairs[0].ks_stat
+([3.0], [2.0, 1.0], 1.0)
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ def mean_segmental_ttr(words: Sequence[str], segment: int) -> float:
     """Mean over consecutive non-overlapping ``segment``-word pieces of distinct/words (a shorter
     last piece is dropped); ``nan`` with fewer than ``segment`` words.
 
-    >>> mean_segmental_ttr(["a", "b", "a", "a", "c", "d"], 3)
-    0.8333333333333334
+    >>> round(mean_segmental_ttr(["a", "b", "a", "a", "c", "d"], 3), 4)  # (2/3 + 3/3) / 2
+    0.8333
     """
     if segment < 1 or len(words) < segment:
         return math.nan
@@ -142,23 +144,66 @@ class LengthResult(Result):
             d = c.to_dict()
 
             def m(name, label, value, unit="", head=False, c=c):
-                return Metric("lengths", name, label, "per corpus", c.name, value, unit=unit, n=c.documents, headline=head)
+                return Metric(
+                    "lengths",
+                    name,
+                    label,
+                    "per corpus",
+                    c.name,
+                    value,
+                    unit=unit,
+                    n=c.documents,
+                    headline=head,
+                )
 
             for what, unit in (("chars", "characters"), ("words", "words")):
                 for stat, v in d[what].items():
                     label = f"{what} per document, {'median' if stat == 'p50' else stat}"
                     out.append(m(f"{what}_{stat}", label, v, unit, what == "words" and stat == "p50"))
-            out.append(m("sentence_words_mean", "words per sentence, mean", d["sentence_words"]["mean"], "words", True))
-            out.append(m("sentence_words_p50", "words per sentence, median", d["sentence_words"]["p50"], "words"))
+            out.append(
+                m(
+                    "sentence_words_mean",
+                    "words per sentence, mean",
+                    d["sentence_words"]["mean"],
+                    "words",
+                    True,
+                )
+            )
+            out.append(
+                m("sentence_words_p50", "words per sentence, median", d["sentence_words"]["p50"], "words")
+            )
             out.append(m("ttr", f"type-token ratio ({c.ttr_segment:,}-word segments)", c.ttr, "", True))
             out.append(m("mean_word_length", "mean word length", c.mean_word_length, "characters"))
         n = {c.name: c.documents for c in self.corpora}
         for p in self.pairs:
-            out.append(Metric("lengths", "words_ks_stat", "KS statistic, words per document", "distance", p.b,
-                              p.ks_stat, reference=p.a, n=min(n[p.a], n[p.b]), better="lower", identical=0.0,
-                              headline=True))
-            out.append(Metric("lengths", "words_ks_pvalue", "KS p-value, words per document", "test", p.b,
-                              p.ks_pvalue, reference=p.a, n=min(n[p.a], n[p.b]), headline=True))
+            out.append(
+                Metric(
+                    "lengths",
+                    "words_ks_stat",
+                    "KS statistic, words per document",
+                    "distance",
+                    p.b,
+                    p.ks_stat,
+                    reference=p.a,
+                    n=min(n[p.a], n[p.b]),
+                    better="lower",
+                    identical=0.0,
+                    headline=True,
+                )
+            )
+            out.append(
+                Metric(
+                    "lengths",
+                    "words_ks_pvalue",
+                    "KS p-value, words per document",
+                    "test",
+                    p.b,
+                    p.ks_pvalue,
+                    reference=p.a,
+                    n=min(n[p.a], n[p.b]),
+                    headline=True,
+                )
+            )
         return out
 
     def findings(self, corpus: str | None = None) -> list[str]:
@@ -199,8 +244,14 @@ class LengthResult(Result):
         for c in self.corpora:
             x = np.sort(c.words)
             if x.size:
-                ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", color=col[c.name], lw=1.6,
-                        label=f"{_lit(c.name)} (n={x.size})")
+                ax.step(
+                    x,
+                    np.arange(1, x.size + 1) / x.size,
+                    where="post",
+                    color=col[c.name],
+                    lw=1.6,
+                    label=f"{_lit(c.name)} (n={x.size})",
+                )
         ax.set_xlabel("words per document")
         ax.set_ylabel("share of documents (ECDF)")
         ax.set_title("Document lengths")
@@ -217,7 +268,9 @@ class LengthAnalyzer(Analyzer):
     name: ClassVar[str] = "lengths"
     title: ClassVar[str] = "Document length and lexical statistics"
 
-    segment: int = option(1000, min=1, help="Words per segment for the type-token ratio (cut to the smallest corpus).")
+    segment: int = option(
+        1000, min=1, help="Words per segment for the type-token ratio (cut to the smallest corpus)."
+    )
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> LengthResult:
         from scipy.stats import ks_2samp
@@ -256,4 +309,6 @@ class LengthAnalyzer(Analyzer):
                 pairs.append(LengthPair(stats[0].name, s.name, float(ks.statistic), float(ks.pvalue)))
             else:
                 pairs.append(LengthPair(stats[0].name, s.name, math.nan, math.nan))
-        return LengthResult(stats, pairs, {"segment": self.segment, "max_docs": self.max_docs, "seed": self.seed})
+        return LengthResult(
+            stats, pairs, {"segment": self.segment, "max_docs": self.max_docs, "seed": self.seed}
+        )

@@ -258,39 +258,97 @@ class NgramResult(Result):
         out: list[Metric] = []
         for c in self.corpora:
             m = lambda name, label, value, unit="", head=False, note=None, c=c: Metric(  # noqa: E731
-                "ngrams", name + suffix, label + where, "per corpus", c.name, value,
-                unit=unit, n=c.documents, headline=headline and head, note=note,
+                "ngrams",
+                name + suffix,
+                label + where,
+                "per corpus",
+                c.name,
+                value,
+                unit=unit,
+                n=c.documents,
+                headline=headline and head,
+                note=note,
             )
             out.append(m("tokens", "word tokens", c.tokens, "tokens"))
             for st in c.by_n:
                 for key, (label, unit) in _STAT_LABELS.items():
                     out.append(
-                        m(f"{key}_n{st.n}", label.format(g=_gram(st.n)), getattr(st, key),
-                          unit, (key, st.n) in _HEADLINE_STATS)
+                        m(
+                            f"{key}_n{st.n}",
+                            label.format(g=_gram(st.n)),
+                            getattr(st, key),
+                            unit,
+                            (key, st.n) in _HEADLINE_STATS,
+                        )
                     )
-            out.append(m("hashed_entropy_bits", "hashed uni+bigram buckets: entropy", c.hashed.entropy_bits, "bits"))
             out.append(
-                m("hashed_top1pct_mass", "hashed features: mass in the top 1% of buckets",
-                  c.hashed.top1pct_mass, "share", True)
+                m("hashed_entropy_bits", "hashed uni+bigram buckets: entropy", c.hashed.entropy_bits, "bits")
+            )
+            out.append(
+                m(
+                    "hashed_top1pct_mass",
+                    "hashed features: mass in the top 1% of buckets",
+                    c.hashed.top1pct_mass,
+                    "share",
+                    True,
+                )
             )
             out.append(m("compression_ratio", "gzip compression ratio", c.compression_ratio, "", True))
             out.append(m("near_duplicate_rate", "near-duplicate documents", c.near_duplicate_rate, "share"))
         docs = {c.name: c.documents for c in self.corpora}
         for p in self.pairs:
             d = lambda name, label, value, better, identical, unit="", head=False, p=p: Metric(  # noqa: E731
-                "ngrams", name + suffix, label + where, "distance", p.b, value, reference=p.a, unit=unit,
-                n=min(docs[p.a], docs[p.b]), better=better, identical=identical, headline=headline and head,
+                "ngrams",
+                name + suffix,
+                label + where,
+                "distance",
+                p.b,
+                value,
+                reference=p.a,
+                unit=unit,
+                n=min(docs[p.a], docs[p.b]),
+                better=better,
+                identical=identical,
+                headline=headline and head,
             )
-            out.append(d(f"js_divergence_n{p.n}", f"JS divergence, {_gram(p.n)}", p.js_divergence_bits,
-                         "lower", 0.0, "bits", p.n == 2))
-            out.append(d(f"coverage_n{p.n}", f"{_gram(p.n).rstrip('s')} coverage by the reference", p.coverage,
-                         "higher", 1.0, "share", p.n == 2))
+            out.append(
+                d(
+                    f"js_divergence_n{p.n}",
+                    f"JS divergence, {_gram(p.n)}",
+                    p.js_divergence_bits,
+                    "lower",
+                    0.0,
+                    "bits",
+                    p.n == 2,
+                )
+            )
+            out.append(
+                d(
+                    f"coverage_n{p.n}",
+                    f"{_gram(p.n).rstrip('s')} coverage by the reference",
+                    p.coverage,
+                    "higher",
+                    1.0,
+                    "share",
+                    p.n == 2,
+                )
+            )
         for h in self.hashed_pairs:
             out.append(
-                Metric("ngrams", "hashed_js_divergence" + suffix, "JS divergence, hashed uni+bigram buckets" + where,
-                       "distance", h["b"], h["js_divergence_bits"], reference=h["a"], unit="bits",
-                       n=min(docs.get(h["a"], 0), docs.get(h["b"], 0)), better="lower", identical=0.0,
-                       headline=headline)
+                Metric(
+                    "ngrams",
+                    "hashed_js_divergence" + suffix,
+                    "JS divergence, hashed uni+bigram buckets" + where,
+                    "distance",
+                    h["b"],
+                    h["js_divergence_bits"],
+                    reference=h["a"],
+                    unit="bits",
+                    n=min(docs.get(h["a"], 0), docs.get(h["b"], 0)),
+                    better="lower",
+                    identical=0.0,
+                    headline=headline,
+                )
             )
         return out
 
@@ -303,7 +361,11 @@ class NgramResult(Result):
             for n, items in c.top.items()
             for i, (t, k) in enumerate(items)
         ]
-        return {"ngrams": self.wide_frame(), "ngram_pairs": self.pairs_frame(), "top_ngrams": pd.DataFrame(tops)}
+        return {
+            "ngrams": self.wide_frame(),
+            "ngram_pairs": self.pairs_frame(),
+            "top_ngrams": pd.DataFrame(tops),
+        }
 
     def wide_frame(self):
         """One row per corpus × n; ``sample`` is ``full`` or ``equal_size``."""
@@ -387,11 +449,24 @@ class NgramResult(Result):
         rows = []
         for c in self.corpora:
             for s in c.by_n:
-                for key, label in (("top1pct_mass", "top 1%"), ("top100_mass", "top 100"), ("top1000_mass", "top 1,000")):
-                    rows.append({"corpus": _lit(c.name), "n": f"n={s.n}", "which": label, "mass": getattr(s, key)})
+                for key, label in (
+                    ("top1pct_mass", "top 1%"),
+                    ("top100_mass", "top 100"),
+                    ("top1000_mass", "top 1,000"),
+                ):
+                    rows.append(
+                        {"corpus": _lit(c.name), "n": f"n={s.n}", "which": label, "mass": getattr(s, key)}
+                    )
         g = sns.catplot(
-            data=pd.DataFrame(rows), x="which", y="mass", hue="corpus", col="n", kind="bar",
-            palette={_lit(k): v for k, v in col.items()}, height=3.2, aspect=0.9,
+            data=pd.DataFrame(rows),
+            x="which",
+            y="mass",
+            hue="corpus",
+            col="n",
+            kind="bar",
+            palette={_lit(k): v for k, v in col.items()},
+            height=3.2,
+            aspect=0.9,
         )
         g.set_titles("{col_name}")
         g.set_axis_labels("", "share of occurrences")
@@ -406,7 +481,13 @@ class NgramResult(Result):
         fig = ax.figure
         for c in self.corpora:
             m = np.sort(c.hashed.mass)[::-1]
-            ax.semilogy(np.arange(1, m.size + 1), np.where(m > 0, m, np.nan), label=_lit(c.name), color=col[c.name], lw=1.4)
+            ax.semilogy(
+                np.arange(1, m.size + 1),
+                np.where(m > 0, m, np.nan),
+                label=_lit(c.name),
+                color=col[c.name],
+                lw=1.4,
+            )
         ax.set_xlabel("bucket (sorted by mass)")
         ax.set_ylabel("share of uni+bigram occurrences")
         ax.set_title(f"DSIR hashed features: {N_BUCKETS:,} buckets, sorted")
@@ -420,7 +501,9 @@ class NgramResult(Result):
             raise ConfigError("top_bigrams draws one panel per corpus; call it without ax")
         col = colors(self.corpus_names())
         k = min(self.top_k, max((len(c.top.get(2, [])) for c in self.corpora), default=0))
-        fig, axes = plt.subplots(1, len(self.corpora), figsize=(4.2 * len(self.corpora), 0.2 * k + 1.4), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(self.corpora), figsize=(4.2 * len(self.corpora), 0.2 * k + 1.4), squeeze=False
+        )
         for a, c in zip(axes[0], self.corpora):
             items = c.top.get(2, [])[:k]
             total = next(s.total for s in c.by_n if s.n == 2)
@@ -825,9 +908,13 @@ class NgramAnalyzer(Analyzer):
     name: ClassVar[str] = "ngrams"
     title: ClassVar[str] = "N-gram concentration"
 
-    n: tuple[int, ...] = option((1, 2, 3, 4), min=1, max=8, cli="--n", help="N-gram orders (comma-separated or repeated).")
+    n: tuple[int, ...] = option(
+        (1, 2, 3, 4), min=1, max=8, cli="--n", help="N-gram orders (comma-separated or repeated)."
+    )
     top: int = option(40, min=1, help="Most frequent n-grams kept per corpus and n (for plots and tables).")
-    equal_size: bool = option(True, help="Also compute everything on equal token budgets (the headline numbers).")
+    equal_size: bool = option(
+        True, help="Also compute everything on equal token budgets (the headline numbers)."
+    )
     sketch: bool = option(False, help="Bounded-memory mode (HyperLogLog++ and Misra–Gries).")
     capacity: int = option(10_000, min=1, help="With --sketch: heavy-hitter counters per n.")
 
@@ -852,8 +939,12 @@ class NgramAnalyzer(Analyzer):
             return replace_top_k(full, self.top)
         small, target = _equal_size(toks, self.seed)
         eq = _analyze_tokenized(small, counter, ns, self.top, self.seed)
-        eq = NgramResult(eq.corpora, eq.pairs, eq.hashed_pairs, ns, self.seed, tokens_per_corpus=target, top_k=self.top)
-        return NgramResult(full.corpora, full.pairs, full.hashed_pairs, ns, self.seed, equal_size=eq, top_k=self.top)
+        eq = NgramResult(
+            eq.corpora, eq.pairs, eq.hashed_pairs, ns, self.seed, tokens_per_corpus=target, top_k=self.top
+        )
+        return NgramResult(
+            full.corpora, full.pairs, full.hashed_pairs, ns, self.seed, equal_size=eq, top_k=self.top
+        )
 
 
 def replace_top_k(res: NgramResult, top: int) -> NgramResult:
@@ -890,4 +981,6 @@ def analyze_ngrams(
     >>> round(res.corpora[0].by_n[0].entropy_bits, 3), res.pairs[0].coverage
     (1.0, 0.6666666666666666)
     """
-    return NgramAnalyzer(n=tuple(n), top=top, seed=seed, equal_size=equal_size, max_docs=max_docs).analyze(corpora)
+    return NgramAnalyzer(n=tuple(n), top=top, seed=seed, equal_size=equal_size, max_docs=max_docs).analyze(
+        corpora
+    )

@@ -46,7 +46,16 @@ from ..options import option
 from ..plotting import _lit, _plt, colors
 from .base import Analyzer, Metric, Result, prepare_corpora
 
-__all__ = ["GE", "LE", "RANK_BUCKETS", "TokenAnalyzer", "TokenPair", "TokenResult", "TokenStats", "analyze_tokens"]
+__all__ = [
+    "GE",
+    "LE",
+    "RANK_BUCKETS",
+    "TokenAnalyzer",
+    "TokenPair",
+    "TokenResult",
+    "TokenStats",
+    "analyze_tokens",
+]
 
 FINE = 10_000
 GE = (0.5, 0.9, 0.99, 0.999)
@@ -244,15 +253,36 @@ class TokenResult(Result):
             out.append(m("mean_entropy_nats", "mean entropy", d["mean_entropy_nats"], "nats", True))
         n = {c.name: c.documents for c in self.corpora}
         for p in self.pairs:
-            d = lambda name, label, value, unit="", kind="distance", better="lower", identical=0.0, p=p: Metric(  # noqa: E731
-                "tokens", name, label, kind, p.b, value, reference=p.a, unit=unit, n=min(n[p.a], n[p.b]),
-                better=better if kind == "distance" else None,
-                identical=identical if kind == "distance" else None, headline=True,
-            )
+
+            def d(name, label, value, unit="", kind="distance", better="lower", identical=0.0, p=p):
+                return Metric(
+                    "tokens",
+                    name,
+                    label,
+                    kind,
+                    p.b,
+                    value,
+                    reference=p.a,
+                    unit=unit,
+                    n=min(n[p.a], n[p.b]),
+                    better=better if kind == "distance" else None,
+                    identical=identical if kind == "distance" else None,
+                    headline=True,
+                )
+
             out.append(d("ppl_ks_stat", "KS statistic, per-document perplexity", p.ppl_ks_stat))
-            out.append(d("ppl_ks_pvalue", "KS p-value, per-document perplexity", p.ppl_ks_pvalue, kind="test"))
+            out.append(
+                d("ppl_ks_pvalue", "KS p-value, per-document perplexity", p.ppl_ks_pvalue, kind="test")
+            )
             out.append(d("log_ppl_wasserstein", "Wasserstein, log-perplexity", p.log_ppl_wasserstein, "nats"))
-            out.append(d("prob_hist_js_bits", "JS divergence, 100-bin token probabilities", p.prob_hist_js_bits, "bits"))
+            out.append(
+                d(
+                    "prob_hist_js_bits",
+                    "JS divergence, 100-bin token probabilities",
+                    p.prob_hist_js_bits,
+                    "bits",
+                )
+            )
         return out
 
     def findings(self, corpus: str | None = None) -> list[str]:
@@ -336,8 +366,14 @@ class TokenResult(Result):
             _, ax = plt.subplots(figsize=(7, 4))
         centers = (np.arange(100) + 0.5) / 100
         for c in self.corpora:
-            ax.step(centers, c.prob_hist100, where="mid", color=col[c.name], lw=1.5,
-                    label=f"{_lit(c.name)} ({c.tokens:,} tokens)")
+            ax.step(
+                centers,
+                c.prob_hist100,
+                where="mid",
+                color=col[c.name],
+                lw=1.5,
+                label=f"{_lit(c.name)} ({c.tokens:,} tokens)",
+            )
             for q, ls in ((0.25, ":"), (0.5, "--"), (0.75, ":")):
                 ax.axvline(c.prob_quantile(q), color=col[c.name], ls=ls, lw=1, alpha=0.8)
         ax.set_yscale("log")
@@ -358,8 +394,14 @@ class TokenResult(Result):
         if all_ppl.size:
             bins = np.geomspace(max(all_ppl.min(), 1e-3), all_ppl.max() * 1.0001, 40)
             for c in self.corpora:
-                ax.hist(c.ppl, bins=bins, histtype="step", lw=1.6, color=col[c.name],
-                        label=f"{_lit(c.name)} (n={c.ppl.size})")
+                ax.hist(
+                    c.ppl,
+                    bins=bins,
+                    histtype="step",
+                    lw=1.6,
+                    color=col[c.name],
+                    label=f"{_lit(c.name)} (n={c.ppl.size})",
+                )
             ax.set_xscale("log")
         ax.set_xlabel("per-document perplexity")
         ax.set_ylabel("documents")
@@ -406,8 +448,9 @@ class TokenAnalyzer(Analyzer):
     title: ClassVar[str] = "Token probabilities and perplexity"
     needs: ClassVar[tuple[str, ...]] = ("lm",)
 
-    max_docs: int | None = option(500, kind="int", min=1, optional=True,
-                                  help="Score a seeded sample of at most N documents per corpus.")
+    max_docs: int | None = option(
+        500, kind="int", min=1, optional=True, help="Score a seeded sample of at most N documents per corpus."
+    )
     model: Any = option("smollm2-135m", kind="any", cli="", help="Language model (name, LMConfig or object).")
     progress: bool = option(False, cli="", help="Progress bars on stderr.")
 

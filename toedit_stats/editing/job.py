@@ -212,7 +212,9 @@ def edit_job_config(
         "edit": config.to_dict(),
         # where the weights were read from (GGUF or cache) and the device do not change the output
         "model": {
-            k: v for k, v in info.items() if k in ("backend", "name", "fingerprint", "context", "prefix_token")
+            k: v
+            for k, v in info.items()
+            if k in ("backend", "name", "fingerprint", "context", "prefix_token")
         },
         "inputs": [file_facts(f) for f in getattr(corpus, "files", [])],
         "reader": {
@@ -313,7 +315,9 @@ def run_edit_job(
 
     lm = load_lm(model)
     check_k(lm, config)
-    job_config = edit_job_config(corpus, lm.info(), config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions)
+    job_config = edit_job_config(
+        corpus, lm.info(), config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions
+    )
     fp = _fingerprint(job_config)
     if resume:
         done_before = _completed(out, fp)

@@ -52,12 +52,18 @@ class EditConfig:
     ``beta=None`` takes the strategy's default."""
 
     p: float = option(
-        0.99, min=0, min_open=True,
+        0.99,
+        min=0,
+        min_open=True,
         help="Select tokens with probability >= p (p > 1 selects none).",
     )
     k: int = option(8, min=1, help="Resample a selected token from the model's top-k candidates.")
     beta: float | None = option(
-        None, kind="float", min=0, min_open=True, help="Sampling temperature (default 1.5; 1.0 for low_drop_up_revise)."
+        None,
+        kind="float",
+        min=0,
+        min_open=True,
+        help="Sampling temperature (default 1.5; 1.0 for low_drop_up_revise).",
     )
     strategy: str = option("up_revise", choices=STRATEGIES, help="What to edit (see the editing docs).")
     drop_below: float = option(0.001, min=0, max=1, help="Delete tokens with p < this (drop strategies).")

@@ -50,7 +50,9 @@ class SentenceTransformerEmbedder:
                 from ..lm.models import hub_reachable, unreachable_message
 
                 try:  # the local Hugging Face cache first: no network
-                    self._model = st.SentenceTransformer(self._path, device=self.device, local_files_only=True)
+                    self._model = st.SentenceTransformer(
+                        self._path, device=self.device, local_files_only=True
+                    )
                 except OSError:
                     if not hub_reachable():
                         raise ConfigError(unreachable_message(self.name, "embedder", "minilm")) from None

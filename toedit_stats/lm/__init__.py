@@ -69,7 +69,11 @@ def _from_config(cfg: Any):
         elif value != f.default:
             raise ConfigError(
                 f"the {cfg.backend} backend does not use {flag(f)} ({f.name} = {value!r}); remove it"
-                + (f" or use a backend that does ({', '.join(_backends_using(f.name))})" if _backends_using(f.name) else "")
+                + (
+                    f" or use a backend that does ({', '.join(_backends_using(f.name))})"
+                    if _backends_using(f.name)
+                    else ""
+                )
             )
     return cls(cfg.model, **kwargs)
 

@@ -55,9 +55,7 @@ def make_analyzers(
         out.append(cls(**mine))
     unknown = set(options) - used
     if unknown:
-        raise ConfigError(
-            f"unknown analyzer options {sorted(unknown)} for analyzers {[a.name for a in out]}"
-        )
+        raise ConfigError(f"unknown analyzer options {sorted(unknown)} for analyzers {[a.name for a in out]}")
     names = [a.name for a in out]
     if len(set(names)) != len(names):
         raise ConfigError(f"each analyzer may run once in a report, got {names}")
@@ -97,7 +95,9 @@ class Report:
     ):
         from ..editing import EditConfig
 
-        if max_docs is not None and (isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 2):
+        if max_docs is not None and (
+            isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 2
+        ):
             raise ConfigError(f"max_docs must be an integer >= 2 (or none), got {max_docs!r}")
         if editor is True:
             editor = EditConfig(seed=seed)
@@ -150,7 +150,11 @@ class Report:
         shared: dict[Any, Any] = {}
 
         def model_for(spec: Any) -> Any:
-            key = id(spec) if not isinstance(spec, (str, tuple)) and not dataclasses.is_dataclass(spec) else repr(spec)
+            key = (
+                id(spec)
+                if not isinstance(spec, (str, tuple)) and not dataclasses.is_dataclass(spec)
+                else repr(spec)
+            )
             if key not in shared:
                 lm = load_lm(spec)
                 shared[key] = lm if isinstance(lm, CachedLM) else CachedLM(lm, memory=True)
@@ -214,7 +218,9 @@ class Report:
                     "of": totals[name],
                     "sampled": len(corpora[name]) < totals[name],
                     "characters": sum(len(d.text) for d in corpora[name]),
-                    "source": "edited here" if c is None else [str(p) for p in getattr(c, "paths", ())] or "in memory",
+                    "source": "edited here"
+                    if c is None
+                    else [str(p) for p in getattr(c, "paths", ())] or "in memory",
                     "files": [] if c is None else [file_facts(f) for f in getattr(c, "files", [])],
                 }
             )
@@ -238,13 +244,18 @@ class Report:
         }
         if self.edit:
             self.edit_manifest = {
-                "config": edit_job_config(src[n_s], model_info, self.editor, shard=(0, 1), chunk_docs=None,
-                                          audit_positions=False),
+                "config": edit_job_config(
+                    src[n_s], model_info, self.editor, shard=(0, 1), chunk_docs=None, audit_positions=False
+                ),
                 "versions": self.provenance["versions"],
                 "complete": True,
                 "totals": {k: v for k, v in self.edit.items() if k != "config"},
-                "sample": {"max_docs": self.max_docs, "seed": self.seed, "documents": len(corpora[n_s]),
-                           "of": totals[n_s]},
+                "sample": {
+                    "max_docs": self.max_docs,
+                    "seed": self.seed,
+                    "documents": len(corpora[n_s]),
+                    "of": totals[n_s],
+                },
             }
         self.timings["total"] = time.perf_counter() - t0
         self.timings = {k: round(v, 3) for k, v in self.timings.items()}
@@ -291,8 +302,14 @@ class Report:
         rows = []
         for fam in self.verdict()["families"]:
             for m in fam["metrics"]:
-                rows.append({"analyzer": fam["analyzer"], "metric": m["name"], **m["values"],
-                             "edited vs synthetic": m.get("moved", "")})
+                rows.append(
+                    {
+                        "analyzer": fam["analyzer"],
+                        "metric": m["name"],
+                        **m["values"],
+                        "edited vs synthetic": m.get("moved", ""),
+                    }
+                )
         return pd.DataFrame(rows)
 
     # -- figures and output ---------------------------------------------------------------------

@@ -101,24 +101,34 @@ def render_html(report) -> str:
                 "name": name,
                 "title": result.title,
                 "describe": result.describe(),
-                "figures": [(f"{name}_{f}", figures[f"{name}_{f}"]) for f in result.figure_names() if f"{name}_{f}" in figures],
+                "figures": [
+                    (f"{name}_{f}", figures[f"{name}_{f}"])
+                    for f in result.figure_names()
+                    if f"{name}_{f}" in figures
+                ],
                 "tables": tables,
             }
         )
-    return _env().get_template("report.html.j2").render(
-        r=report,
-        verdict=report.verdict(),
-        figures=figures,
-        names=[c["name"] for c in report.corpora],
-        sections=sections,
-        examples=[(e.doc.id, e.audit, _segments(e)) for e in examples],
+    return (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            r=report,
+            verdict=report.verdict(),
+            figures=figures,
+            names=[c["name"] for c in report.corpora],
+            sections=sections,
+            examples=[(e.doc.id, e.audit, _segments(e)) for e in examples],
+        )
     )
 
 
 def render_summary(report) -> str:
     """The compact notebook view: verdict paragraph and headline table, styles scoped to it."""
-    return _env().get_template("summary.html.j2").render(
-        r=report, verdict=report.verdict(), names=[c["name"] for c in report.corpora]
+    return (
+        _env()
+        .get_template("summary.html.j2")
+        .render(r=report, verdict=report.verdict(), names=[c["name"] for c in report.corpora])
     )
 
 

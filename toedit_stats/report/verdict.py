@@ -57,7 +57,9 @@ def _rows(metrics, s: str | None, e: str | None) -> list[dict[str, Any]]:
     out = list(rows.values())
     for row in out:
         if row["kind"] == "distance to human" and s in row["values"] and e in row["values"]:
-            row["moved"] = moved(_f(row["values"][s]), _f(row["values"][e]), row["better"] or "lower", row["noise"])
+            row["moved"] = moved(
+                _f(row["values"][s]), _f(row["values"][e]), row["better"] or "lower", row["noise"]
+            )
         row.pop("noise")
     return out
 
@@ -102,7 +104,11 @@ def build_verdict(report) -> dict[str, Any]:
                 + (" Closer on: " + "; ".join(m for _, m, _ in toward) + "." if toward else "")
                 + (" Further on: " + "; ".join(m for _, m, _ in away) + "." if away else "")
             )
-            if report.edit and report.edit["tokens"] and report.edit["changed"] / report.edit["tokens"] < 0.01:
+            if (
+                report.edit
+                and report.edit["tokens"]
+                and report.edit["changed"] / report.edit["tokens"] < 0.01
+            ):
                 sentences.append(
                     "Because under 1% of tokens changed, small movements are expected; differences this small "
                     "can be within sampling noise, and only the tests above speak to significance."
