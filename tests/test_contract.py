@@ -333,7 +333,7 @@ def test_verdict_is_built_once_per_report(tmp_path, sample_human, sample_synthet
     monkeypatch.setattr(verdict, "build_verdict", lambda r: calls.append(1) or real(r))
     rep = compare(sample_human, sample_synthetic, editing=False, analyzers=["lengths"], max_docs=5)
     rep.save(tmp_path / "rep")
-    rep.to_frame(), rep.summary_frame(), rep._repr_html_(), rep.metrics()
+    rep.to_frame(), rep.summary_frame(), rep._repr_html_(), rep.to_dict(), rep.metrics()
     assert len(calls) == 1
 
 

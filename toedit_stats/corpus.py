@@ -869,14 +869,12 @@ def write_records(
     ``toedit_stats.json_columns``, and :func:`read_corpus` decodes it back. The schema is decided
     before anything is written, so writing never fails on the records' types.
     """
-    from ._io import temp_file
+    from ._io import atomic_file
 
     path = Path(path)
     fmt = fmt or output_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_file(path)
     n = 0
-    try:
+    with atomic_file(path) as tmp:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -888,10 +886,6 @@ def write_records(
                 for rec in records:
                     fh.write(json.dumps(rec, ensure_ascii=False).encode("utf-8") + b"\n")
                     n += 1
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return n
 
 

@@ -263,7 +263,8 @@ class Report:
         return self
 
     # -- numbers ----------------------------------------------------------------------------------
-    def metric_records(self) -> list[Metric]:
+    def metrics(self) -> list[Metric]:
+        """Every analyzer's typed :class:`~toedit_stats.analyzers.base.Metric` records."""
         return [m for r in self.results.values() for m in r.metrics()]
 
     def verdict(self) -> dict[str, Any]:
@@ -274,14 +275,14 @@ class Report:
             self._verdict = build_verdict(self)
         return self._verdict
 
-    def metrics(self) -> dict[str, Any]:
-        """The ``metrics.json`` object."""
+    def to_dict(self) -> dict[str, Any]:
+        """The ``metrics.json`` object (JSON-safe)."""
         return {
             "schema_version": SCHEMA_VERSION,
             "config": self.config,
             "corpora": self.corpora,
             "results": {name: r.to_dict() for name, r in self.results.items()},
-            "metrics": [m.to_dict() for m in self.metric_records()],
+            "metrics": [m.to_dict() for m in self.metrics()],
             "edit": self.edit,
             "verdict": self.verdict(),
             "timings": self.timings,

@@ -138,7 +138,7 @@ def save_report(report, directory: Path, *, overwrite: bool = False) -> Path:
     inputs = [p for c in report.corpora for p in (c["source"] if isinstance(c["source"], list) else [])]
     with atomic_dir(directory, overwrite=overwrite, inputs=inputs) as tmp:
         atomic_write_text(tmp / "report.html", render_html(report))
-        atomic_write_text(tmp / "metrics.json", dumps(report.metrics()) + "\n")
+        atomic_write_text(tmp / "metrics.json", dumps(report.to_dict()) + "\n")
         for name, frame in report.tables().items():
             atomic_write_text(tmp / "tables" / f"{name}.csv", to_csv(frame))
         for name, png in figure_pngs(report).items():
