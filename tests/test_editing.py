@@ -357,7 +357,8 @@ def test_sft_text_field_and_progress(tmp_path, capsys):
     assert all(r["prompt"] == "Say something." for r in rows)
     assert res.totals["changed"] > 0
     assert any(r["response"] != f"Sure, here is answer {r['id']} for you." for r in rows)
-    assert "tokens/s" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "tok/s" in err and "docs 6/6" in err and "edits" in err  # progress in tokens, with documents and edits
 
 
 def test_generations_record_per_generation_totals(tmp_path, sample_synthetic):

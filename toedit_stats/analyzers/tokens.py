@@ -44,6 +44,7 @@ from ..corpus import Corpus
 from ..lm.base import TokenScores
 from ..options import option
 from ..plotting import _lit, _plt, colors
+from ..progress import TokenProgress
 from .base import Analyzer, Metric, Result, prepare_corpora
 
 __all__ = [
@@ -80,6 +81,7 @@ class TokenStats:
     doc_ids: list[str] = field(default_factory=list)
     doc_ppl: list[float] = field(default_factory=list)
     doc_tokens: list[int] = field(default_factory=list)
+    skipped_long: int = 0  # documents over max_doc_tokens, not scored
 
     def add(self, s: TokenScores) -> TokenStats:
         """Add one document's scores."""
@@ -115,6 +117,7 @@ class TokenStats:
             self.doc_ids + other.doc_ids,
             self.doc_ppl + other.doc_ppl,
             self.doc_tokens + other.doc_tokens,
+            self.skipped_long + other.skipped_long,
         )
 
     # -- derived ------------------------------------------------------------------------------
@@ -167,6 +170,7 @@ class TokenStats:
             },
             "mean_entropy_nats": self.entropy_sum / self.entropy_tokens if self.entropy_tokens else None,
             "prob_hist100": self.prob_hist100.tolist(),
+            "skipped_long": self.skipped_long,
         }
 
 
@@ -251,6 +255,18 @@ class TokenResult(Result):
                 label = "median per-document perplexity" if q == "p50" else f"per-document perplexity, {q}"
                 out.append(m(f"ppl_{q}", label, v, "", q == "p50"))
             out.append(m("mean_entropy_nats", "mean entropy", d["mean_entropy_nats"], "nats", True))
+            limit = self.sampling.get(c.name, {}).get("max_doc_tokens")
+            out.append(
+                m(
+                    "skipped_long",
+                    f"documents over {limit:,} tokens, not scored"
+                    if limit
+                    else "documents over the length limit",
+                    c.skipped_long,
+                    "documents",
+                    any(x.skipped_long for x in self.corpora),
+                )
+            )
         n = {c.name: c.documents for c in self.corpora}
         for p in self.pairs:
 
@@ -286,15 +302,21 @@ class TokenResult(Result):
         return out
 
     def findings(self, corpus: str | None = None) -> list[str]:
+        long_note = [
+            f"{c.skipped_long:,} {c.name} document(s) longer than "
+            f"{self.sampling.get(c.name, {}).get('max_doc_tokens', 0):,} tokens were not scored (max_doc_tokens)."
+            for c in self.corpora
+            if c.skipped_long
+        ]
         if len(self.corpora) < 2:
-            return []
+            return long_note
         ref = self.corpora[0]
         other = next((c for c in self.corpora[1:] if c.name == corpus), self.corpora[1])
         pair = next((p for p in self.pairs if p.b == other.name), None)
         ph, ps = ref.to_dict()["ppl"]["p50"], other.to_dict()["ppl"]["p50"]
         gh, gs = ref.to_dict()["share_ge"]["0.99"], other.to_dict()["share_ge"]["0.99"]
         if pair is None or not (math.isfinite(ph) and math.isfinite(ps)):
-            return []
+            return long_note
         more = "more" if ps < ph else "less"
         sig = "significant" if pair.ppl_ks_pvalue < 0.05 else "not significant"
         out = [
@@ -308,7 +330,7 @@ class TokenResult(Result):
                 f"Note that this {other.name} corpus is not over-concentrated in the way the paper describes; "
                 "editing over-confident tokens is not expected to help it."
             )
-        return out
+        return out + long_note
 
     def extra_tables(self) -> dict[str, Any]:
         return {
@@ -451,6 +473,14 @@ class TokenAnalyzer(Analyzer):
     max_docs: int | None = option(
         500, kind="int", min=1, optional=True, help="Score a seeded sample of at most N documents per corpus."
     )
+    max_doc_tokens: int | None = option(
+        100_000,
+        kind="int",
+        min=1,
+        optional=True,
+        help="Documents longer than this many tokens are skipped and counted, not scored (none: score all; "
+        "long documents are scored in overlapping windows).",
+    )
     model: Any = option("smollm2-135m", kind="any", cli="", help="Language model (name, LMConfig or object).")
     progress: bool = option(False, cli="", help="Progress bars on stderr.")
 
@@ -463,25 +493,50 @@ class TokenAnalyzer(Analyzer):
         lm = model.load() if isinstance(model, LMConfig) else load_lm(model)
         stats, sampling = [], {}
         for c in prepared:
-            docs = list(c)
-            scores = lm.score(docs)
-            if self.progress:
-                from tqdm.auto import tqdm
-
-                scores = tqdm(scores, total=len(docs), desc=f"scoring {c.name}", unit="doc")
-            stats.append(token_stats(c.name, scores))
+            docs, skipped = self._within_limit(lm, list(c))
+            bar = TokenProgress(
+                chars_total=sum(len(d.text) for d in docs),
+                documents=len(docs),
+                desc=f"scoring {c.name}",
+                enabled=self.progress,
+            )
+            acc = TokenStats(c.name, skipped_long=skipped)
+            kw = {"on_tokens": bar.on_tokens} if self.progress else {}
+            for d, sc in zip(docs, lm.score(docs, **kw)):
+                acc.add(sc)
+                bar.document_done(chars=len(d.text), tokens=len(sc))
+            bar.close()
+            stats.append(acc)
             total = totals[c.name]
+            n = len(docs) + skipped
             sampling[c.name] = {
                 "scored": len(docs),
                 "of": total,
                 "seed": self.seed,
-                "note": f"sampled {len(docs)} of {total}" if len(docs) < total else "all documents",
+                "skipped_long": skipped,
+                "max_doc_tokens": self.max_doc_tokens,
+                "note": (f"sampled {n} of {total}" if n < total else "all documents")
+                + (f"; {skipped} over {self.max_doc_tokens:,} tokens not scored" if skipped else ""),
             }
         info: dict[str, Any] = {"name": getattr(lm, "name", str(model))}
         info["fingerprint"] = lm.fingerprint
         info["backend"] = getattr(lm, "backend", None)
         pairs = [compare_token_stats(stats[0], s) for s in stats[1:]]
         return TokenResult(info, stats, pairs, sampling)
+
+    def _within_limit(self, lm: Any, docs: list) -> tuple[list, int]:
+        """Documents with at most ``max_doc_tokens`` tokens, and how many were over. Only texts
+        with more UTF-8 bytes than the limit are tokenised to check (a token covers at least one
+        byte)."""
+        limit = self.max_doc_tokens
+        if limit is None:
+            return docs, 0
+        long = [i for i, d in enumerate(docs) if len(d.text.encode("utf-8", "surrogatepass")) > limit]
+        if not long:
+            return docs, 0
+        counts = lm.count_tokens([docs[i].text for i in long])
+        over = {i for i, n in zip(long, counts) if n > limit}
+        return [d for i, d in enumerate(docs) if i not in over], len(over)
 
 
 def analyze_tokens(

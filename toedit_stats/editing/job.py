@@ -38,7 +38,6 @@ import copy
 import hashlib
 import json
 import os
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +56,7 @@ from .._provenance import file_facts, file_sha256, package_versions
 from .._version import __version__
 from ..corpus import Corpus, Document, output_format, write_records
 from ..errors import ConfigError
+from ..progress import TokenProgress
 from .toedit import EditConfig, EditedDocument, edit
 
 __all__ = ["EditJobResult", "check_edit_output", "run_edit_job"]
@@ -90,7 +90,8 @@ def _doc_bytes(doc: Document) -> bytes:
 
 
 def _scan(corpus: Corpus, shard: tuple[int, int], chunk_docs: int) -> tuple[list[dict[str, Any]], int, int]:
-    """One pass over the input: per chunk ``{first, last, documents, input_sha256}``, the number
+    """One pass over the input: per chunk ``{first, last, documents, characters, input_sha256}``
+    (``characters`` only for the progress estimate), the number
     of empty texts and the bytes of the shard's documents (for the free-space estimate)."""
     chunks: list[dict[str, Any]] = []
     h = None
@@ -100,12 +101,13 @@ def _scan(corpus: Corpus, shard: tuple[int, int], chunk_docs: int) -> tuple[list
             if h is not None:
                 chunks[-1]["input_sha256"] = h.hexdigest()
             h = hashlib.sha256()
-            chunks.append({"first": pos, "last": pos, "documents": 0})
+            chunks.append({"first": pos, "last": pos, "documents": 0, "characters": 0})
         data = _doc_bytes(doc)
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
         chunks[-1]["last"] = pos
         chunks[-1]["documents"] += 1
+        chunks[-1]["characters"] += len(doc.text)
         empty += not doc.text
         size += len(data)
     if h is not None:
@@ -358,24 +360,31 @@ def run_edit_job(
     todo = [c for c in range(len(plan)) if c not in done]
     todo_set = set(todo)
     to_edit = (d for pos, d in enumerate(_shard_docs(corpus, shard)) if pos // chunk_docs in todo_set)
-    edited = edit(to_edit, lm, config, audit_positions=audit_positions, buffer_docs=min(chunk_docs, 64))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(desc="editing", unit="doc", total=sum(plan[c]["documents"] for c in todo))
-        started, tokens_seen, edits = time.perf_counter(), 0, 0
+    # progress in tokens, live inside long documents (the ETA follows the text, not the count)
+    bar = TokenProgress(
+        chars_total=sum(plan[c]["characters"] for c in todo),
+        documents=sum(plan[c]["documents"] for c in todo),
+        desc="editing",
+        enabled=progress,
+    )
+    edited = edit(
+        to_edit,
+        lm,
+        config,
+        audit_positions=audit_positions,
+        buffer_docs=min(chunk_docs, 64),
+        on_tokens=bar.on_tokens if progress else None,
+    )
     pending = iter(todo)
     current = next(pending, None)
     chunk: list[EditedDocument] = []
     for ed in edited:
         chunk.append(ed)
-        if bar is not None:
-            tokens_seen += ed.audit.tokens
-            edits += ed.audit.changed + ed.audit.deleted
-            rate = tokens_seen / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix({"tokens/s": f"{rate:.0f}", "edits": edits}, refresh=False)
-            bar.update(1)
+        bar.document_done(
+            chars=len(ed.original),
+            tokens=sum(a.tokens for a in ed.audits),
+            edits=sum(a.changed + a.deleted for a in ed.audits),
+        )
         if current is not None and len(chunk) == plan[current]["documents"]:
             done[current] = _write_chunk(parts, current, plan[current], chunk, corpus.text_field)
             checkpoint("chunk-written")
@@ -383,8 +392,7 @@ def run_edit_job(
             atomic_write_text(manifest_path, dumps(manifest) + "\n")
             checkpoint("manifest-updated")
             current, chunk = next(pending, None), []
-    if bar is not None:
-        bar.close()
+    bar.close()
     missing = [c for c in range(len(plan)) if c not in done]
     if missing or chunk:  # the input changed between the two passes
         raise ConfigError(f"{inputs[0]}: the input changed while it was being edited; rerun the job")

@@ -239,12 +239,16 @@ def edit(
     buffer_docs: int = 64,
     backend: str = "transformers",
     lm_kwargs: dict[str, Any] | None = None,
+    on_tokens: Callable[[int], None] | None = None,
     **params: Any,
 ) -> Iterator[EditedDocument]:
     """Edit documents with ToEdit; yields :class:`EditedDocument` in input order.
 
     ``config`` or keyword ``params`` (``p``, ``k``, ``beta``, ``strategy``, ``drop_below``,
     ``seed``, ``generations``) set the edit. ``model`` is a name or a loaded backend.
+    ``on_tokens(n)`` is passed to the backend's scoring (progress in tokens). Documents are never
+    truncated: one longer than the model's context is scored in overlapping windows and edited
+    whole.
 
     >>> out = next(edit(["The cat sat on the mat."], "fake", p=0.99, k=4, seed=0))   # doctest: +SKIP
     >>> out.audit.selected                                                          # doctest: +SKIP
@@ -256,10 +260,16 @@ def edit(
         cfg = replace(config, **params)
     lm = load_lm(model, backend=backend, **dict(lm_kwargs or {}))
     for buf in document_buffers(docs, buffer_docs):
-        yield from _edit_buffer(buf, lm, cfg, audit_positions)
+        yield from _edit_buffer(buf, lm, cfg, audit_positions, on_tokens)
 
 
-def _edit_buffer(docs: list[Document], lm, cfg: EditConfig, audit_positions: bool) -> list[EditedDocument]:
+def _edit_buffer(
+    docs: list[Document],
+    lm,
+    cfg: EditConfig,
+    audit_positions: bool,
+    on_tokens: Callable[[int], None] | None = None,
+) -> list[EditedDocument]:
     top_k = cfg.k if cfg.revises else 0
     texts = [d.text for d in docs]
     audits: list[list[DocumentAudit]] = [[] for _ in docs]
@@ -271,7 +281,8 @@ def _edit_buffer(docs: list[Document], lm, cfg: EditConfig, audit_positions: boo
             if not texts[i]:
                 audits[i].append(DocumentAudit(positions=[] if audit_positions else None))
         current = [Document(docs[i].id, texts[i], docs[i].metadata, docs[i].source) for i in live]
-        for i, scores in zip(live, lm.score(current, top_k=top_k)):
+        kw = {"on_tokens": on_tokens} if on_tokens is not None else {}
+        for i, scores in zip(live, lm.score(current, top_k=top_k, **kw)):
             if g == 0:
                 first_scores[i] = scores
             new_text, audit = edit_scores(

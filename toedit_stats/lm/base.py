@@ -8,7 +8,7 @@ probability (see :func:`choose_prefix_token`), runs one teacher-forced pass
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -93,8 +93,19 @@ class LanguageModel(Protocol):
         """Identifies weights, tokenizer and scoring settings (for caches and manifests)."""
         ...
 
-    def score(self, docs: Iterable[Document | str], *, top_k: int = 0) -> Iterator[TokenScores]:
-        """One :class:`TokenScores` per document, in input order."""
+    def score(
+        self,
+        docs: Iterable[Document | str],
+        *,
+        top_k: int = 0,
+        on_tokens: Callable[[int], None] | None = None,
+    ) -> Iterator[TokenScores]:
+        """One :class:`TokenScores` per document, in input order. ``on_tokens(n)`` is called as
+        tokens get scored (after every forward batch), so progress moves inside long documents."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text as :meth:`score` would score them (without the prefix token)."""
         ...
 
     def token_text(self, token_ids: Sequence[int]) -> list[str]:

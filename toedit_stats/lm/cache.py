@@ -12,7 +12,7 @@ directory), written atomically (:mod:`toedit_stats._cache`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .._cache import ArrayStore, namespace, text_key
@@ -69,8 +69,16 @@ class CachedLM:
             arrays["entropy"] = s.entropy
         self.store.put(ns, text_key(text), arrays)
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
     def score(
-        self, docs: Iterable[Document | str], *, top_k: int = 0, buffer_docs: int = 256
+        self,
+        docs: Iterable[Document | str],
+        *,
+        top_k: int = 0,
+        buffer_docs: int = 256,
+        on_tokens: Callable[[int], None] | None = None,
     ) -> Iterator[TokenScores]:
         ns = namespace(self.inner.fingerprint)
         for buf in document_buffers(docs, buffer_docs):
@@ -78,8 +86,11 @@ class CachedLM:
             missing = [i for i, f in enumerate(found) if f is None]
             self.hits += len(buf) - len(missing)
             self.misses += len(missing)
+            if on_tokens is not None:
+                on_tokens(sum(len(f) for f in found if f is not None))
             if missing:
-                for i, s in zip(missing, self.inner.score([buf[i] for i in missing], top_k=top_k)):
+                scored = self.inner.score([buf[i] for i in missing], top_k=top_k, on_tokens=on_tokens)
+                for i, s in zip(missing, scored):
                     self._store(ns, buf[i].text, s)
                     found[i] = s
             yield from found

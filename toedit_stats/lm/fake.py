@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,12 @@ class FakeLM:
     def token_text(self, token_ids: Sequence[int]) -> list[str]:
         return [self._vocab[int(t)] for t in token_ids]
 
-    def score(self, docs: Iterable[Document | str], *, top_k: int = 0, **_: object) -> Iterator[TokenScores]:
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [sum(1 for _ in _PIECE.finditer(t)) for t in texts]
+
+    def score(
+        self, docs: Iterable[Document | str], *, top_k: int = 0, on_tokens: Any = None, **_: object
+    ) -> Iterator[TokenScores]:
         common = [self._id(w) for w in _COMMON]
         for n, d in enumerate(docs):
             doc = d if isinstance(d, Document) else Document(str(n), d)
@@ -79,4 +85,6 @@ class FakeLM:
                     tkl[t, j] = np.log(cand[j][0])
                     tki[t, j] = cand[j][1]
             lp = np.log(p).astype(np.float32)
+            if on_tokens is not None:
+                on_tokens(T)
             yield TokenScores(doc.id, ids, off, lp, ranks, np.full(T, 1.0, np.float32), tki, tkl)

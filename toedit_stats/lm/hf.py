@@ -25,7 +25,7 @@ import pickle
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -308,8 +308,16 @@ class TransformersLM:
         ]
 
     # -- scoring ----------------------------------------------------------------------------
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [int(ids.size) for ids, _ in self.tokenize(texts)]
+
     def score(
-        self, docs: Iterable[Document | str], *, top_k: int = 0, buffer_docs: int = 256
+        self,
+        docs: Iterable[Document | str],
+        *,
+        top_k: int = 0,
+        buffer_docs: int = 256,
+        on_tokens: Callable[[int], None] | None = None,
     ) -> Iterator[TokenScores]:
         """Score documents (see the module docstring); yields in input order.
 
@@ -320,9 +328,11 @@ class TransformersLM:
             raise ConfigError(f"top_k must be >= 0, got {top_k}")
         self.load()
         for buf in document_buffers(docs, buffer_docs):
-            yield from self._score_buffer(buf, top_k)
+            yield from self._score_buffer(buf, top_k, on_tokens)
 
-    def _score_buffer(self, docs: list[Document], top_k: int) -> list[TokenScores]:
+    def _score_buffer(
+        self, docs: list[Document], top_k: int, on_tokens: Callable[[int], None] | None = None
+    ) -> list[TokenScores]:
         torch = require("torch")
         toks = self.tokenize([d.text for d in docs])
         seqs = [np.concatenate([[self._prefix], ids]) for ids, _ in toks]
@@ -342,6 +352,8 @@ class TransformersLM:
                 ((b[0], b[1]) for b in batch), self._score_batch(torch, seqs, batch, top_k)
             ):
                 parts[key] = arrays
+            if on_tokens is not None:
+                on_tokens(sum(e - f for _, _, _, e, f in batch))
         out = []
         for di, (doc, (ids, off)) in enumerate(zip(docs, toks)):
             pieces = [parts[(di, wi)] for wi in range(len(plan_windows(seqs[di].size, self._context)))]

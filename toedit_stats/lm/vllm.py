@@ -19,7 +19,7 @@ shaped like vLLM's documented classes, not run on a GPU there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -198,14 +198,23 @@ class VLLMModel:
         self.load()
         return [self._tokenizer.decode([int(t)], clean_up_tokenization_spaces=False) for t in token_ids]
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        self.load()
+        return [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
     def score(
-        self, docs: Iterable[Document | str], *, top_k: int = 0, buffer_docs: int = 1024
+        self,
+        docs: Iterable[Document | str],
+        *,
+        top_k: int = 0,
+        buffer_docs: int = 1024,
+        on_tokens: Callable[[int], None] | None = None,
     ) -> Iterator[TokenScores]:
         if top_k > self.max_logprobs:
             raise ConfigError(f"top_k={top_k} exceeds max_logprobs={self.max_logprobs}; raise max_logprobs")
         self.load()
         for buf in document_buffers(docs, buffer_docs):
-            yield from self._score_buffer(buf, top_k)
+            yield from self._score_buffer(buf, top_k, on_tokens)
 
     def _sampling_params(self, top_k: int):
         from vllm import SamplingParams
@@ -216,7 +225,9 @@ class VLLMModel:
         except TypeError:  # vLLM before flat logprobs
             return SamplingParams(**kw)
 
-    def _score_buffer(self, docs: list[Document], top_k: int) -> list[TokenScores]:
+    def _score_buffer(
+        self, docs: list[Document], top_k: int, on_tokens: Callable[[int], None] | None = None
+    ) -> list[TokenScores]:
         from vllm.inputs import TokensPrompt
 
         enc = self._tokenizer([d.text for d in docs], add_special_tokens=False, return_offsets_mapping=True)
@@ -228,7 +239,10 @@ class VLLMModel:
             for s, e, f in plan_windows(len(seq), self._context):
                 prompts.append(TokensPrompt(prompt_token_ids=seq[s:e]))
                 index.append((di, s, e, f))
+        # one generate call per buffer (vLLM schedules it); progress moves once per buffer
         outputs = self._llm.generate(prompts, self._sampling_params(top_k), use_tqdm=False)
+        if on_tokens is not None:
+            on_tokens(sum(e - f for _, _, e, f in index))
         parts: dict[int, list] = {i: [] for i in range(len(docs))}
         for (di, s, e, f), out in zip(index, outputs):
             parts[di].append(convert_prompt_logprobs(out.prompt_logprobs, seqs[di][s:e], top_k, f - s))

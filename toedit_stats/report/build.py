@@ -25,6 +25,7 @@ from .._provenance import file_facts, package_versions
 from ..analyzers.base import Analyzer, Metric, Result, prepare_corpora
 from ..corpus import Corpus, Document, MemoryCorpus, read_corpus
 from ..errors import ConfigError
+from ..progress import TokenProgress
 
 __all__ = ["Report", "compare", "make_analyzers"]
 
@@ -167,12 +168,28 @@ class Report:
 
             check_k(lm, self.editor)
             t = time.perf_counter()
-            stream = edit_documents(list(corpora[n_s]), lm, self.editor, audit_positions=True)
-            if self.progress:
-                from tqdm.auto import tqdm
-
-                stream = tqdm(stream, total=len(corpora[n_s]), desc="editing synthetic", unit="doc")
-            self.edited_docs = list(stream)
+            docs = list(corpora[n_s])
+            bar = TokenProgress(
+                chars_total=sum(len(d.text) for d in docs),
+                documents=len(docs),
+                desc=f"editing {n_s}",
+                enabled=self.progress,
+            )
+            self.edited_docs = []
+            for ed in edit_documents(
+                docs,
+                lm,
+                self.editor,
+                audit_positions=True,
+                on_tokens=bar.on_tokens if self.progress else None,
+            ):
+                self.edited_docs.append(ed)
+                bar.document_done(
+                    chars=len(ed.original),
+                    tokens=sum(a.tokens for a in ed.audits),
+                    edits=sum(a.changed + a.deleted for a in ed.audits),
+                )
+            bar.close()
             self.edited_records = [e.record() for e in self.edited_docs]
             corpora[n_e] = MemoryCorpus(
                 [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in self.edited_docs], name=n_e
