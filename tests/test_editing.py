@@ -358,7 +358,9 @@ def test_sft_text_field_and_progress(tmp_path, capsys):
     assert res.totals["changed"] > 0
     assert any(r["response"] != f"Sure, here is answer {r['id']} for you." for r in rows)
     err = capsys.readouterr().err
-    assert "tok/s" in err and "docs 6/6" in err and "edits" in err  # progress in tokens, with documents and edits
+    assert (
+        "tok/s" in err and "docs 6/6" in err and "edits" in err
+    )  # progress in tokens, with documents and edits
 
 
 def test_generations_record_per_generation_totals(tmp_path, sample_synthetic):

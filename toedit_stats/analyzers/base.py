@@ -43,10 +43,10 @@ from ..corpus import Corpus, MemoryCorpus, sample_documents
 from ..errors import ConfigError
 from ..options import check_fields, option
 
-__all__ = ["FRAME_COLUMNS", "KINDS", "Analyzer", "Metric", "Result", "prepare_corpora"]
+__all__ = ["FRAME_COLUMNS", "KINDS", "Analyzer", "Metric", "PairedView", "Result", "prepare_corpora"]
 
 FRAME_COLUMNS = ("analyzer", "metric", "label", "kind", "corpus", "reference", "n", "value", "unit", "better")
-KINDS = ("per corpus", "distance", "test")
+KINDS = ("per corpus", "distance", "test", "effect")
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ class Metric:
 
     ``kind``: ``per corpus`` (describes ``corpus``), ``distance`` (between ``reference`` and
     ``corpus``; ``better`` says whether ``lower`` or ``higher`` is closer; ``identical`` is its
-    value for identical corpora, ``None`` when an estimate has no exact value there), or ``test``
-    (a p-value of ``reference`` vs ``corpus``). ``noise`` is a known spread of the estimate (e.g.
+    value for identical corpora, ``None`` when an estimate has no exact value there), ``test``
+    (a p-value of ``reference`` vs ``corpus``), or ``effect`` (a signed difference ``corpus`` minus
+    ``reference``, e.g. of medians, reported with its interval; not a distance). ``noise`` is a known spread of the estimate (e.g.
     seed-to-seed); ``interval`` a confidence interval where one was computed. ``headline`` marks
     the metrics that the report's verdict table shows.
     """
@@ -107,6 +108,11 @@ class Result:
 
     analyzer: ClassVar[str] = ""
     title: ClassVar[str] = ""
+    # metrics whose bootstrap replicates give a valid interval for the value itself (means, shares,
+    # quantiles). Plug-in divergences and type counts are biased under resampling (a duplicated
+    # document adds no new n-gram): their replicates serve only paired differences, like the
+    # edit effect, where the bias cancels.
+    interval_metrics: ClassVar[frozenset[str]] = frozenset()
 
     # -- to implement --------------------------------------------------------------------------
     def metrics(self) -> list[Metric]:
@@ -120,10 +126,24 @@ class Result:
         ``ax``: it raises when given one."""
         return {}
 
-    def findings(self, corpus: str | None = None) -> list[str]:
+    def findings(self, corpus: str | None = None, adjusted: dict[str, float] | None = None) -> list[str]:
         """Sentences about ``corpus`` (default: the first non-reference corpus) against the
-        reference, for the report's verdict; each must rest on a number or test in ``metrics()``."""
+        reference, for the report's verdict; each must rest on a number or test in ``metrics()``.
+        ``adjusted`` maps test-metric names to multiplicity-adjusted p-values (the report's Holm
+        correction); a sentence that calls a test significant uses them when given."""
         return []
+
+    def bootstrap(self, weights: Any) -> dict[tuple[str, str], Any]:
+        """Bootstrap replicates of the metrics that can be recomputed cheaply from per-document
+        contributions: ``{(metric name, corpus): array of shape (B,)}``. ``weights(corpus, ids)``
+        gives the ``(B, len(ids))`` document weights (:class:`toedit_stats.stats.BootstrapWeights`:
+        seeded, by document id, shared between paired corpora). Metrics left out have no interval."""
+        return {}
+
+    def paired(self, before: str, after: str) -> Any:
+        """A per-document before/after view of two corpora whose documents pair by id (the
+        synthetic corpus and its edited version): a :class:`PairedView`, or ``None``."""
+        return None
 
     def extra_tables(self) -> dict[str, Any]:
         """Wider views for CSV export, besides the tidy metrics frame."""
@@ -219,6 +239,18 @@ class Result:
             out.append(f"<tr><td>{html.escape(visible(str(label)))}</td>{cells}</tr>")
         out.append("</table></div>")
         return "\n".join(out)
+
+
+@dataclass
+class PairedView:
+    """Per-document before/after comparison (see :meth:`Result.paired`): ``frame`` has one row
+    per paired document, ``metrics`` the paired tests and effects, ``figure()`` draws it."""
+
+    analyzer: str
+    title: str
+    frame: Any
+    metrics: list[Metric]
+    figure: Callable[[], Any]
 
 
 def _fmt(x: Any) -> str:

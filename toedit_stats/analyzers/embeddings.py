@@ -46,6 +46,8 @@ __all__ = [
     "EmbedResult",
     "analyze_embeddings",
     "c2st_auc",
+    "c2st_scores",
+    "c2st_test",
     "frechet_distance",
     "mmd2_test",
     "prdc",
@@ -108,10 +110,12 @@ def mmd2_test(
     return float(observed), float(pvalue), sigma
 
 
-def c2st_auc(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> float:
-    """Mean ROC-AUC of a logistic regression separating ``a`` from ``b`` (stratified k-fold)."""
+def c2st_scores(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> np.ndarray | None:
+    """Out-of-fold decision scores of a logistic regression separating ``a`` (label 0) from
+    ``b`` (label 1), stratified k-fold; ``None`` with fewer than 2 documents on a side. Rows are
+    ``a`` then ``b``."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -119,10 +123,26 @@ def c2st_auc(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> 
     y = np.r_[np.zeros(len(a)), np.ones(len(b))]
     folds = min(folds, len(a), len(b))
     if folds < 2:
-        return math.nan
+        return None
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    return float(cross_val_score(clf, x, y, cv=cv, scoring="roc_auc").mean())
+    return cross_val_predict(clf, x, y, cv=cv, method="decision_function")
+
+
+def c2st_test(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> tuple[float, float]:
+    """Classifier two-sample test: ROC-AUC of the out-of-fold scores (0.5 = indistinguishable)
+    and its two-sided Mann–Whitney p-value (:func:`toedit_stats.stats.auc_test`)."""
+    from ..stats import auc_test
+
+    scores = c2st_scores(a, b, seed=seed, folds=folds)
+    if scores is None:
+        return math.nan, math.nan
+    return auc_test(scores, np.r_[np.zeros(len(a)), np.ones(len(b))])
+
+
+def c2st_auc(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> float:
+    """ROC-AUC of the classifier two-sample test (:func:`c2st_test`)."""
+    return c2st_test(a, b, seed=seed, folds=folds)[0]
 
 
 def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
@@ -145,6 +165,25 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
         "density": float(inside.sum() / (k * len(fake))),
         "coverage": float((drf.min(axis=1) <= r_real).mean()),
     }
+
+
+def _weighted_mmd2(a: np.ndarray, b: np.ndarray, wa: np.ndarray, wb: np.ndarray, sigma: float) -> np.ndarray:
+    """MMD² with an RBF kernel of bandwidth ``sigma`` per row of document weights; with unit
+    weights it is the unbiased estimate of :func:`mmd2_test` (diagonal terms left out)."""
+    from scipy.spatial.distance import cdist
+
+    def k(x, y):
+        return np.exp(-cdist(x, y, "sqeuclidean") / (2 * sigma**2))
+
+    kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
+    np.fill_diagonal(kaa, 0.0)
+    np.fill_diagonal(kbb, 0.0)
+    sa, sb = wa.sum(1), wb.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xx = ((wa @ kaa) * wa).sum(1) / (sa**2 - (wa * wa).sum(1))
+        yy = ((wb @ kbb) * wb).sum(1) / (sb**2 - (wb * wb).sum(1))
+        xy = ((wa @ kab) * wb).sum(1) / (sa * sb)
+    return xx + yy - 2 * xy
 
 
 def mean_pairwise_cosine(x: np.ndarray) -> float:
@@ -187,6 +226,16 @@ class EmbedPair:
     coverage: float
     mauve_runs: list[float] = field(default_factory=list)
     mmd_bandwidth: float = math.nan
+    c2st_pvalue: float = math.nan
+    mmd_agg_pvalue: float = math.nan
+    mmd_agg_bandwidths: list[float] = field(default_factory=list)
+    # for the bootstrap (not in to_dict): the documents of each side and the out-of-fold scores
+    a_ids: list[str] = field(default_factory=list, repr=False)
+    b_ids: list[str] = field(default_factory=list, repr=False)
+    c2st_oof: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k not in ("a_ids", "b_ids", "c2st_oof")}
 
 
 @dataclass(frozen=True)
@@ -206,6 +255,7 @@ class EmbedResult(Result):
     :class:`~toedit_stats.analyzers.base.Result`); ``to_dict()`` is what ``embed --json`` prints."""
 
     analyzer: ClassVar[str] = "embed"
+    interval_metrics: ClassVar[frozenset[str]] = frozenset({"mean_pairwise_cosine"})
     title: ClassVar[str] = "Embedding distribution"
 
     embedder: dict[str, Any]
@@ -214,12 +264,13 @@ class EmbedResult(Result):
     embeddings: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     projection: dict[str, Any] = field(repr=False, default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    ids: dict[str, list[str]] = field(repr=False, default_factory=dict)  # document ids per corpus, row order
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "embedder": self.embedder,
             "corpora": [vars(c) for c in self.corpora],
-            "pairs": [vars(p) for p in self.pairs],
+            "pairs": [p.to_dict() for p in self.pairs],
             "config": self.config,
         }
 
@@ -284,20 +335,25 @@ class EmbedResult(Result):
                 )
             )
             out.append(d("frechet", "Fréchet distance", p.frechet, "lower", 0.0))
-            out.append(d("mmd2", "MMD²", p.mmd2, "lower", None))
-            out.append(
-                Metric(
-                    "embed",
-                    "mmd_pvalue",
-                    "MMD permutation p-value",
-                    "test",
-                    p.b,
-                    p.mmd_pvalue,
-                    reference=p.a,
-                    n=p.n,
-                    headline=True,
+            out.append(d("mmd2", "MMD² (median-heuristic bandwidth)", p.mmd2, "lower", None))
+            for name, label, value, head in (
+                (
+                    "c2st_pvalue",
+                    "classifier test p-value (Mann–Whitney on out-of-fold scores)",
+                    p.c2st_pvalue,
+                    True,
+                ),
+                (
+                    "mmd_agg_pvalue",
+                    "aggregated MMD test p-value (bandwidths calibrated jointly)",
+                    p.mmd_agg_pvalue,
+                    True,
+                ),
+                ("mmd_pvalue", "MMD permutation p-value (median bandwidth only)", p.mmd_pvalue, False),
+            ):
+                out.append(
+                    Metric("embed", name, label, "test", p.b, value, reference=p.a, n=p.n, headline=head)
                 )
-            )
             out.append(
                 d(
                     "c2st_auc_distance",
@@ -312,22 +368,82 @@ class EmbedResult(Result):
             out.append(d("coverage", "coverage (k-NN manifold)", p.coverage, "higher", 1.0, head=False))
         return out
 
-    def findings(self, corpus: str | None = None) -> list[str]:
+    def findings(self, corpus: str | None = None, adjusted: dict[str, float] | None = None) -> list[str]:
         if not self.pairs:
             return []
         ps = next((p for p in self.pairs if p.b == corpus), self.pairs[0])
-        sig = "distinguishable" if ps.mmd_pvalue < 0.05 else "not distinguishable"
+        adj = adjusted or {}
+        tests = [
+            ("the classifier test", ps.c2st_pvalue, adj.get("c2st_pvalue")),
+            ("the aggregated MMD test", ps.mmd_agg_pvalue, adj.get("mmd_agg_pvalue")),
+        ]
+        tests = [(n, p, a) for n, p, a in tests if math.isfinite(p)]
+        decide = lambda p, a: (a if a is not None else p) < 0.05  # noqa: E731
+        rejecting = [n for n, p, a in tests if decide(p, a)]
+
+        def show(p, a):
+            return f"p = {p:.3g}" + (f", Holm-adjusted {a:.3g}" if a is not None else "")
+
+        detail = "; ".join(f"{n}: {show(p, a)}" for n, p, a in tests)
+        if rejecting:
+            head = (
+                f"In embedding space ({self.embedder['name']}, n = {ps.n} each) the {ps.a} and {ps.b} samples are "
+                f"distinguishable ({detail})"
+            )
+        elif tests:
+            head = (
+                f"In embedding space ({self.embedder['name']}, n = {ps.n} each) neither the classifier test nor the "
+                f"aggregated MMD test separates the {ps.a} and {ps.b} samples at the 5% level ({detail}); with "
+                "this sample size, a small shift could go undetected"
+            )
+        else:
+            return []
         text = (
-            f"In embedding space ({self.embedder['name']}) the {ps.a} and {ps.b} samples are {sig} by the MMD test "
-            f"(p = {ps.mmd_pvalue:.3g}, n = {ps.n} each); a linear classifier separates them with AUC "
-            f"{ps.c2st_auc:.2f} and MAUVE is {ps.mauve_mean:.3f}."
+            f"{head}. The classifier's AUC is {ps.c2st_auc:.2f} (0.5 = indistinguishable); MAUVE is "
+            f"{ps.mauve_mean:.3f}; the single-bandwidth MMD (median heuristic, less power) gives p = "
+            f"{ps.mmd_pvalue:.3g}."
         )
         if ps.n < 200:
             text += (
                 f" (MAUVE quantises the samples into about n/10 = {max(2, ps.n // 10)} clusters, so with "
-                f"{ps.n} documents it has little resolution; prefer the MMD test and the classifier here.)"
+                f"{ps.n} documents it has little resolution.)"
             )
         return [text]
+
+    def bootstrap(self, weights: Any) -> dict[tuple[str, str], np.ndarray]:
+        """Replicates of the mean pairwise cosine per corpus, the median-bandwidth MMD² and the
+        classifier AUC distance from 0.5 (weighted AUC of the fixed out-of-fold scores; the
+        classifier is not refitted). MAUVE and Fréchet are not resampled (too costly): MAUVE keeps
+        its seed spread, Fréchet has no interval."""
+        from ..stats import weighted_auc
+
+        out: dict[tuple[str, str], np.ndarray] = {}
+        ids = self.ids
+        for c in self.corpora:
+            x = self.embeddings.get(c.name)
+            if x is None or c.name not in ids or len(ids[c.name]) != len(x):
+                return {}
+            w = weights(c.name, ids[c.name])
+            u = x.astype(np.float64)
+            u = u / np.clip(np.linalg.norm(u, axis=1, keepdims=True), 1e-12, None)
+            sw = w @ u
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[("mean_pairwise_cosine", c.name)] = ((sw * sw).sum(1) - (w * w).sum(1)) / (
+                    w.sum(1) ** 2 - (w * w).sum(1)
+                )
+        pos = {name: {i: k for k, i in enumerate(v)} for name, v in ids.items()}
+        for p in self.pairs:
+            if not p.a_ids or p.c2st_oof is None:
+                continue
+            a = self.embeddings[p.a][[pos[p.a][i] for i in p.a_ids]].astype(np.float64)
+            b = self.embeddings[p.b][[pos[p.b][i] for i in p.b_ids]].astype(np.float64)
+            wa, wb = weights(p.a, p.a_ids), weights(p.b, p.b_ids)
+            out[("mmd2", p.b)] = _weighted_mmd2(a, b, wa, wb, p.mmd_bandwidth)
+            labels = np.r_[np.zeros(len(a)), np.ones(len(b))]
+            out[("c2st_auc_distance", p.b)] = np.abs(
+                weighted_auc(p.c2st_oof, labels, np.concatenate([wa, wb], axis=1)) - 0.5
+            )
+        return out
 
     def extra_tables(self) -> dict[str, Any]:
         return {"embed_pairs": self.pairs_frame(), "embed_corpora": self.corpora_frame()}
@@ -339,7 +455,7 @@ class EmbedResult(Result):
         per = {c.name: c for c in self.corpora}
         rows = []
         for p in self.pairs:
-            row = {k: v for k, v in vars(p).items() if k != "mauve_runs"}
+            row = {k: v for k, v in p.to_dict().items() if k not in ("mauve_runs", "mmd_agg_bandwidths")}
             row["b_mean_pairwise_cosine"] = per[p.b].mean_pairwise_cosine
             row["a_mean_pairwise_cosine"] = per[p.a].mean_pairwise_cosine
             rows.append(row)
@@ -413,6 +529,7 @@ class EmbeddingAnalyzer(Analyzer):
 
         prepared, totals = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         samples = [(c.name, [d.text for d in c], totals[c.name]) for c in prepared]
+        doc_ids = {c.name: [d.id for d in c] for c in prepared}
         seed = self.seed
         emb = load_embedder(self.embedder, seed=seed, cache=self.cache)
         inner = getattr(emb, "inner", emb)
@@ -444,10 +561,18 @@ class EmbeddingAnalyzer(Analyzer):
         for name, _, _ in samples[1:]:
             a, b = vectors[ref], vectors[name]
             n = min(len(a), len(b))
-            a = a[np.sort(rng.choice(len(a), n, replace=False))]
-            b = b[np.sort(rng.choice(len(b), n, replace=False))]
+            ia = np.sort(rng.choice(len(a), n, replace=False))
+            ib = np.sort(rng.choice(len(b), n, replace=False))
+            a, b = a[ia], b[ib]
             runs = mauve_scores(a, b, [seed + j for j in range(self.mauve_seeds)]) if n >= 2 else []
             mmd, pval, sigma = mmd2_test(a, b, permutations=self.permutations, seed=seed)
+            from ..stats import auc_test, mmd_agg_test
+
+            agg = mmd_agg_test(a, b, permutations=self.permutations, seed=seed)
+            oof = c2st_scores(a, b, seed=seed)
+            auc, auc_p = (
+                auc_test(oof, np.r_[np.zeros(n), np.ones(n)]) if oof is not None else (math.nan, math.nan)
+            )
             pr = prdc(a, b, k=5)
             pairs.append(
                 EmbedPair(
@@ -459,13 +584,19 @@ class EmbeddingAnalyzer(Analyzer):
                     frechet_distance(a, b) if n >= 2 else math.nan,
                     mmd,
                     pval,
-                    c2st_auc(a, b, seed=seed),
+                    auc,
                     pr["precision"],
                     pr["recall"],
                     pr["density"],
                     pr["coverage"],
                     runs,
                     sigma,
+                    auc_p,
+                    agg["pvalue"],
+                    agg["bandwidths"],
+                    [doc_ids[ref][i] for i in ia],
+                    [doc_ids[name][i] for i in ib],
+                    oof,
                 )
             )
         proj = _project(vectors, self.projection, seed)
@@ -478,7 +609,7 @@ class EmbeddingAnalyzer(Analyzer):
             "projection": self.projection,
             "prdc_k": 5,
         }
-        return EmbedResult(info, corpora_info, pairs, vectors, proj, config)
+        return EmbedResult(info, corpora_info, pairs, vectors, proj, config, doc_ids)
 
 
 def analyze_embeddings(

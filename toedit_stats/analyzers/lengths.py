@@ -81,6 +81,7 @@ class LengthStats:
     ttr: float
     ttr_segment: int
     mean_word_length: float
+    ids: list[str] = field(default_factory=list, repr=False)  # document ids, in the order of chars/words
 
     @property
     def documents(self) -> int:
@@ -118,6 +119,7 @@ class LengthResult(Result):
     """Result of :class:`LengthAnalyzer` (the contract of :class:`~toedit_stats.analyzers.base.Result`)."""
 
     analyzer: ClassVar[str] = "lengths"
+    interval_metrics: ClassVar[frozenset[str]] = frozenset({"words_mean", "chars_mean", "words_p50"})
     title: ClassVar[str] = "Document length and lexical statistics"
 
     corpora: list[LengthStats]
@@ -206,7 +208,27 @@ class LengthResult(Result):
             )
         return out
 
-    def findings(self, corpus: str | None = None) -> list[str]:
+    def bootstrap(self, weights: Any) -> dict[tuple[str, str], np.ndarray]:
+        """Replicates of words per document (median, mean), characters per document (mean) and
+        the KS statistic of words per document."""
+        from ..stats import weighted_ks, weighted_quantile
+
+        out: dict[tuple[str, str], np.ndarray] = {}
+        ws = {}
+        for c in self.corpora:
+            if len(c.ids) != c.documents:
+                return {}
+            w = ws[c.name] = weights(c.name, c.ids)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[("words_mean", c.name)] = (w @ c.words) / w.sum(1)
+                out[("chars_mean", c.name)] = (w @ c.chars) / w.sum(1)
+            out[("words_p50", c.name)] = weighted_quantile(c.words, w, 0.5)
+        ref = self.corpora[0]
+        for c in self.corpora[1:]:
+            out[("words_ks_stat", c.name)] = weighted_ks(ref.words, ws[ref.name], c.words, ws[c.name])
+        return out
+
+    def findings(self, corpus: str | None = None, adjusted: dict[str, float] | None = None) -> list[str]:
         if not self.pairs:
             return []
         p = next((x for x in self.pairs if x.b == corpus), self.pairs[0])
@@ -214,10 +236,12 @@ class LengthResult(Result):
         a, b = per[p.a]["words"]["p50"], per[p.b]["words"]["p50"]
         if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(p.ks_pvalue)):
             return []
-        sig = "a significant" if p.ks_pvalue < 0.05 else "no significant"
+        p_adj = (adjusted or {}).get("words_ks_pvalue")
+        sig = "a significant" if (p_adj if p_adj is not None else p.ks_pvalue) < 0.05 else "no significant"
+        holm = f", Holm-adjusted {p_adj:.2g}" if p_adj is not None else ""
         return [
             f"Document lengths: median {b:,.0f} words in {p.b} vs {a:,.0f} in {p.a}; the KS test finds {sig} "
-            f"difference in the length distributions (p = {p.ks_pvalue:.2g})."
+            f"difference in the length distributions (p = {p.ks_pvalue:.2g}{holm})."
         ]
 
     def extra_tables(self) -> dict[str, Any]:
@@ -278,18 +302,19 @@ class LengthAnalyzer(Analyzer):
         prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         raw = []
         for c in prepared:
-            chars, words, sentences, flat = [], [], [], []
+            chars, words, sentences, flat, ids = [], [], [], [], []
             for d in c:
+                ids.append(d.id)
                 w = _words(d.text)
                 chars.append(len(d.text))
                 words.append(len(w))
                 flat.extend(w)
                 sentences.extend(len(_words(s)) for s in _SENTENCE_END.split(d.text) if _words(s))
-            raw.append((c.name, chars, words, sentences, flat))
+            raw.append((c.name, chars, words, sentences, flat, ids))
         smallest = min((len(r[4]) for r in raw), default=0)
         segment = max(1, min(self.segment, smallest))
         stats = []
-        for name, chars, words, sentences, flat in raw:
+        for name, chars, words, sentences, flat, ids in raw:
             stats.append(
                 LengthStats(
                     name,
@@ -299,6 +324,7 @@ class LengthAnalyzer(Analyzer):
                     mean_segmental_ttr(flat, segment),
                     segment,
                     float(np.mean([len(w) for w in flat])) if flat else math.nan,
+                    ids,
                 )
             )
         pairs = []

@@ -70,7 +70,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -211,6 +211,8 @@ class NgramResult(Result):
     tokens_per_corpus: int | None = None  # set on the equal-size result
     sketch: dict[str, Any] | None = None  # set by the bounded-memory mode: estimators and bounds
     top_k: int = 40
+    # per-document bigram and hashed-bucket counts of the headline sample, for the bootstrap
+    contrib: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -351,6 +353,59 @@ class NgramResult(Result):
                 )
             )
         return out
+
+    def bootstrap(self, weights: Any, chunk: int = 25) -> dict[tuple[str, str], np.ndarray]:
+        """Replicates of the headline metrics (bigrams and hashed buckets, on the headline sample)
+        from per-document sparse counts: distinct bigrams / bigrams, mass on the top 100 bigrams,
+        mass in the top 1% of buckets, and against the reference the bigram JS divergence, bigram
+        coverage and hashed-bucket JS divergence. Compression ratio and near-duplicates are not
+        resampled."""
+        from ..stats import js_bits_rows
+
+        if not self.contrib or 2 not in self.ns:
+            return {}
+        suffix = "_eq" if self.equal_size is not None else ""
+        names = list(self.contrib)
+        ws = {n: weights(n, self.contrib[n]["ids"]) for n in names}
+        B = next(iter(ws.values())).shape[0]
+        out: dict[tuple[str, str], list[np.ndarray]] = {}
+
+        def add(key, value):
+            out.setdefault(key, []).append(value)
+
+        top_b = N_BUCKETS // 100
+        for lo in range(0, B, chunk):
+            counts, hashed = {}, {}
+            for n in names:
+                w = ws[n][lo : lo + chunk]
+                counts[n] = np.asarray((self.contrib[n]["bigrams"].T @ w.T).T, np.float64)
+                hashed[n] = np.asarray((self.contrib[n]["buckets"].T @ w.T).T, np.float64)
+                c = counts[n]
+                tot = c.sum(1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    add(("distinct_ratio_n2" + suffix, n), (c > 0).sum(1) / tot)
+                    k = min(100, c.shape[1])
+                    top = (
+                        np.partition(c, c.shape[1] - k, axis=1)[:, c.shape[1] - k :]
+                        if k
+                        else np.zeros((len(c), 0))
+                    )
+                    add(("top100_mass_n2" + suffix, n), top.sum(1) / tot)
+                    h = hashed[n]
+                    add(
+                        ("hashed_top1pct_mass" + suffix, n),
+                        np.partition(h, N_BUCKETS - top_b, axis=1)[:, N_BUCKETS - top_b :].sum(1) / h.sum(1),
+                    )
+            ref = names[0]
+            for n in names[1:]:
+                add(("js_divergence_n2" + suffix, n), js_bits_rows(counts[ref], counts[n]))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    add(
+                        ("coverage_n2" + suffix, n),
+                        (counts[n] * (counts[ref] > 0)).sum(1) / counts[n].sum(1),
+                    )
+                add(("hashed_js_divergence" + suffix, n), js_bits_rows(hashed[ref], hashed[n]))
+        return {k: np.concatenate(v) for k, v in out.items()}
 
     def extra_tables(self) -> dict[str, Any]:
         import pandas as pd
@@ -604,6 +659,7 @@ class _Tokenized:
     codes: np.ndarray  # int64 word ids into the shared vocabulary, documents concatenated
     lengths: np.ndarray  # words per document
     texts: list[str]  # kept for compression and shingles (exact mode holds the corpus anyway)
+    ids: list[str] = field(default_factory=list)  # document ids (equal-size selection, bootstrap)
 
     @property
     def documents(self) -> int:
@@ -613,7 +669,9 @@ class _Tokenized:
         starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
         parts = [self.codes[starts[i] : starts[i] + self.lengths[i]] for i in docs]
         codes = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        return _Tokenized(self.name, codes, self.lengths[docs], [self.texts[i] for i in docs])
+        return _Tokenized(
+            self.name, codes, self.lengths[docs], [self.texts[i] for i in docs], [self.ids[i] for i in docs]
+        )
 
 
 def _tokenize_all(corpora: Sequence[Corpus]):
@@ -627,24 +685,26 @@ def _tokenize_all(corpora: Sequence[Corpus]):
 
     findall = WORD_PATTERN.findall
     flat: list[str] = []
-    per: list[tuple[str, list[int], list[str]]] = []
+    per: list[tuple[str, list[int], list[str], list[str]]] = []
     for corpus in corpora:
         lengths: list[int] = []
         texts: list[str] = []
+        ids: list[str] = []
         for doc in corpus:
             toks = findall(doc.text.lower())
             flat.extend(toks)
             lengths.append(len(toks))
             texts.append(doc.text)
-        per.append((corpus.name, lengths, texts))
+            ids.append(doc.id)
+        per.append((corpus.name, lengths, texts, ids))
     encoded = pc.dictionary_encode(pa.array(flat, type=pa.large_string()))
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     vocab = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
     out = []
     pos = 0
-    for name, lengths, texts in per:
+    for name, lengths, texts, ids in per:
         total = int(sum(lengths))
-        out.append(_Tokenized(name, codes[pos : pos + total], np.asarray(lengths, np.int64), texts))
+        out.append(_Tokenized(name, codes[pos : pos + total], np.asarray(lengths, np.int64), texts, ids))
         pos += total
     return out, vocab
 
@@ -656,6 +716,27 @@ class _Counter:
         self.vocab = vocab
         self.V = max(1, len(vocab))
         self.word_hashes = word_hashes(vocab) if len(vocab) else np.zeros(0, np.uint64)
+        self._bucket_memo: dict[int, dict[int, int]] = {}
+
+    def buckets(self, n: int, keys: np.ndarray) -> np.ndarray:
+        """DSIR bucket of each distinct unigram id (n = 1) or bigram key (n = 2), memoised (one
+        sha256 per distinct n-gram for the whole analysis)."""
+        memo = self._bucket_memo.setdefault(n, {})
+        out = np.empty(keys.size, np.int64)
+        todo = [i for i, k in enumerate(keys.tolist()) if k not in memo]
+        if todo:
+            ks = keys[todo].astype(np.int64)
+            if n == 1:
+                strings = self.vocab[ks]
+            elif self.exact(2):
+                strings = (f"{a} {b}" for a, b in zip(self.vocab[ks // self.V], self.vocab[ks % self.V]))
+            else:  # pragma: no cover - vocabularies above 2**31 words
+                raise ConfigError("vocabulary too large for exact bigram decoding; use --sketch")
+            for k, st in zip(ks.tolist(), strings):
+                memo[k] = dsir_bucket(st)
+        for i, k in enumerate(keys.tolist()):
+            out[i] = memo[k]
+        return out
 
     def exact(self, n: int) -> bool:
         return n * math.log2(self.V) < 63.9
@@ -725,18 +806,10 @@ def _hashed_buckets(counter: _Counter, tc: _Tokenized, uni, bi) -> HashedBuckets
     mass = np.zeros(N_BUCKETS, dtype=np.float64)
     ukeys, ucounts = uni
     if ukeys.size:
-        b = np.fromiter((dsir_bucket(w) for w in counter.vocab[ukeys.astype(np.int64)]), np.int64, ukeys.size)
-        np.add.at(mass, b, ucounts)
+        np.add.at(mass, counter.buckets(1, ukeys), ucounts)
     bkeys, bcounts = bi
     if bkeys.size:
-        if counter.exact(2):
-            k = bkeys.astype(np.int64)
-            first, second = counter.vocab[k // counter.V], counter.vocab[k % counter.V]
-            strings = (f"{a} {b}" for a, b in zip(first, second))
-        else:  # pragma: no cover - vocabularies above 2**31 words
-            raise ConfigError("vocabulary too large for exact bigram decoding; use --sketch")
-        b = np.fromiter((dsir_bucket(s) for s in strings), np.int64, bkeys.size)
-        np.add.at(mass, b, bcounts)
+        np.add.at(mass, counter.buckets(2, bkeys), bcounts)
     total = mass.sum()
     if total > 0:
         mass /= total
@@ -883,12 +956,14 @@ def _analyze_tokenized(
 def _equal_size(toks: list[_Tokenized], seed: int) -> tuple[list[_Tokenized], int]:
     target = min(int(t.codes.size) for t in toks)
     out = []
-    for i, tc in enumerate(toks):
+    for tc in toks:
         if tc.codes.size == target:
             out.append(tc)
             continue
-        rng = np.random.default_rng([seed, i])
-        perm = rng.permutation(tc.documents)
+        # documents in the order of a seeded hash of their id: corpora that share ids (a synthetic
+        # corpus and its edited version) get the same subset, and the input order does not matter
+        keys = [hashlib.sha256(f"{seed}\0{d}".encode("utf-8", "surrogatepass")).digest()[:8] for d in tc.ids]
+        perm = np.array(sorted(range(tc.documents), key=lambda j: (keys[j], j)), np.int64)
         cum = np.cumsum(tc.lengths[perm])
         k = max(1, int(np.searchsorted(cum, target, side="right")))
         out.append(tc.subset(np.sort(perm[:k])))
@@ -936,20 +1011,52 @@ class NgramAnalyzer(Analyzer):
         counter = _Counter(vocab)
         full = _analyze_tokenized(toks, counter, ns, self.top, self.seed)
         if not self.equal_size or len(toks) < 2:
-            return replace_top_k(full, self.top)
+            return replace(full, top_k=self.top, contrib=_contributions(toks, counter))
         small, target = _equal_size(toks, self.seed)
         eq = _analyze_tokenized(small, counter, ns, self.top, self.seed)
         eq = NgramResult(
             eq.corpora, eq.pairs, eq.hashed_pairs, ns, self.seed, tokens_per_corpus=target, top_k=self.top
         )
         return NgramResult(
-            full.corpora, full.pairs, full.hashed_pairs, ns, self.seed, equal_size=eq, top_k=self.top
+            full.corpora,
+            full.pairs,
+            full.hashed_pairs,
+            ns,
+            self.seed,
+            equal_size=eq,
+            top_k=self.top,
+            contrib=_contributions(small, counter),
         )
 
 
-def replace_top_k(res: NgramResult, top: int) -> NgramResult:
-    from dataclasses import replace
+def _contributions(toks: list[_Tokenized], counter: _Counter) -> dict[str, Any]:
+    """Per corpus: document ids and sparse per-document counts of bigrams (columns shared by all
+    corpora) and of DSIR hashed buckets (uni+bigrams), for the bootstrap."""
+    from scipy.sparse import csr_matrix
 
+    keyed = []
+    for tc in toks:
+        k, starts = counter.keys(tc, 2)
+        doc_of = np.repeat(np.arange(tc.documents), tc.lengths)
+        keyed.append((tc, k, doc_of, doc_of[starts] if starts.size else np.zeros(0, np.int64)))
+    allk = [k for _, k, _, _ in keyed if k.size]
+    uniq = np.unique(np.concatenate(allk)) if allk else np.zeros(0, np.uint64)
+    out = {}
+    for tc, k, doc_of, d2 in keyed:
+        docs = tc.documents
+        cols = np.searchsorted(uniq, k) if k.size else np.zeros(0, np.int64)
+        bigrams = csr_matrix((np.ones(k.size), (d2, cols)), shape=(docs, max(1, uniq.size)))
+        ukeys, uinv = np.unique(tc.codes, return_inverse=True)
+        bkeys, binv = np.unique(k, return_inverse=True)
+        ub = counter.buckets(1, ukeys.astype(np.uint64))[uinv] if ukeys.size else np.zeros(0, np.int64)
+        bb = counter.buckets(2, bkeys)[binv] if bkeys.size else np.zeros(0, np.int64)
+        rows = np.concatenate([doc_of, d2])
+        buckets = csr_matrix((np.ones(rows.size), (rows, np.concatenate([ub, bb]))), shape=(docs, N_BUCKETS))
+        out[tc.name] = {"ids": list(tc.ids), "bigrams": bigrams, "buckets": buckets}
+    return out
+
+
+def replace_top_k(res: NgramResult, top: int) -> NgramResult:
     return replace(res, top_k=top)
 
 

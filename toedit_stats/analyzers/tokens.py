@@ -45,7 +45,7 @@ from ..lm.base import TokenScores
 from ..options import option
 from ..plotting import _lit, _plt, colors
 from ..progress import TokenProgress
-from .base import Analyzer, Metric, Result, prepare_corpora
+from .base import Analyzer, Metric, PairedView, Result, prepare_corpora
 
 __all__ = [
     "GE",
@@ -82,6 +82,10 @@ class TokenStats:
     doc_ppl: list[float] = field(default_factory=list)
     doc_tokens: list[int] = field(default_factory=list)
     skipped_long: int = 0  # documents over max_doc_tokens, not scored
+    # per-document contributions (for bootstrap intervals and the paired view; not in to_dict)
+    doc_hist: list[np.ndarray] = field(default_factory=list, repr=False)  # 100-bin counts
+    doc_ge99: list[int] = field(default_factory=list, repr=False)  # tokens with p >= 0.99
+    doc_entropy: list[float] = field(default_factory=list, repr=False)  # sum of entropies (nats)
 
     def add(self, s: TokenScores) -> TokenStats:
         """Add one document's scores."""
@@ -92,9 +96,15 @@ class TokenStats:
         self.doc_ids.append(s.doc_id)
         self.doc_tokens.append(int(p.size))
         self.doc_ppl.append(float(np.exp(-lp.mean())) if p.size else math.nan)
+        fine = np.bincount(np.minimum((p * FINE).astype(np.int64), FINE - 1), minlength=FINE)
+        self.doc_hist.append(fine.reshape(100, -1).sum(1).astype(np.int32))
+        self.doc_ge99.append(int((p >= 0.99).sum()))
+        self.doc_entropy.append(
+            float(s.entropy.astype(np.float64).sum()) if s.entropy is not None else math.nan
+        )
         if p.size == 0:
             return self
-        self.fine += np.bincount(np.minimum((p * FINE).astype(np.int64), FINE - 1), minlength=FINE)
+        self.fine += fine
         self.ge += np.array([(p >= t).sum() for t in GE])
         self.le += np.array([(p <= t).sum() for t in LE])
         self.ranks += np.bincount(np.searchsorted(_RANK_EDGES, s.ranks, side="right") - 1, minlength=5)[:5]
@@ -118,6 +128,9 @@ class TokenStats:
             self.doc_ppl + other.doc_ppl,
             self.doc_tokens + other.doc_tokens,
             self.skipped_long + other.skipped_long,
+            self.doc_hist + other.doc_hist,
+            self.doc_ge99 + other.doc_ge99,
+            self.doc_entropy + other.doc_entropy,
         )
 
     # -- derived ------------------------------------------------------------------------------
@@ -209,6 +222,9 @@ class TokenResult(Result):
     :class:`~toedit_stats.analyzers.base.Result`); ``to_dict()`` is what ``tokens --json`` prints."""
 
     analyzer: ClassVar[str] = "tokens"
+    interval_metrics: ClassVar[frozenset[str]] = frozenset(
+        {"share_ge_0.99", "mean_entropy_nats", "ppl_p50", "ppl_p50_diff"}
+    )
     title: ClassVar[str] = "Token probabilities and perplexity"
 
     model: dict[str, Any]
@@ -299,9 +315,149 @@ class TokenResult(Result):
                     "bits",
                 )
             )
+            ref, oth = self._by_name(p.a), self._by_name(p.b)
+            diff = (
+                float(np.median(oth.ppl) - np.median(ref.ppl)) if ref.ppl.size and oth.ppl.size else math.nan
+            )
+            out.append(
+                Metric(
+                    "tokens",
+                    "ppl_p50_diff",
+                    "median per-document perplexity, difference from the reference",
+                    "effect",
+                    p.b,
+                    diff,
+                    reference=p.a,
+                    n=min(n[p.a], n[p.b]),
+                    headline=True,
+                )
+            )
         return out
 
-    def findings(self, corpus: str | None = None) -> list[str]:
+    def _by_name(self, name: str) -> TokenStats:
+        return next(c for c in self.corpora if c.name == name)
+
+    def bootstrap(self, weights: Any) -> dict[tuple[str, str], np.ndarray]:
+        from ..stats import js_bits_rows, weighted_ks, weighted_quantile, weighted_wasserstein
+
+        out: dict[tuple[str, str], np.ndarray] = {}
+        parts = {}
+        for c in self.corpora:
+            if not c.doc_ids or len(c.doc_hist) != len(c.doc_ids):
+                return {}
+            w = weights(c.name, c.doc_ids)
+            ppl = np.asarray(c.doc_ppl, np.float64)
+            ok = np.isfinite(ppl)
+            toks = np.asarray(c.doc_tokens, np.float64)
+            hist = np.stack(c.doc_hist).astype(np.float64)
+            parts[c.name] = (w[:, ok], ppl[ok], w @ hist)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[("share_ge_0.99", c.name)] = (w @ np.asarray(c.doc_ge99, np.float64)) / (w @ toks)
+                ent = np.asarray(c.doc_entropy, np.float64)
+                if np.isfinite(ent).all():
+                    out[("mean_entropy_nats", c.name)] = (w @ ent) / (w @ toks)
+            out[("ppl_p50", c.name)] = weighted_quantile(ppl[ok], w[:, ok], 0.5)
+        ref = self.corpora[0].name
+        wr, pr, hr = parts[ref]
+        for c in self.corpora[1:]:
+            wo, po, ho = parts[c.name]
+            out[("ppl_ks_stat", c.name)] = weighted_ks(pr, wr, po, wo)
+            out[("log_ppl_wasserstein", c.name)] = weighted_wasserstein(np.log(pr), wr, np.log(po), wo)
+            out[("prob_hist_js_bits", c.name)] = js_bits_rows(hr, ho)
+            out[("ppl_p50_diff", c.name)] = weighted_quantile(po, wo, 0.5) - weighted_quantile(pr, wr, 0.5)
+        return out
+
+    def paired(self, before: str, after: str):
+        """Per-document perplexity and share of p >= 0.99 before and after (documents paired by
+        id), Wilcoxon signed-rank tests (scipy, two-sided, zero differences dropped), a scatter."""
+        import pandas as pd
+        from scipy.stats import wilcoxon
+
+        names = self.corpus_names()
+        if before not in names or after not in names:
+            return None
+        b, a = self._by_name(before), self._by_name(after)
+        idx_a = {i: k for k, i in enumerate(a.doc_ids)}
+        rows = []
+        for k, i in enumerate(b.doc_ids):
+            j = idx_a.get(i)
+            if j is None or not b.doc_tokens[k] or not a.doc_tokens[j]:
+                continue
+            rows.append(
+                {
+                    "id": i,
+                    "perplexity_before": b.doc_ppl[k],
+                    "perplexity_after": a.doc_ppl[j],
+                    "share_ge_0.99_before": b.doc_ge99[k] / b.doc_tokens[k],
+                    "share_ge_0.99_after": a.doc_ge99[j] / a.doc_tokens[j],
+                }
+            )
+        frame = pd.DataFrame(rows)
+        metrics = []
+        for key, label in (
+            ("perplexity", "per-document perplexity"),
+            ("share_ge_0.99", "per-document share of p >= 0.99"),
+        ):
+            if frame.empty:
+                break
+            d = frame[f"{key}_after"] - frame[f"{key}_before"]
+            nz = d[d != 0]
+            p = float(wilcoxon(nz).pvalue) if len(nz) >= 1 else math.nan
+            metrics.append(
+                Metric(
+                    "tokens",
+                    f"paired_{key}_wilcoxon_pvalue",
+                    f"Wilcoxon signed-rank p-value, {label}",
+                    "test",
+                    after,
+                    p,
+                    reference=before,
+                    n=len(frame),
+                    headline=True,
+                    note=f"{len(nz)} of {len(frame)} documents changed",
+                )
+            )
+            metrics.append(
+                Metric(
+                    "tokens",
+                    f"paired_{key}_median_change",
+                    f"median change, {label}",
+                    "effect",
+                    after,
+                    float(d.median()),
+                    reference=before,
+                    n=len(frame),
+                    headline=True,
+                )
+            )
+
+        def figure():
+            plt = _plt()
+            fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+            panels = (
+                ("perplexity", "per-document perplexity", True),
+                ("share_ge_0.99", "share of tokens with p >= 0.99", False),
+            )
+            for ax, (key, label, log) in zip(axes, panels):
+                if not frame.empty:
+                    x, y = frame[f"{key}_before"], frame[f"{key}_after"]
+                    ax.scatter(x, y, s=14, alpha=0.7, color=colors([after])[after], edgecolors="none")
+                    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+                    ax.plot([lo, hi], [lo, hi], color="#888", lw=1, ls="--")
+                    if log:
+                        ax.set_xscale("log")
+                        ax.set_yscale("log")
+                ax.set_xlabel(f"{label}, {_lit(before)}")
+                ax.set_ylabel(f"{label}, {_lit(after)}")
+            fig.suptitle(f"Per document, before and after ({len(frame)} paired documents; dashed: no change)")
+            fig.tight_layout()
+            return fig
+
+        return PairedView(
+            "tokens", "Token statistics per document, before and after editing", frame, metrics, figure
+        )
+
+    def findings(self, corpus: str | None = None, adjusted: dict[str, float] | None = None) -> list[str]:
         long_note = [
             f"{c.skipped_long:,} {c.name} document(s) longer than "
             f"{self.sampling.get(c.name, {}).get('max_doc_tokens', 0):,} tokens were not scored (max_doc_tokens)."
@@ -318,12 +474,18 @@ class TokenResult(Result):
         if pair is None or not (math.isfinite(ph) and math.isfinite(ps)):
             return long_note
         more = "more" if ps < ph else "less"
-        sig = "significant" if pair.ppl_ks_pvalue < 0.05 else "not significant"
+        p_adj = (adjusted or {}).get("ppl_ks_pvalue")
+        sig = (
+            "significant"
+            if (p_adj if p_adj is not None else pair.ppl_ks_pvalue) < 0.05
+            else "not significant"
+        )
+        holm = f", Holm-adjusted {p_adj:.2g}" if p_adj is not None else ""
         out = [
             f"Under the prior model the {other.name} corpus is {more} predictable than the {ref.name} one: median "
             f"per-document perplexity {ps:.2f} vs {ph:.2f}, and {100 * gs:.1f}% vs {100 * gh:.1f}% of tokens get "
             f"p ≥ 0.99. The difference in per-document perplexity is {sig} at the 5% level "
-            f"(KS p = {pair.ppl_ks_pvalue:.2g})."
+            f"(KS p = {pair.ppl_ks_pvalue:.2g}{holm})."
         ]
         if ps >= ph:
             out.append(

@@ -79,7 +79,9 @@ class Report:
     max_docs : each corpus is sampled (seeded, :func:`~toedit_stats.corpus.sample_documents`) to
         at most this many documents before anything runs; ``None`` uses every document (held in
         memory). Analyzers then see exactly these documents.
-    seed : one seed for sampling, editing and every analyzer.
+    seed : one seed for sampling, editing, every analyzer and the bootstrap.
+    bootstrap : replicates of the seeded paired bootstrap behind every interval and the edit
+        effect (:mod:`toedit_stats.report.effects`); 0 switches intervals off.
     """
 
     def __init__(
@@ -91,11 +93,14 @@ class Report:
         max_docs: int | None = 1000,
         seed: int = 0,
         names: Sequence[str] = ("human", "synthetic", "edited"),
+        bootstrap: int = 1000,
         progress: bool = False,
         command: str | None = None,
     ):
         from ..editing import EditConfig
 
+        if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
+            raise ConfigError(f"bootstrap must be an integer >= 0, got {bootstrap!r}")
         if max_docs is not None and (
             isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 2
         ):
@@ -114,8 +119,10 @@ class Report:
         self.max_docs = max_docs
         self.seed = seed
         self.names = {"human": names[0], "synthetic": names[1], "edited": names[2]}
+        self.bootstrap = bootstrap
         self.progress = progress
         self.command = command
+        self._effects: dict[str, Any] | None = None
         self.results: dict[str, Result] = {}
         self.corpora: list[dict[str, Any]] = []
         self.config: dict[str, Any] = {}
@@ -276,13 +283,42 @@ class Report:
             }
         self.timings["total"] = time.perf_counter() - t0
         self.timings = {k: round(v, 3) for k, v in self.timings.items()}
-        self._verdict = self._figures = self._pngs = None
+        self._verdict = self._figures = self._pngs = self._effects = None
         return self
 
     # -- numbers ----------------------------------------------------------------------------------
     def metrics(self) -> list[Metric]:
         """Every analyzer's typed :class:`~toedit_stats.analyzers.base.Metric` records."""
         return [m for r in self.results.values() for m in r.metrics()]
+
+    def effects(self) -> dict[str, Any]:
+        """Intervals, the edit effect per distance metric and the Holm-corrected test families
+        (computed once; see :mod:`toedit_stats.report.effects`)."""
+        if self._effects is None:
+            from .effects import compute_effects
+
+            t = time.perf_counter()
+            self._effects = compute_effects(self, self.bootstrap)
+            self.timings["bootstrap"] = round(time.perf_counter() - t, 3)
+        return self._effects
+
+    def effects_frame(self):
+        """The edit effect: one row per distance metric (Δ, its interval, the verdict)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.effects()["effects"])
+
+    def plot(self, which: str | None = None):
+        """The report's figure that answers the question: a forest plot of the edit effect Δ with
+        its interval for every distance metric (``which`` picks any other figure by name)."""
+        if which is None or which == "edit_effects":
+            from .forest import forest_plot
+
+            return forest_plot(self)
+        figs = self.figures()
+        if which not in figs:
+            raise ConfigError(f"figure must be one of {', '.join(figs)}, got {which!r}")
+        return figs[which]
 
     def verdict(self) -> dict[str, Any]:
         """Per analyzer, its headline metrics for every corpus, and the summary paragraph (made once)."""
@@ -301,6 +337,16 @@ class Report:
             "results": {name: r.to_dict() for name, r in self.results.items()},
             "metrics": [m.to_dict() for m in self.metrics()],
             "edit": self.edit,
+            "effects": {
+                "replicates": self.effects()["replicates"],
+                "edit": self.effects()["effects"],
+                "tests": self.effects()["tests"],
+                "paired_tests": self.effects()["paired"]["tests"],
+                "intervals": [
+                    {"analyzer": a, "metric": m, "corpus": c, "low": lo, "high": hi}
+                    for (a, m, c), (lo, hi) in self.effects()["intervals"].items()
+                ],
+            },
             "verdict": self.verdict(),
             "timings": self.timings,
             "provenance": self.provenance,
@@ -337,6 +383,10 @@ class Report:
             from ..plotting import edit_figures
 
             figs: dict[str, Any] = {}
+            if self.effects()["effects"]:
+                figs["edit_effects"] = self.plot()
+            for view in self.effects()["paired"]["views"].values():
+                figs[f"edit_paired_{view.analyzer}"] = view.figure()
             for name, r in self.results.items():
                 figs.update({f"{name}_{k}": v for k, v in r.figures().items()})
             if self.edited_docs:
@@ -346,6 +396,10 @@ class Report:
 
     def tables(self) -> dict[str, Any]:
         out = {"summary": self.summary_frame()}
+        if self.effects()["effects"]:
+            out["edit_effects"] = self.effects_frame()
+        for name, view in self.effects()["paired"]["views"].items():
+            out[f"edit_paired_{name}"] = view.frame
         for r in self.results.values():
             out.update(r.tables())
         if self.edited_docs:
@@ -412,6 +466,7 @@ def compare(
     max_docs: int | None = 1000,
     seed: int = 0,
     names: Sequence[str] = ("human", "synthetic", "edited"),
+    bootstrap: int = 1000,
     progress: bool = False,
     command: str | None = None,
     **analyzer_options: Any,
@@ -440,6 +495,7 @@ def compare(
         max_docs=max_docs,
         seed=seed,
         names=names,
+        bootstrap=bootstrap,
         progress=progress,
         command=command,
     ).run(human, synthetic, edited)

@@ -114,6 +114,7 @@ def render_html(report) -> str:
         .get_template("report.html.j2")
         .render(
             r=report,
+            effects=report.effects(),
             verdict=report.verdict(),
             figures=figures,
             names=[c["name"] for c in report.corpora],

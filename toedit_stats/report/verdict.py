@@ -17,25 +17,15 @@ def _f(x: Any) -> float:
     return v if math.isfinite(v) else math.nan
 
 
-def moved(before: float, after: float, better: str, noise: float = 0.0) -> str:
-    """``toward human``, ``away from human``, ``unchanged`` (within tolerance or noise) or ``n/a``.
-
-    >>> moved(0.5, 0.4, "lower"), moved(0.5, 0.4, "higher"), moved(0.5, 0.5002, "lower")
-    ('toward human', 'away from human', 'unchanged')
-    """
-    if not (math.isfinite(before) and math.isfinite(after)):
-        return "n/a"
-    if better == "higher":
-        before, after = -before, -after
-    delta = after - before
-    tol = max(noise, 1e-9, 1e-3 * abs(before))
-    if abs(delta) <= tol:
-        return "unchanged"
-    return "toward human" if delta < 0 else "away from human"
+def _fmt_num(x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
-def _rows(metrics, s: str | None, e: str | None) -> list[dict[str, Any]]:
-    """Headline metrics grouped into one row per metric name, values by corpus."""
+def _rows(name: str, metrics, effects: dict[str, Any], s: str | None, e: str | None) -> list[dict[str, Any]]:
+    """Headline metrics grouped into one row per metric name: values (and intervals) by corpus,
+    and for distances the edit effect with its interval."""
     rows: dict[str, dict[str, Any]] = {}
     for m in metrics:
         if not m.headline:
@@ -49,18 +39,28 @@ def _rows(metrics, s: str | None, e: str | None) -> list[dict[str, Any]]:
                 "key": m.name,
                 "kind": kind,
                 "values": {},
+                "intervals": {},
                 "better": m.better,
                 "note": m.note,
-                "noise": m.noise or 0.0,
             }
         row["values"][m.corpus] = m.value
+        iv = effects["intervals"].get((name, m.name, m.corpus))
+        if iv is not None and all(math.isfinite(x) for x in iv):
+            row["intervals"][m.corpus] = [iv[0], iv[1]]
+    by_metric = {r["metric"]: r for r in effects["effects"] if r["analyzer"] == name}
     out = list(rows.values())
     for row in out:
-        if row["kind"] == "distance to human" and s in row["values"] and e in row["values"]:
-            row["moved"] = moved(
-                _f(row["values"][s]), _f(row["values"][e]), row["better"] or "lower", row["noise"]
-            )
-        row.pop("noise")
+        eff = by_metric.get(row["key"])
+        if row["kind"] == "distance to human" and eff is not None and e is not None:
+            row["moved"] = eff["verdict"]
+            if math.isfinite(eff["low"]):
+                row["effect"] = (
+                    f"Δ = {_fmt_num(eff['delta'])}, 95% CI [{_fmt_num(eff['low'])}, {_fmt_num(eff['high'])}]"
+                )
+            elif eff["verdict"] == "no interval":
+                row["effect"] = f"Δ = {_fmt_num(eff['delta'])} (not resampled)"
+            else:
+                row["effect"] = f"Δ = {_fmt_num(eff['delta'])} ({eff.get('method', '')})"
     return out
 
 
@@ -68,6 +68,11 @@ def build_verdict(report) -> dict[str, Any]:
     s, e = report.names["synthetic"], report.names["edited"]
     names = [c["name"] for c in report.corpora]
     has_e = e in names
+    effects = report.effects()
+    tests = effects["tests"]
+    adjusted: dict[str, dict[str, float]] = {}
+    for r in tests["rows"]:
+        adjusted.setdefault(r["analyzer"], {})[r["metric"]] = r["holm"]
     families = []
     sentences: list[str] = []
     for name, result in report.results.items():
@@ -75,10 +80,17 @@ def build_verdict(report) -> dict[str, Any]:
             {
                 "name": result.title,
                 "analyzer": name,
-                "metrics": _rows(result.metrics(), s, e if has_e else None),
+                "metrics": _rows(name, result.metrics(), effects, s, e if has_e else None),
             }
         )
-        sentences.extend(result.findings(corpus=s))
+        sentences.extend(result.findings(corpus=s, adjusted=adjusted.get(name, {})))
+    if tests["count"]:
+        rejecting = [r for r in tests["rows"] if r["rejects"]]
+        sentences.append(
+            f"{tests['count']} tests of {tests['family']} were made ("
+            + "; ".join(f"{r['label']}" for r in tests["rows"])
+            + f"); after Holm's correction for their number, {len(rejecting)} reject at the 5% level."
+        )
 
     if report.edit:
         ed = report.edit
@@ -91,26 +103,48 @@ def build_verdict(report) -> dict[str, Any]:
             + (f" and deleted {ed['deleted']} ({dpct:.2f}%)" if ed["deleted"] else "")
             + f" in {ed['documents_changed']} of {ed['documents']} documents."
         )
-    if has_e:
-        moves = [(f["name"], m["name"], m["moved"]) for f in families for m in f["metrics"] if "moved" in m]
-        toward = [x for x in moves if x[2] == "toward human"]
-        away = [x for x in moves if x[2] == "away from human"]
-        same = [x for x in moves if x[2] == "unchanged"]
-        if moves:
-            sentences.append(
-                f"Against the human corpus, the edited corpus is closer than the synthetic one on {len(toward)} of "
-                f"{len(moves)} distance measures, further on {len(away)}, and unchanged (within tolerance or "
-                f"noise) on {len(same)}."
-                + (" Closer on: " + "; ".join(m for _, m, _ in toward) + "." if toward else "")
-                + (" Further on: " + "; ".join(m for _, m, _ in away) + "." if away else "")
+    if has_e and effects["effects"]:
+        rows = effects["effects"]
+        with_ci = [r for r in rows if math.isfinite(r["low"])]
+        toward = [r for r in with_ci if r["verdict"] == "toward human"]
+        away = [r for r in with_ci if r["verdict"] == "away from human"]
+        none = [r for r in with_ci if r["verdict"] == "no detectable change"]
+        text = (
+            f"Against the human corpus, {len(with_ci)} of {len(rows)} distance measures have a paired bootstrap "
+            f"interval for the edit's effect (B = {effects['replicates']}): the edited corpus is detectably closer "
+            f"on {len(toward)}, detectably further on {len(away)}, and shows no detectable change on {len(none)}."
+        )
+        if toward:
+            text += " Closer on: " + "; ".join(r["label"] for r in toward) + "."
+        if away:
+            text += " Further on: " + "; ".join(r["label"] for r in away) + "."
+        if none:
+            mdes = "; ".join(
+                f"{r['label']} {_fmt_num(r['mde'])} ({_pct(r['mde'], r['synthetic'])})" for r in none[:4]
             )
-            if (
-                report.edit
-                and report.edit["tokens"]
-                and report.edit["changed"] / report.edit["tokens"] < 0.01
-            ):
-                sentences.append(
-                    "Because under 1% of tokens changed, small movements are expected; differences this small "
-                    "can be within sampling noise, and only the tests above speak to significance."
-                )
+            text += (
+                f" Smallest changes this sample could have detected (2.8 × SE): {mdes}"
+                + ("; …" if len(none) > 4 else "")
+                + "."
+            )
+        without = [r for r in rows if not math.isfinite(r["low"])]
+        if without:
+            text += (
+                " Without an interval: " + "; ".join(f"{r['label']} ({r['verdict']})" for r in without) + "."
+            )
+        sentences.append(text)
+    paired = effects["paired"]["tests"]
+    if paired:
+        rej = [r for r in paired if r["rejects"]]
+        sentences.append(
+            f"Per document, before vs after editing: {len(paired)} paired Wilcoxon signed-rank tests, "
+            + "; ".join(f"{r['label']} p = {r['pvalue']:.3g} ({r['note']})" for r in paired)
+            + f"; {len(rej)} reject at 5% after Holm's correction."
+        )
     return {"families": families, "summary": " ".join(x for x in sentences if x)}
+
+
+def _pct(x: float, base: float) -> str:
+    if not (math.isfinite(x) and math.isfinite(base)) or base == 0:
+        return "–"
+    return f"{100 * x / abs(base):.1f}% of its value"

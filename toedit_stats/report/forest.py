@@ -1,0 +1,71 @@
+"""The report's headline figure: a forest plot of the edit effect on every distance metric."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..plotting import PALETTE, _lit, _plt
+
+
+def forest_plot(report) -> Any:
+    """Δ = d(human, edited) − d(human, synthetic) per distance metric, as a share of
+    d(human, synthetic), with its 95% interval; oriented so that left is always toward human
+    (for "higher is closer" metrics the sign is flipped). Metrics without an interval are drawn
+    as open points."""
+    plt = _plt()
+    rows = report.effects()["effects"]
+    fig, ax = plt.subplots(figsize=(8, 0.42 * max(len(rows), 1) + 1.6))
+    ys = np.arange(len(rows))[::-1]
+    for y, r in zip(ys, rows):
+        scale = abs(r["synthetic"]) if r["synthetic"] and math.isfinite(r["synthetic"]) else 1.0
+        sign = 1.0 if r["better"] == "lower" else -1.0
+        d = sign * r["delta"] / scale * 100
+        lo, hi = (sign * r["low"] / scale * 100, sign * r["high"] / scale * 100)
+        lo, hi = min(lo, hi), max(lo, hi)
+        verdict = r["verdict"]
+        color = (
+            PALETTE["edited"]
+            if verdict.startswith("toward")
+            else PALETTE["synthetic"]
+            if verdict.startswith("away")
+            else "#555555"
+        )
+        if math.isfinite(lo) and math.isfinite(hi):
+            ax.plot([lo, hi], [y, y], color=color, lw=2)
+            ax.plot([d], [y], "o", color=color)
+        elif math.isfinite(d):
+            ax.plot([d], [y], "o", mfc="white", color=color)
+    ax.axvline(0, color="#222", lw=1)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([_lit(f"{r['analyzer']}: {r['label']}") for r in rows], fontsize=8)
+    ax.set_xlabel("change of the distance to human, % of its synthetic value (left: toward human)")
+    xmin, xmax = ax.get_xlim()
+    span = max(abs(xmin), abs(xmax), 1e-9)
+    ax.set_xlim(-span, span)
+    ax.axvspan(-span, 0, color=PALETTE["edited"], alpha=0.06)
+    ax.text(
+        -span * 0.98,
+        ys.max() + 0.6 if len(ys) else 0.6,
+        "toward human",
+        fontsize=8,
+        color=PALETTE["edited"],
+        va="bottom",
+    )
+    ax.text(
+        span * 0.98,
+        ys.max() + 0.6 if len(ys) else 0.6,
+        "away from human",
+        fontsize=8,
+        ha="right",
+        color=PALETTE["synthetic"],
+        va="bottom",
+    )
+    ax.set_title(
+        f"Edit effect with 95% paired-bootstrap intervals (B = {report.effects()['replicates']}; open: no interval)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,244 @@
+"""Resampling and tests shared by the analyzers and the report.
+
+**Bootstrap weights.** Intervals come from a seeded *Poisson bootstrap* over documents: in
+replicate ``b`` document ``i`` gets weight ``w_bi ~ Poisson(1)``, drawn from a generator seeded by
+``(seed, group, sha256(document id))``. So the weights of a document do not depend on the order of
+the input or on which other documents are present (an analyzer that works on a subset, like the
+n-grams' equal token budgets, sees the same weights for the same documents), and corpora in the
+same *group* share weights by id: a synthetic document and its edited version are resampled
+together (paired), the human corpus independently. Metrics are recomputed from per-document
+contributions under the weights (weighted histograms, weighted ECDFs, weighted kernel sums), never
+by re-running an analyzer.
+
+**Tests.** :func:`mmd_agg_test` aggregates RBF-MMD over several bandwidths (quantiles of the
+pairwise distances) by the minimum p-value, calibrated jointly by the same permutations, so its
+level holds (the min-p aggregation of Fromont et al. 2013 and MMDAgg, Schrab et al. 2023, without
+MMDAgg's weighted thresholds). :func:`auc_test` is the classifier two-sample test on out-of-fold
+scores: AUC and the exact or asymptotic Mann–Whitney p-value (scipy). :func:`holm` is Holm's
+step-down adjustment.
+
+>>> w = BootstrapWeights(seed=0, replicates=3)
+>>> w.weights("g", ["a", "b"]).shape, (w.weights("g", ["b"]) == w.weights("g", ["a", "b"])[:, 1:]).all()
+((3, 2), True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "BootstrapWeights",
+    "auc_test",
+    "holm",
+    "interval",
+    "js_bits_rows",
+    "mmd_agg_test",
+    "weighted_auc",
+    "weighted_ks",
+    "weighted_quantile",
+    "weighted_wasserstein",
+]
+
+
+class BootstrapWeights:
+    """Seeded Poisson(1) weights per document id and group (see the module docstring)."""
+
+    def __init__(self, *, seed: int = 0, replicates: int = 1000, groups: dict[str, str] | None = None):
+        self.seed = int(seed)
+        self.replicates = int(replicates)
+        self.groups = dict(groups or {})  # corpus name -> group (default: its own)
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def column(self, group: str, doc_id: str) -> np.ndarray:
+        key = (group, doc_id)
+        col = self._cache.get(key)
+        if col is None:
+            h = hashlib.sha256(f"{group}\0{doc_id}".encode("utf-8", "surrogatepass")).digest()
+            rng = np.random.default_rng([self.seed, *np.frombuffer(h[:16], np.uint32).tolist()])
+            col = rng.poisson(1.0, self.replicates).astype(np.float64)
+            self._cache[key] = col
+        return col
+
+    def weights(self, corpus: str, ids: Sequence[str]) -> np.ndarray:
+        """``(replicates, len(ids))`` weights for the documents ``ids`` of ``corpus``."""
+        group = self.groups.get(corpus, corpus)
+        if not len(ids):
+            return np.zeros((self.replicates, 0))
+        return np.stack([self.column(group, str(i)) for i in ids], axis=1)
+
+    __call__ = weights
+
+
+def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates (NaN replicates dropped)."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return (math.nan, math.nan)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(v, [a, 1 - a])
+    return (float(lo), float(hi))
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> np.ndarray:
+    """Per row of ``w`` (B, n): the weighted ``q``-quantile of ``x`` (n,) (lower interpolation:
+    the smallest x with cumulative weight share >= q). NaN where a row's weights sum to 0."""
+    order = np.argsort(x, kind="stable")
+    xs = np.asarray(x, np.float64)[order]
+    cw = np.cumsum(w[:, order], axis=1)
+    tot = cw[:, -1:] if cw.shape[1] else np.zeros((w.shape[0], 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = cw / tot
+    idx = (share < q - 1e-12).sum(axis=1)
+    out = xs[np.minimum(idx, xs.size - 1)] if xs.size else np.full(w.shape[0], math.nan)
+    return np.where(tot[:, 0] > 0, out, math.nan)
+
+
+def _ecdfs(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray):
+    grid = np.concatenate([a, b])
+    order = np.argsort(grid, kind="stable")
+    g = grid[order]
+    w = np.concatenate([wa, np.zeros_like(wb)], axis=1)[:, order]
+    v = np.concatenate([np.zeros_like(wa), wb], axis=1)[:, order]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fa = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
+        fb = np.cumsum(v, axis=1) / v.sum(axis=1, keepdims=True)
+    # only the last of tied grid values is a step point
+    last = np.r_[g[1:] != g[:-1], True]
+    return g, fa, fb, last
+
+
+def weighted_ks(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) -> np.ndarray:
+    """Two-sample KS statistic per bootstrap row (weighted ECDFs); equals scipy's ``ks_2samp``
+    statistic with unit weights."""
+    if not (a.size and b.size):
+        return np.full(wa.shape[0], math.nan)
+    _, fa, fb, last = _ecdfs(a, wa, b, wb)
+    return np.abs(fa - fb)[:, last].max(axis=1)
+
+
+def weighted_wasserstein(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) -> np.ndarray:
+    """1-Wasserstein distance per bootstrap row: the integral of |F_a - F_b|; equals scipy's
+    ``wasserstein_distance`` with unit weights."""
+    if not (a.size and b.size):
+        return np.full(wa.shape[0], math.nan)
+    g, fa, fb, _ = _ecdfs(a, wa, b, wb)
+    dx = np.diff(g)
+    return (np.abs(fa - fb)[:, :-1] * dx).sum(axis=1)
+
+
+def js_bits_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Jensen–Shannon divergence (bits) between count rows of ``p`` and ``q`` (each (B, K),
+    normalised per row); equals ``scipy.spatial.distance.jensenshannon(.., base=2) ** 2``."""
+    p = np.asarray(p, np.float64)
+    q = np.asarray(q, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = p / p.sum(axis=-1, keepdims=True)
+        q = q / q.sum(axis=-1, keepdims=True)
+        m = (p + q) / 2
+        kl = lambda x: np.where(x > 0, x * np.log2(np.where(x > 0, x, 1) / np.where(m > 0, m, 1)), 0.0)  # noqa: E731
+        return 0.5 * kl(p).sum(axis=-1) + 0.5 * kl(q).sum(axis=-1)
+
+
+def weighted_auc(scores: np.ndarray, labels: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """ROC-AUC of fixed scores per bootstrap row of weights (ties count half); equals
+    ``sklearn.metrics.roc_auc_score`` with unit weights."""
+    order = np.argsort(scores, kind="stable")
+    s = scores[order]
+    y = labels[order].astype(bool)
+    w = w[:, order]
+    wp, wn = w * y, w * ~y
+    # for each positive, the weight of negatives below it plus half the tied ones
+    uniq, inv = np.unique(s, return_inverse=True)
+    neg_at = np.zeros((w.shape[0], uniq.size))
+    np.add.at(neg_at.T, inv, wn.T)
+    below = np.cumsum(neg_at, axis=1) - neg_at
+    credit = below[:, inv] + 0.5 * neg_at[:, inv]
+    num = (wp * credit).sum(axis=1)
+    den = wp.sum(axis=1) * wn.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, math.nan)
+
+
+def auc_test(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """AUC of ``scores`` for ``labels`` (1 = positive) and the two-sided Mann–Whitney p-value
+    (scipy: exact for small samples without ties, else asymptotic with tie correction)."""
+    from scipy.stats import mannwhitneyu
+
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if not (pos.size and neg.size):
+        return math.nan, math.nan
+    res = mannwhitneyu(pos, neg, alternative="two-sided")
+    return float(res.statistic / (pos.size * neg.size)), float(res.pvalue)
+
+
+def mmd_agg_test(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+    scales: Sequence[float] = (0.5, 1.0, 2.0),
+    permutations: int = 1000,
+    seed: int = 0,
+) -> dict[str, float | list[float]]:
+    """Aggregated RBF-MMD two-sample test over bandwidths ``s = scale * quantile`` of the pooled
+    pairwise distances: the unbiased MMD² per bandwidth, each bandwidth's permutation p-value,
+    and the aggregated p-value — the minimum p-value, calibrated by the same permutations (its
+    permutation distribution), so the test's level holds for any number of bandwidths."""
+    from scipy.spatial.distance import pdist, squareform
+
+    x = np.concatenate([a, b]).astype(np.float64)
+    n, m = len(a), len(b)
+    if n < 2 or m < 2:
+        return {"pvalue": math.nan, "bandwidths": [], "mmd2": [], "pvalues": []}
+    d2 = squareform(pdist(x, "sqeuclidean"))
+    dist = np.sqrt(d2[np.triu_indices(n + m, 1)])
+    base = np.quantile(dist, list(quantiles))
+    bands = sorted({float(s * q) for s in scales for q in base if s * q > 0}) or [1.0]
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((n + m, permutations + 1))
+    labels[:n, 0] = 1
+    for j in range(1, permutations + 1):
+        labels[rng.permutation(n + m)[:n], j] = 1
+    stats = []
+    for s in bands:
+        k = np.exp(-d2 / (2 * s * s))
+        np.fill_diagonal(k, 0.0)
+        kz = k @ labels
+        sxx = (labels * kz).sum(0)
+        sxy = (labels * k.sum(1)[:, None]).sum(0) - sxx
+        syy = k.sum() - sxx - 2 * sxy
+        stats.append(sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2 * sxy / (n * m))
+    st = np.array(stats)  # (bands, perms + 1)
+    # per-bandwidth p-value of every permutation (and the observed) within its own distribution
+    ranks = (st[:, None, :] >= st[:, :, None]).sum(axis=2)  # (bands, perms+1): #stats >= this one
+    pv = ranks / (permutations + 1)
+    minp = pv.min(axis=0)
+    agg = (1 + np.sum(minp[1:] <= minp[0])) / (1 + permutations)
+    return {
+        "pvalue": float(agg),
+        "bandwidths": [float(s) for s in bands],
+        "mmd2": [float(v) for v in st[:, 0]],
+        "pvalues": [float(v) for v in pv[:, 0]],
+    }
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and is not counted).
+
+    >>> holm([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(pvalues, np.float64)
+    ok = np.flatnonzero(np.isfinite(p))
+    out = np.full(p.shape, math.nan)
+    if ok.size:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        k = ok.size
+        adj = np.maximum.accumulate([min(1.0, (k - i) * p[j]) for i, j in enumerate(order)])
+        out[order] = adj
+    return [round(float(x), 12) if math.isfinite(x) else math.nan for x in out]
