@@ -117,15 +117,18 @@ def test_auc_test_matches_a_direct_permutation_loop():
     scores = rng.normal(size=12) + np.r_[np.zeros(6), np.ones(6)] * 0.8
     labels = np.r_[np.zeros(6), np.ones(6)]
     auc, p = auc_test(scores, labels)
+    _, p2 = auc_test(scores, labels, alternative="two-sided")
     assert math.isclose(auc, roc_auc_score(labels, scores))
     dev = abs(auc - 0.5)
-    extreme = total = 0
+    extreme = two = total = 0
     for pos in itertools.combinations(range(12), 6):  # every relabelling, exactly
         lab = np.zeros(12)
         lab[list(pos)] = 1
         total += 1
-        extreme += abs(roc_auc_score(lab, scores) - 0.5) >= dev - 1e-12
-    assert math.isclose(p, extreme / total)
+        a = roc_auc_score(lab, scores)
+        extreme += a >= auc - 1e-12
+        two += abs(a - 0.5) >= dev - 1e-12
+    assert math.isclose(p, extreme / total) and math.isclose(p2, two / total)
 
 
 def test_holm_by_hand():

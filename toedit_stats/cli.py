@@ -584,10 +584,28 @@ def _report_command() -> click.Command:
     @click.option(
         "--analyzers", default=None, help="Comma-separated subset of the registered analyzers (default: all)."
     )
+    @click.option(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        show_default=True,
+        help="Replicates of the seeded paired bootstrap behind every interval (0: no intervals).",
+    )
     @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
     @config_option
     def report(
-        human, synthetic, edited, no_edit, output, overwrite, max_docs, all_docs, analyzers, quiet, **opts
+        human,
+        synthetic,
+        edited,
+        no_edit,
+        output,
+        overwrite,
+        max_docs,
+        all_docs,
+        analyzers,
+        bootstrap,
+        quiet,
+        **opts,
     ):
         """Compare HUMAN with SYNTHETIC and its ToEdit variant; write report.html and metrics.json."""
         from pathlib import Path
@@ -598,6 +616,10 @@ def _report_command() -> click.Command:
 
         if edited and no_edit:
             raise ConfigError("--edited and --no-edit exclude each other")
+        if bootstrap < 0:
+            from .options import bad_value
+
+            raise bad_value("bootstrap", "an integer >= 0", bootstrap)
         chosen = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else analyzer_names()
         built = [make_analyzer(get_analyzer(n), opts, seed=opts["seed"]) for n in chosen]
         for n in analyzer_names():  # options of analyzers not chosen: parsed, not used
@@ -629,6 +651,7 @@ def _report_command() -> click.Command:
             max_docs=None if all_docs else max_docs,
             seed=seed,
             names=names[:3],
+            bootstrap=bootstrap,
             progress=progress_enabled(quiet),
             command="toedit-stats " + " ".join(sys.argv[1:]),
         ).run(cs[0], cs[1], cs[2] if edited else None)

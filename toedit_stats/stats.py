@@ -14,7 +14,7 @@ by re-running an analyzer.
 pairwise distances) by the minimum p-value, calibrated jointly by the same permutations, so its
 level holds (the min-p aggregation of Fromont et al. 2013 and MMDAgg, Schrab et al. 2023, without
 MMDAgg's weighted thresholds). :func:`auc_test` is the classifier two-sample test on out-of-fold
-scores: AUC and the exact or asymptotic Mann–Whitney p-value (scipy). :func:`holm` is Holm's
+scores: AUC and the one-sided (AUC > 0.5) exact or asymptotic Mann–Whitney p-value (scipy). :func:`holm` is Holm's
 step-down adjustment.
 
 >>> w = BootstrapWeights(seed=0, replicates=3)
@@ -164,15 +164,18 @@ def weighted_auc(scores: np.ndarray, labels: np.ndarray, w: np.ndarray) -> np.nd
         return np.where(den > 0, num / den, math.nan)
 
 
-def auc_test(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """AUC of ``scores`` for ``labels`` (1 = positive) and the two-sided Mann–Whitney p-value
-    (scipy: exact for small samples without ties, else asymptotic with tie correction)."""
+def auc_test(scores: np.ndarray, labels: np.ndarray, alternative: str = "greater") -> tuple[float, float]:
+    """AUC of ``scores`` for ``labels`` (1 = positive) and the Mann–Whitney p-value (scipy: exact
+    for small samples without ties, else asymptotic with tie correction). ``greater`` (default):
+    the classifier two-sample test asks whether the positives score *higher* — an AUC below 0.5
+    is a failed classifier, not evidence of a difference (and out-of-fold AUCs are biased below
+    0.5 under the null, which a two-sided test would count as rejections)."""
     from scipy.stats import mannwhitneyu
 
     pos, neg = scores[labels == 1], scores[labels == 0]
     if not (pos.size and neg.size):
         return math.nan, math.nan
-    res = mannwhitneyu(pos, neg, alternative="two-sided")
+    res = mannwhitneyu(pos, neg, alternative=alternative)
     return float(res.statistic / (pos.size * neg.size)), float(res.pvalue)
 
 

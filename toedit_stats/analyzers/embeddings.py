@@ -130,14 +130,37 @@ def c2st_scores(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) 
 
 
 def c2st_test(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> tuple[float, float]:
-    """Classifier two-sample test: ROC-AUC of the out-of-fold scores (0.5 = indistinguishable)
-    and its two-sided Mann–Whitney p-value (:func:`toedit_stats.stats.auc_test`)."""
+    """Classifier two-sample test: the ROC-AUC of the out-of-fold scores of ``folds``-fold
+    cross-validation (the effect size; 0.5 = indistinguishable), and a p-value from a held-out
+    half (Lopez-Paz & Oquab 2017): a logistic regression is fitted on a stratified, seeded half
+    and the one-sided (AUC > 0.5) Mann–Whitney test runs on the other half's scores, which are
+    independent of the fit — an exactly valid test. (A Mann–Whitney test on pooled out-of-fold
+    scores is not: those scores are dependent, and it rejected 11.5% of 200 null splits at 5%.)"""
     from ..stats import auc_test
 
     scores = c2st_scores(a, b, seed=seed, folds=folds)
     if scores is None:
         return math.nan, math.nan
-    return auc_test(scores, np.r_[np.zeros(len(a)), np.ones(len(b))])
+    return auc_test(scores, np.r_[np.zeros(len(a)), np.ones(len(b))])[0], c2st_heldout_pvalue(a, b, seed=seed)
+
+
+def c2st_heldout_pvalue(a: np.ndarray, b: np.ndarray, *, seed: int = 0) -> float:
+    """The p-value of :func:`c2st_test`: fit on a stratified seeded half, one-sided Mann–Whitney
+    on the other half's scores (``nan`` with fewer than 4 documents on a side)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..stats import auc_test
+
+    if min(len(a), len(b)) < 4:
+        return math.nan
+    x = np.concatenate([a, b])
+    y = np.r_[np.zeros(len(a)), np.ones(len(b))]
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.5, stratify=y, random_state=seed)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(xtr, ytr)
+    return auc_test(clf.decision_function(xte), yte)[1]
 
 
 def c2st_auc(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> float:
@@ -339,7 +362,7 @@ class EmbedResult(Result):
             for name, label, value, head in (
                 (
                     "c2st_pvalue",
-                    "classifier test p-value (Mann–Whitney on out-of-fold scores)",
+                    "classifier test p-value (held-out half, one-sided Mann–Whitney)",
                     p.c2st_pvalue,
                     True,
                 ),
@@ -570,9 +593,9 @@ class EmbeddingAnalyzer(Analyzer):
 
             agg = mmd_agg_test(a, b, permutations=self.permutations, seed=seed)
             oof = c2st_scores(a, b, seed=seed)
-            auc, auc_p = (
-                auc_test(oof, np.r_[np.zeros(n), np.ones(n)]) if oof is not None else (math.nan, math.nan)
-            )
+            y = np.r_[np.zeros(n), np.ones(n)]
+            auc = auc_test(oof, y)[0] if oof is not None else math.nan
+            auc_p = c2st_heldout_pvalue(a, b, seed=seed)
             pr = prdc(a, b, k=5)
             pairs.append(
                 EmbedPair(

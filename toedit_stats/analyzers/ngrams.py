@@ -359,8 +359,8 @@ class NgramResult(Result):
         from per-document sparse counts: distinct bigrams / bigrams, mass on the top 100 bigrams,
         mass in the top 1% of buckets, and against the reference the bigram JS divergence, bigram
         coverage and hashed-bucket JS divergence. Compression ratio and near-duplicates are not
-        resampled."""
-        from ..stats import js_bits_rows
+        resampled. Replicates are processed in chunks, in two threads (numpy releases the GIL)."""
+        from concurrent.futures import ThreadPoolExecutor
 
         if not self.contrib or 2 not in self.ns:
             return {}
@@ -368,44 +368,49 @@ class NgramResult(Result):
         names = list(self.contrib)
         ws = {n: weights(n, self.contrib[n]["ids"]) for n in names}
         B = next(iter(ws.values())).shape[0]
-        out: dict[tuple[str, str], list[np.ndarray]] = {}
+        mats = {
+            n: (self.contrib[n]["bigrams"].T.tocsr(), self.contrib[n]["buckets"].T.tocsr()) for n in names
+        }
 
-        def add(key, value):
-            out.setdefault(key, []).append(value)
-
-        top_b = N_BUCKETS // 100
-        for lo in range(0, B, chunk):
-            counts, hashed = {}, {}
+        def one(lo: int) -> dict[tuple[str, str], np.ndarray]:
+            res: dict[tuple[str, str], np.ndarray] = {}
+            counts, hashed, ent, hent = {}, {}, {}, {}
             for n in names:
-                w = ws[n][lo : lo + chunk]
-                counts[n] = np.asarray((self.contrib[n]["bigrams"].T @ w.T).T, np.float64)
-                hashed[n] = np.asarray((self.contrib[n]["buckets"].T @ w.T).T, np.float64)
+                w = ws[n][lo : lo + chunk].T.astype(np.float32)
+                counts[n] = np.ascontiguousarray((mats[n][0] @ w).T)
+                hashed[n] = np.ascontiguousarray((mats[n][1] @ w).T)
                 c = counts[n]
-                tot = c.sum(1)
+                tot = c.sum(1, dtype=np.float64)
+                k = min(100, c.shape[1])
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    add(("distinct_ratio_n2" + suffix, n), (c > 0).sum(1) / tot)
-                    k = min(100, c.shape[1])
-                    top = (
-                        np.partition(c, c.shape[1] - k, axis=1)[:, c.shape[1] - k :]
-                        if k
-                        else np.zeros((len(c), 0))
-                    )
-                    add(("top100_mass_n2" + suffix, n), top.sum(1) / tot)
+                    res[("distinct_ratio_n2" + suffix, n)] = np.count_nonzero(c, axis=1) / tot
+                    top = np.partition(c, c.shape[1] - k, axis=1)[:, c.shape[1] - k :]
+                    res[("top100_mass_n2" + suffix, n)] = top.sum(1, dtype=np.float64) / tot
                     h = hashed[n]
-                    add(
-                        ("hashed_top1pct_mass" + suffix, n),
-                        np.partition(h, N_BUCKETS - top_b, axis=1)[:, N_BUCKETS - top_b :].sum(1) / h.sum(1),
+                    top_h = np.partition(h, N_BUCKETS - N_BUCKETS // 100, axis=1)[
+                        :, N_BUCKETS - N_BUCKETS // 100 :
+                    ]
+                    res[("hashed_top1pct_mass" + suffix, n)] = top_h.sum(1, dtype=np.float64) / h.sum(
+                        1, dtype=np.float64
                     )
+                ent[n] = _entropy_rows(c)
+                hent[n] = _entropy_rows(h)
             ref = names[0]
             for n in names[1:]:
-                add(("js_divergence_n2" + suffix, n), js_bits_rows(counts[ref], counts[n]))
+                res[("js_divergence_n2" + suffix, n)] = _js_from_entropies(
+                    counts[ref], counts[n], ent[ref], ent[n]
+                )
+                res[("hashed_js_divergence" + suffix, n)] = _js_from_entropies(
+                    hashed[ref], hashed[n], hent[ref], hent[n]
+                )
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    add(
-                        ("coverage_n2" + suffix, n),
-                        (counts[n] * (counts[ref] > 0)).sum(1) / counts[n].sum(1),
-                    )
-                add(("hashed_js_divergence" + suffix, n), js_bits_rows(hashed[ref], hashed[n]))
-        return {k: np.concatenate(v) for k, v in out.items()}
+                    covered = np.where(counts[ref] > 0, counts[n], 0).sum(1, dtype=np.float64)
+                    res[("coverage_n2" + suffix, n)] = covered / counts[n].sum(1, dtype=np.float64)
+            return res
+
+        with ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1))) as pool:
+            parts = list(pool.map(one, range(0, B, chunk)))
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def extra_tables(self) -> dict[str, Any]:
         import pandas as pd
@@ -568,6 +573,29 @@ class NgramResult(Result):
             a.set_xlabel("share of bigrams")
         fig.tight_layout()
         return fig
+
+
+def _entropy_rows(c: np.ndarray) -> np.ndarray:
+    """Shannon entropy (nats) of each row of counts, normalised per row."""
+    from scipy.special import entr
+
+    tot = c.sum(1, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = c / tot[:, None].astype(c.dtype)
+        return entr(p).sum(1, dtype=np.float64)
+
+
+def _js_from_entropies(p: np.ndarray, q: np.ndarray, hp: np.ndarray, hq: np.ndarray) -> np.ndarray:
+    """JS divergence in bits per row: H(m) - (H(p) + H(q)) / 2 with m the mean of the normalised
+    rows (equals :func:`toedit_stats.stats.js_bits_rows`)."""
+    from scipy.special import entr
+
+    tp = p.sum(1, dtype=np.float64)[:, None].astype(p.dtype)
+    tq = q.sum(1, dtype=np.float64)[:, None].astype(q.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = (p / tp + q / tq) * np.float32(0.5)
+        hm = entr(m).sum(1, dtype=np.float64)
+    return np.maximum(hm - (hp + hq) / 2, 0.0) / math.log(2)
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
