@@ -13,12 +13,12 @@ by re-running an analyzer.
 **Tests.** :func:`mmd_agg_test` aggregates RBF-MMD over several bandwidths (quantiles of the
 pairwise distances) by the minimum p-value, calibrated jointly by the same permutations, so its
 level holds (the min-p aggregation of Fromont et al. 2013 and MMDAgg, Schrab et al. 2023, without
-MMDAgg's weighted thresholds). :func:`auc_test` is the classifier two-sample test on out-of-fold
-scores: AUC and the one-sided (AUC > 0.5) exact or asymptotic Mann–Whitney p-value (scipy). :func:`holm` is Holm's
-step-down adjustment.
+MMDAgg's weighted thresholds). :func:`auc_test` gives the AUC of scores and its one-sided (AUC > 0.5)
+Mann–Whitney p-value (scipy; the classifier test applies it to held-out scores). :func:`holm` is
+Holm's step-down adjustment.
 
 >>> w = BootstrapWeights(seed=0, replicates=3)
->>> w.weights("g", ["a", "b"]).shape, (w.weights("g", ["b"]) == w.weights("g", ["a", "b"])[:, 1:]).all()
+>>> w.weights("g", ["a", "b"]).shape, bool((w.weights("g", ["b"]) == w.weights("g", ["a", "b"])[:, 1:]).all())
 ((3, 2), True)
 """
 
@@ -233,7 +233,7 @@ def mmd_agg_test(
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (NaN stays NaN and is not counted).
 
-    >>> holm([0.01, 0.04, 0.03])
+    >>> [round(p, 6) for p in holm([0.01, 0.04, 0.03])]
     [0.03, 0.06, 0.06]
     """
     p = np.asarray(pvalues, np.float64)
@@ -244,4 +244,4 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         k = ok.size
         adj = np.maximum.accumulate([min(1.0, (k - i) * p[j]) for i, j in enumerate(order)])
         out[order] = adj
-    return [round(float(x), 12) if math.isfinite(x) else math.nan for x in out]
+    return [float(x) for x in out]

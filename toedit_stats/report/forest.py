@@ -17,7 +17,7 @@ def forest_plot(report) -> Any:
     as open points."""
     plt = _plt()
     rows = report.effects()["effects"]
-    fig, ax = plt.subplots(figsize=(8, 0.42 * max(len(rows), 1) + 1.6))
+    fig, ax = plt.subplots(figsize=(10, 0.42 * max(len(rows), 1) + 1.8))
     ys = np.arange(len(rows))[::-1]
     for y, r in zip(ys, rows):
         scale = abs(r["synthetic"]) if r["synthetic"] and math.isfinite(r["synthetic"]) else 1.0
@@ -41,30 +41,16 @@ def forest_plot(report) -> Any:
     ax.axvline(0, color="#222", lw=1)
     ax.set_yticks(ys)
     ax.set_yticklabels([_lit(f"{r['analyzer']}: {r['label']}") for r in rows], fontsize=8)
-    ax.set_xlabel("change of the distance to human, % of its synthetic value (left: toward human)")
+    ax.set_xlabel(
+        "← toward human     change of the distance to human, % of its synthetic value     away from human →"
+    )
     xmin, xmax = ax.get_xlim()
     span = max(abs(xmin), abs(xmax), 1e-9)
     ax.set_xlim(-span, span)
     ax.axvspan(-span, 0, color=PALETTE["edited"], alpha=0.06)
-    ax.text(
-        -span * 0.98,
-        ys.max() + 0.6 if len(ys) else 0.6,
-        "toward human",
-        fontsize=8,
-        color=PALETTE["edited"],
-        va="bottom",
-    )
-    ax.text(
-        span * 0.98,
-        ys.max() + 0.6 if len(ys) else 0.6,
-        "away from human",
-        fontsize=8,
-        ha="right",
-        color=PALETTE["synthetic"],
-        va="bottom",
-    )
     ax.set_title(
-        f"Edit effect with 95% paired-bootstrap intervals (B = {report.effects()['replicates']}; open: no interval)",
+        "Edit effect: Δ = d(human, edited) − d(human, synthetic), with 95% paired-bootstrap intervals\n"
+        f"(B = {report.effects()['replicates']}; coloured only when the interval excludes 0; open points: no interval)",
         fontsize=10,
     )
     fig.tight_layout()

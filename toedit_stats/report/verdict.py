@@ -118,13 +118,21 @@ def build_verdict(report) -> dict[str, Any]:
             text += " Closer on: " + "; ".join(r["label"] for r in toward) + "."
         if away:
             text += " Further on: " + "; ".join(r["label"] for r in away) + "."
-        if none:
+        with_se = [r for r in none if r["se"] > 0]
+        if with_se:
             mdes = "; ".join(
-                f"{r['label']} {_fmt_num(r['mde'])} ({_pct(r['mde'], r['synthetic'])})" for r in none[:4]
+                f"{r['label']} {_fmt_num(r['mde'])} ({_pct(r['mde'], r['synthetic'])})" for r in with_se[:4]
             )
             text += (
                 f" Smallest changes this sample could have detected (2.8 × SE): {mdes}"
-                + ("; …" if len(none) > 4 else "")
+                + ("; …" if len(with_se) > 4 else "")
+                + "."
+            )
+        flat = [r for r in none if r["se"] == 0]
+        if flat:
+            text += (
+                " Identical in every replicate (a discrete statistic the edit did not move): "
+                + "; ".join(r["label"] for r in flat)
                 + "."
             )
         without = [r for r in rows if not math.isfinite(r["low"])]
