@@ -278,7 +278,7 @@ class EmbedResult(Result):
     :class:`~toedit_stats.analyzers.base.Result`); ``to_dict()`` is what ``embed --json`` prints."""
 
     analyzer: ClassVar[str] = "embed"
-    interval_metrics: ClassVar[frozenset[str]] = frozenset({"mean_pairwise_cosine"})
+    interval_metrics: ClassVar[frozenset[str]] = frozenset({"mean_pairwise_cosine", "c2st_auc_distance"})
     title: ClassVar[str] = "Embedding distribution"
 
     embedder: dict[str, Any]
