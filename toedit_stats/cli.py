@@ -741,9 +741,12 @@ def edit(input_path, output, quiet, **opts):
         else ""
     )
     bad = f"; skipped {t['skipped_bad']} bad records (see the manifest)" if t.get("skipped_bad") else ""
+    if result.manifest.get("p_chosen") is not None:
+        bad += f"; p = {result.manifest['p_chosen']:.6g} chosen for target_change_rate = {cfg.target_change_rate}"
     click.echo(
         f"wrote {t['documents']} documents{passed}, {t['tokens']} tokens: selected {t['selected']} "
-        f"({share(t['selected'])}), changed {t['changed']} ({share(t['changed'])}), deleted {t['deleted']} "
+        f"({share(t['selected'])}), changed {t['changed']} ({share(t['changed'])}; expected "
+        f"{share(t.get('expected_changed', 0))}), deleted {t['deleted']} "
         f"({share(t['deleted'])}), skipped unsafe {t['skipped_unsafe']}{bad} -> {visible(str(result.output))}",
         err=True,
     )

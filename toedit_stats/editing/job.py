@@ -39,7 +39,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +57,11 @@ from .._version import __version__
 from ..corpus import Corpus, Document, output_format, write_records
 from ..errors import ConfigError
 from ..progress import TokenProgress
-from .toedit import EditConfig, EditedDocument, edit
+from .toedit import EditConfig, EditedDocument, edit, resolve_target
 
 __all__ = ["EditJobResult", "check_edit_output", "run_edit_job"]
 
-_COUNTS = ("tokens", "selected", "changed", "deleted", "skipped_unsafe")
+_COUNTS = ("tokens", "selected", "changed", "deleted", "skipped_unsafe", "expected_changed")
 
 
 @dataclass(frozen=True)
@@ -331,6 +331,7 @@ def run_edit_job(
 
     manifest_path = parts / "manifest.json"
     done: dict[int, dict[str, Any]] = {}
+    old: dict[str, Any] = {}
     if parts.exists():
         try:
             old = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -348,6 +349,14 @@ def run_edit_job(
     _remove_job_temps(out, parts)
     parts.mkdir(parents=True, exist_ok=True)
 
+    p_chosen = None
+    if config.target_change_rate is not None:
+        # p for this shard from an extra scoring pass (a resumed job reuses the p it chose)
+        p_chosen = old.get("p_chosen") if old.get("fingerprint") == fp else None
+        if p_chosen is None:
+            docs = [d for d in _shard_docs(corpus, shard) if d.text]
+            p_chosen = resolve_target(docs, lm, config).p
+        config = replace(config, p=p_chosen)
     manifest = {
         "fingerprint": fp,
         "config": job_config,
@@ -355,6 +364,8 @@ def run_edit_job(
         "chunks": [done[c] for c in sorted(done)],
         "complete": False,
     }
+    if p_chosen is not None:
+        manifest["p_chosen"] = p_chosen
     atomic_write_text(manifest_path, dumps(manifest) + "\n")
 
     todo = [c for c in range(len(plan)) if c not in done]

@@ -40,7 +40,18 @@ from ..errors import ConfigError
 from ..lm.base import TokenScores, document_buffers
 from ..options import check_fields, option
 
-__all__ = ["STRATEGIES", "DocumentAudit", "EditConfig", "EditedDocument", "doc_rng", "edit", "edit_scores"]
+__all__ = [
+    "STRATEGIES",
+    "DocumentAudit",
+    "EditConfig",
+    "EditedDocument",
+    "change_profile",
+    "choose_p",
+    "doc_rng",
+    "edit",
+    "edit_scores",
+    "resolve_target",
+]
 
 STRATEGIES = ("up_revise", "low_drop_up_revise", "filtering")
 
@@ -69,6 +80,20 @@ class EditConfig:
     drop_below: float = option(0.001, min=0, max=1, help="Delete tokens with p < this (drop strategies).")
     seed: int = option(0, cli="", help="Seed of the per-document generators.")
     generations: int = option(1, min=1, help="Edit G times in a row.")
+    exclude_original: bool = option(
+        False,
+        help="Sample among the top-k without the original token, so every selected position with a safe "
+        "span changes (not the paper's method).",
+    )
+    target_change_rate: float | None = option(
+        None,
+        kind="float",
+        min=0,
+        max=1,
+        min_open=True,
+        help="Choose p for this corpus so that the expected changed share of all tokens is this (one extra "
+        "scoring pass); the p chosen is recorded. Overrides --p.",
+    )
 
     def __post_init__(self):
         check_fields(self)
@@ -106,6 +131,7 @@ class DocumentAudit:
     changed: int = 0
     deleted: int = 0
     skipped_unsafe: int = 0
+    expected_changed: float = 0.0  # sum over selected positions of P(the sample differs from the original)
     positions: list[list[Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +162,7 @@ class EditedDocument:
             changed=sum(x.changed for x in a),
             deleted=sum(x.deleted for x in a),
             skipped_unsafe=sum(x.skipped_unsafe for x in a),
+            expected_changed=round(sum(x.expected_changed for x in a), 6),
         )
 
     def record(self, text_field: str = "text") -> dict[str, Any]:
@@ -159,6 +186,78 @@ def doc_rng(seed: int, doc_id: str, generation: int = 0) -> np.random.Generator:
     """The document's own generator, from a stable hash of (seed, id, generation)."""
     digest = hashlib.sha256(f"{seed}\x00{doc_id}\x00{generation}".encode()).digest()
     return np.random.default_rng(np.frombuffer(digest, dtype=np.uint32))
+
+
+def _sampling_weights(
+    topk_logprobs: np.ndarray, cand: np.ndarray, original: np.ndarray, config: EditConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per position: the sampling distribution over the top-k candidates (softmax of log-probs / β,
+    the original masked out with ``exclude_original``) and the probability that the sample differs
+    from the original token (1 when the original is not among the top-k; with
+    ``exclude_original``, 1 unless the original is the only candidate)."""
+    logits = topk_logprobs.astype(np.float64) / config.effective_beta
+    logits -= logits.max(axis=1, keepdims=True)
+    w = np.exp(logits)
+    w = w / w.sum(axis=1, keepdims=True)
+    is_orig = cand == original[:, None]
+    if config.exclude_original:
+        rest = np.where(is_orig, 0.0, w)
+        total = rest.sum(axis=1, keepdims=True)
+        ok = total[:, 0] > 0
+        w = np.where(ok[:, None], rest / np.where(total > 0, total, 1.0), is_orig.astype(np.float64))
+        return w, ok.astype(np.float64)
+    return w, 1.0 - (w * is_orig).sum(axis=1)
+
+
+def change_profile(
+    scores: TokenScores, config: EditConfig, bins: int = 100_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """For one document: tokens per probability bin and the expected number of changes per bin if
+    every position in the bin were selected (``bins`` equal bins of [0, 1]). Summed over a corpus,
+    this gives the expected changed share for any threshold p (:func:`choose_p`)."""
+    p = np.exp(scores.logprobs.astype(np.float64))
+    b = np.minimum((p * bins).astype(np.int64), bins - 1)
+    count = np.bincount(b, minlength=bins)
+    if not p.size or scores.topk_ids.shape[1] < config.k:
+        return count, np.zeros(bins)
+    _, pc = _sampling_weights(
+        scores.topk_logprobs[:, : config.k], scores.topk_ids[:, : config.k], scores.token_ids, config
+    )
+    return count, np.bincount(b, weights=pc, minlength=bins)
+
+
+def choose_p(count: np.ndarray, expected: np.ndarray, target: float) -> float:
+    """The largest threshold p (a bin edge) whose expected changed share of all tokens reaches
+    ``target``; 1.0 selects the top bin only. With the corpus's profile summed from
+    :func:`change_profile`.
+
+    >>> count = np.array([50, 30, 20]); expected = np.array([0.0, 3.0, 2.0])  # bins [0,1/3), [1/3,2/3), [2/3,1]
+    >>> choose_p(count, expected, 0.02), choose_p(count, expected, 0.04)
+    (0.6666666666666666, 0.3333333333333333)
+    """
+    total = count.sum()
+    if total == 0:
+        return 1.0
+    bins = count.size
+    cum = np.cumsum(expected[::-1]) / total  # expected share when selecting the top j+1 bins
+    j = int(np.searchsorted(cum, target - 1e-12, side="left"))
+    j = min(j, bins - 1)
+    return float((bins - 1 - j) / bins)
+
+
+def resolve_target(docs: Sequence[Document], lm: Any, config: EditConfig) -> EditConfig:
+    """``config`` with ``p`` chosen for ``docs`` from ``target_change_rate`` (one scoring pass;
+    a model wrapped in a score cache makes the editing pass free). Unchanged without a target."""
+    if config.target_change_rate is None:
+        return config
+    count = expected = None
+    for sc in lm.score(docs, top_k=config.k):
+        c, e = change_profile(sc, config)
+        count = c if count is None else count + c
+        expected = e if expected is None else expected + e
+    if count is None:
+        return config
+    return replace(config, p=choose_p(count, expected, config.target_change_rate))
 
 
 def edit_scores(
@@ -190,12 +289,18 @@ def edit_scores(
                 raise ConfigError(
                     f"scores carry top-{scores.topk_ids.shape[1]} candidates; k={config.k} needs more"
                 )
-            logits = scores.topk_logprobs[sel, : config.k].astype(np.float64) / config.effective_beta
-            logits -= logits.max(axis=1, keepdims=True)
-            w = np.exp(logits)
-            cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+            cand = scores.topk_ids[sel, : config.k]
+            w, p_change = _sampling_weights(
+                scores.topk_logprobs[sel, : config.k], cand, scores.token_ids[sel], config
+            )
+            audit.expected_changed = round(float(p_change.sum()), 6)
+            cdf = np.cumsum(w, axis=1)
             choice = np.minimum((cdf < u[:, None]).sum(axis=1), config.k - 1)
-            new_ids = scores.topk_ids[sel, choice]
+            if config.exclude_original:  # rounding can land on a masked last candidate: take the best other
+                stuck = (cand[np.arange(sel.size), choice] == scores.token_ids[sel]) & (p_change > 0)
+                if stuck.any():
+                    choice[stuck] = np.argmax(w[stuck], axis=1)
+            new_ids = cand[np.arange(sel.size), choice]
             for pos, new in zip(
                 sel[new_ids != scores.token_ids[sel]].tolist(),
                 new_ids[new_ids != scores.token_ids[sel]].tolist(),
@@ -259,6 +364,9 @@ def edit(
     if config is not None and params:
         cfg = replace(config, **params)
     lm = load_lm(model, backend=backend, **dict(lm_kwargs or {}))
+    if cfg.target_change_rate is not None:  # one pass to choose p, then edit with it
+        docs = [d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(docs)]
+        cfg = resolve_target([d for d in docs if d.text], lm, cfg)
     for buf in document_buffers(docs, buffer_docs):
         yield from _edit_buffer(buf, lm, cfg, audit_positions, on_tokens)
 

@@ -142,6 +142,7 @@ class Report:
         off), run every analyzer on all corpora with the human one as reference. Returns self."""
         from ..editing import edit as edit_documents
         from ..editing.job import edit_job_config, edit_totals
+        from ..editing.toedit import resolve_target
         from ..lm import load_lm
         from ..lm.cache import CachedLM
 
@@ -176,6 +177,8 @@ class Report:
             check_k(lm, self.editor)
             t = time.perf_counter()
             docs = list(corpora[n_s])
+            # target_change_rate: choose p from one scoring pass (the score cache makes editing reuse it)
+            self.editor = resolve_target(docs, lm, self.editor)
             bar = TokenProgress(
                 chars_total=sum(len(d.text) for d in docs),
                 documents=len(docs),
