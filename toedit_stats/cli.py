@@ -752,6 +752,104 @@ def edit(input_path, output, quiet, **opts):
     )
 
 
+def _sweep_command() -> click.Command:
+    @click.argument("human")
+    @click.argument("synthetic")
+    @corpus_options
+    @lm_options
+    @_report_analyzer_options
+    @click.option(
+        "--grid",
+        required=True,
+        metavar='"p=0.9,0.99;k=8,64;beta=1,1.5;exclude_original=false,true"',
+        help="Edit options and their values; every combination is a grid point.",
+    )
+    @click.option(
+        "-o", "--output", default="toedit-sweep", show_default=True, type=click.Path(file_okay=False)
+    )
+    @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+    @click.option("--max-docs", type=int, default=1000, show_default=True, help="Seeded sample per corpus.")
+    @click.option("--all-docs", is_flag=True, help="Use every document.")
+    @click.option("--analyzers", default=None, help="Comma-separated subset of the registered analyzers.")
+    @click.option(
+        "--bootstrap", type=int, default=1000, show_default=True, help="Bootstrap replicates per variant."
+    )
+    @click.option("--quiet", is_flag=True, help="No table on stdout.")
+    def sweep_cmd(
+        human, synthetic, grid, output, overwrite, max_docs, all_docs, analyzers, bootstrap, quiet, **opts
+    ):
+        """Edit SYNTHETIC at every grid point from one scoring pass; measure each variant against HUMAN."""
+        from ._io import (
+            atomic_dir,
+            atomic_write_bytes,
+            atomic_write_text,
+            check_output_location,
+            dumps,
+            to_csv,
+        )
+        from .editing.sweep import parse_grid, sweep
+        from .options import LMConfig, from_options
+        from .plotting import figure_png
+        from .registry import analyzer_names, get_analyzer
+
+        chosen = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else analyzer_names()
+        built = [make_analyzer(get_analyzer(n), opts, seed=opts["seed"]) for n in chosen]
+        for n in analyzer_names():
+            if n not in chosen:
+                for key in [k for k in opts if k.startswith(_analyzer_prefix(n))]:
+                    opts.pop(key)
+        configs = parse_grid(grid, seed=opts["seed"])
+        if bootstrap < 0:
+            from .options import bad_value
+
+            raise bad_value("bootstrap", "an integer >= 0", bootstrap)
+        lm_config = from_options(LMConfig, opts, prefix="lm_")
+        check_output_location(output, directory=True, overwrite=overwrite, inputs=[human, synthetic])
+        seed = opts["seed"]
+        cs = open_corpora([human, synthetic], opts, default_names=["human", "synthetic"])
+        res = sweep(
+            cs[0],
+            cs[1],
+            configs,
+            lm=lm_config.load(),
+            analyzers=built,
+            max_docs=None if all_docs else max_docs,
+            seed=seed,
+            bootstrap=bootstrap,
+        )
+        with atomic_dir(output, overwrite=overwrite, inputs=[human, synthetic]) as tmp:
+            atomic_write_text(tmp / "sweep.json", dumps(res.to_dict()) + "\n")
+            atomic_write_text(tmp / "sweep.csv", to_csv(res.to_frame()))
+            atomic_write_text(tmp / "sweep_effects.csv", to_csv(res.effects_frame()))
+            atomic_write_bytes(tmp / "frontier.png", figure_png(res.frontier(), dpi=110))
+        if not quiet:
+            cols = [
+                c
+                for c in (
+                    "p",
+                    "k",
+                    "beta",
+                    "exclude_original",
+                    "p_used",
+                    "changed_share",
+                    "expected_share",
+                    "delta_mean_logprob",
+                    "word_internal_share",
+                    "distances_toward_human",
+                    "distances_away_from_human",
+                    "distances_no_detectable_change",
+                )
+                if c in res.to_frame()
+            ]
+            show_table(res.to_frame()[cols], "sweep (see sweep.csv and frontier.png)")
+        click.echo(f"wrote {output}/sweep.csv, sweep_effects.csv, sweep.json and frontier.png", err=True)
+
+    return click.command(name="sweep")(sweep_cmd)
+
+
+main.add_command(_sweep_command())
+
+
 @main.command(name="list")
 def list_plugins() -> None:
     """The registered analyzers and language-model backends (built in and from plugins)."""

@@ -58,6 +58,7 @@ class FakeLM:
         self, docs: Iterable[Document | str], *, top_k: int = 0, on_tokens: Any = None, **_: object
     ) -> Iterator[TokenScores]:
         common = [self._id(w) for w in _COMMON]
+        pad = [self._id(f" pad{j}") for j in range(max(0, top_k))]
         for n, d in enumerate(docs):
             doc = d if isinstance(d, Document) else Document(str(n), d)
             pieces = [(m.group(), m.start(), m.end()) for m in _PIECE.finditer(doc.text)]
@@ -73,13 +74,16 @@ class FakeLM:
             tkl = np.zeros((T, k), np.float32)
             ranks = np.ones(T, np.int64)
             for t in range(T):
-                others = [c for c in common if c != ids[t]][: max(k, 1)]
+                # one fixed ranking per position, so that top-k is a prefix of top-(k+m) as with a
+                # real model (the sweep slices stored top-k); padded with tiny-probability pieces
+                others = [c for c in common if c != ids[t]]
                 rest = (1 - p[t]) / len(others)
+                norm = sum(0.9**i for i in range(len(others)))
                 cand = [(p[t], int(ids[t]))] + [
-                    (rest * (0.9**j) / sum(0.9**i for i in range(len(others))) * len(others), c)
-                    for j, c in enumerate(others)
+                    (rest * (0.9**j) / norm * len(others), c) for j, c in enumerate(others)
                 ]
                 cand.sort(key=lambda x: -x[0])
+                cand += [(1e-9, pad[j]) for j in range(max(0, k - len(cand)))]
                 ranks[t] = 1 + next(j for j, (_, c) in enumerate(cand) if c == ids[t])
                 for j in range(k):
                     tkl[t, j] = np.log(cand[j][0])

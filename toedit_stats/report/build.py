@@ -152,6 +152,9 @@ class Report:
         if edited is not None:
             src[n_e] = _as_corpus(edited, n_e)
         prepared, totals = prepare_corpora(list(src.values()), 0, self.max_docs, self.seed)
+        totals = {key: totals[mc.name] for key, mc in zip(src, prepared)}
+        for key, mc in zip(src, prepared):  # the analyzers label corpora by the report's names
+            mc.name = key
         corpora = dict(zip(src, prepared))
         self.timings["read"] = time.perf_counter() - t0
 

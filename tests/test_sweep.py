@@ -1,0 +1,149 @@
+"""The editor sweep: one scoring pass, variants identical to standalone edits, a table, a frontier."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from toedit_stats import read_corpus
+from toedit_stats.cli import main
+from toedit_stats.corpus import MemoryCorpus
+from toedit_stats.editing import EditConfig, edit
+from toedit_stats.editing.sweep import parse_grid, sweep
+from toedit_stats.errors import ConfigError
+from toedit_stats.lm.fake import FakeLM
+
+FAST_ANALYZERS = ["ngrams", "tokens", "lengths"]
+
+
+@pytest.fixture(scope="module")
+def pair(sample_human, sample_synthetic):
+    h = MemoryCorpus(list(read_corpus(sample_human, limit=12)), name="human")
+    s = MemoryCorpus(list(read_corpus(sample_synthetic, limit=12)), name="synthetic")
+    return h, s
+
+
+def test_parse_grid_types_and_validates():
+    cfgs = parse_grid("p=0.9,0.99;k=8,64;beta=1,1.5;exclude_original=false,true", seed=3)
+    assert len(cfgs) == 16 and all(c.seed == 3 for c in cfgs)
+    assert {(c.p, c.k, c.beta, c.exclude_original) for c in cfgs} >= {(0.99, 64, 1.0, True)}
+    for bad, msg in (
+        ("q=1", "unknown edit option 'q'"),
+        ("k=x", "k = 'x' is not a int"),
+        ("p=-1", "p must be"),
+        ("p", "expected NAME=V1,V2"),
+        ("exclude_original=maybe", "is not a bool"),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            parse_grid(bad)
+
+
+def test_every_variant_is_a_standalone_edit_and_scoring_happens_once(pair):
+    h, s = pair
+
+    class Counting(FakeLM):
+        calls = 0
+
+        def score(self, docs, **kw):
+            docs = list(docs)
+            Counting.calls += len(docs)
+            return super().score(docs, **kw)
+
+    lm = Counting()
+    res = sweep(
+        h,
+        s,
+        "p=0.5,0.99;k=2,4;exclude_original=false,true",
+        lm=lm,
+        analyzers=FAST_ANALYZERS,
+        max_docs=None,
+        bootstrap=50,
+    )
+    assert len(res.rows) == 8
+    # the synthetic corpus is scored once with k = 4; human once; edited documents that changed once each
+    changed_texts = set()
+    for cfg in parse_grid("p=0.5,0.99;k=2,4;exclude_original=false,true"):
+        out = list(edit(list(s), FakeLM(), cfg, audit_positions=True))
+        row = next(
+            r
+            for r in res.rows
+            if (r["p"], r["k"], r["exclude_original"]) == (cfg.p, cfg.k, cfg.exclude_original)
+        )
+        assert row["changed"] == sum(e.audit.changed + e.audit.deleted for e in out)
+        changed_texts |= {e.doc.text for e in out if e.doc.text != e.original}
+    assert Counting.calls == len(s) + len(h) + len(changed_texts)
+    assert res.config["score_cache"]["misses"] == Counting.calls
+
+
+def test_sweep_variants_byte_identical_to_edit_records(pair, monkeypatch):
+    import toedit_stats.editing.toedit as toedit_mod
+
+    h, s = pair
+    cfgs = [EditConfig(p=0.5, k=2, exclude_original=True), EditConfig(p=0.9, k=4, beta=1.0)]
+    original = toedit_mod.edit
+    captured = {}
+
+    def spy(docs, lm, config, **kw):
+        out = list(original(docs, lm, config, **kw))
+        captured[config] = [json.dumps(e.record()) for e in out]
+        return iter(out)
+
+    monkeypatch.setattr(toedit_mod, "edit", spy)
+    sweep(h, s, cfgs, lm=FakeLM(), analyzers=["lengths"], max_docs=None, bootstrap=0)
+    for cfg in cfgs:  # scored once with k = 4 and sliced for k = 2: the same bytes as a standalone edit
+        standalone = [json.dumps(e.record()) for e in original(list(s), FakeLM(), cfg, audit_positions=True)]
+        assert captured[cfg] == standalone
+
+
+def test_sweep_table_and_frontier(pair):
+    h, s = pair
+    res = sweep(h, s, "p=0.5,0.99;k=8", lm=FakeLM(), analyzers=FAST_ANALYZERS, max_docs=None, bootstrap=100)
+    frame = res.to_frame()
+    for col in (
+        "changed_share",
+        "expected_share",
+        "delta_mean_logprob",
+        "word_internal_share",
+        "paper",
+        "p_used",
+        "distances_toward_human",
+        "distances_no_detectable_change",
+    ):
+        assert col in frame.columns
+    assert frame["paper"].tolist() == [False, True]
+    assert set(res.effects_frame()["analyzer"]) == {"ngrams", "tokens", "lengths"}
+    fig = res.frontier()
+    assert len(fig.axes) >= 3
+    assert json.loads(json.dumps(res.to_dict(), default=str))["rows"][0]["point"] == 0
+
+
+def test_sweep_cli(tmp_path, sample_human, sample_synthetic):
+    out = tmp_path / "sw"
+    r = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(sample_human),
+            str(sample_synthetic),
+            "--grid",
+            "p=0.5,0.99",
+            "--model",
+            "fake",
+            "--analyzers",
+            "lengths,tokens",
+            "--limit",
+            "8",
+            "--bootstrap",
+            "50",
+            "-o",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in out.iterdir()} == {"sweep.json", "sweep.csv", "sweep_effects.csv", "frontier.png"}
+    r = CliRunner().invoke(
+        main, ["sweep", str(sample_human), str(sample_synthetic), "--grid", "k=0", "--model", "fake"]
+    )
+    assert r.exit_code == 2 and "k must be an integer >= 1" in r.output

@@ -1,0 +1,308 @@
+"""A sweep over editor settings: which settings move a synthetic corpus toward human data, and at
+what cost in fluency.
+
+The synthetic corpus is scored **once**, with the largest ``k`` of the grid, into an in-memory
+score cache; every grid point then edits from those scores (the editor asks the cache for its own
+``k``, served by slicing the stored top-k) — so each variant is byte-identical to a standalone
+``edit`` with the same configuration and seed. Each variant is compared with the human corpus by
+every analyzer through a :class:`~toedit_stats.report.Report` with the variant as the edited
+corpus: the paired bootstrap gives the change of every headline distance with its interval. Token
+statistics of a variant need its own scores: documents the variant left unchanged come from the
+cache; changed documents are rescored in full (no suffix-only rescoring yet).
+
+Fluency cost per variant: ``delta_mean_logprob`` — the change of the mean log-probability per token
+of the corpus under the prior (edited minus synthetic; negative is less fluent) — and
+``word_internal_share`` — the share of applied edits whose token was a piece of a longer word
+(a letter or digit touches the replaced span without a space), the edits that turn "1970s" into
+"1972s" or "Walmart" into "WalmArt".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .toedit import EditConfig
+
+__all__ = ["SweepResult", "parse_grid", "sweep"]
+
+PAPER = {"p": 0.99, "k": 8, "strategy": "up_revise", "exclude_original": False, "target_change_rate": None}
+
+
+def parse_grid(grid: str | dict[str, Sequence[Any]], *, seed: int = 0) -> list[EditConfig]:
+    """``"p=0.9,0.99;k=8,64;beta=1,1.5;exclude_original=false,true"`` (or a dict of lists) -> the
+    cartesian product as :class:`EditConfig` objects, each value typed by its field and validated.
+
+    >>> [ (c.p, c.k) for c in parse_grid("p=0.9,0.99;k=8") ]
+    [(0.9, 8), (0.99, 8)]
+    """
+    from ..options import option_fields
+
+    fields = {f.name: f for f in option_fields(EditConfig)}
+    if isinstance(grid, str):
+        axes: dict[str, list[str]] = {}
+        for part in grid.split(";"):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise ConfigError(f"grid: expected NAME=V1,V2 separated by ';', got {part.strip()!r}")
+            name, values = part.split("=", 1)
+            axes[name.strip().replace("-", "_")] = [v.strip() for v in values.split(",") if v.strip()]
+        typed: dict[str, list[Any]] = {}
+        for name, values in axes.items():
+            f = fields.get(name)
+            if f is None or name == "seed":
+                raise ConfigError(
+                    f"grid: unknown edit option {name!r}; choose from {', '.join(n for n in fields if n != 'seed')}"
+                )
+            typed[name] = [_typed(name, v, f.metadata["kind"]) for v in values]
+    else:
+        typed = {k: list(v) for k, v in grid.items()}
+    if not typed or any(not v for v in typed.values()):
+        raise ConfigError("grid: give at least one value for each option")
+    names = list(typed)
+    out = []
+    for combo in itertools.product(*(typed[n] for n in names)):
+        out.append(EditConfig(**dict(zip(names, combo)), seed=seed))
+    return out
+
+
+def _typed(name: str, value: str, kind: str) -> Any:
+    try:
+        if kind == "float":
+            return None if value.lower() == "none" else float(value)
+        if kind == "int":
+            return int(value)
+        if kind == "bool":
+            if value.lower() not in ("true", "false"):
+                raise ValueError
+            return value.lower() == "true"
+    except ValueError:
+        raise ConfigError(f"grid: {name} = {value!r} is not a {kind}") from None
+    return value
+
+
+@dataclass
+class SweepResult:
+    """One row per grid point (``rows``), the edit-effect rows of each variant (``effects``),
+    and the ``frontier()`` figure. ``to_frame()`` is the table."""
+
+    rows: list[dict[str, Any]]
+    effects: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+    def effects_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.effects)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "effects": self.effects, "config": self.config}
+
+    def frontier(self):
+        """Changed share (x) against the relative change of the distance to human (y, % of the
+        synthetic value; below 0 is toward human), one panel per analyzer, 95% intervals where the
+        bootstrap gives them, colour = fluency cost (change of mean log-probability); the
+        paper's setting is the star."""
+        from ..plotting import _lit, _plt
+
+        plt = _plt()
+        fams = sorted({e["analyzer"] for e in self.effects})
+        fig, axes = plt.subplots(1, max(1, len(fams)), figsize=(4.4 * max(1, len(fams)), 4), squeeze=False)
+        costs = [r["delta_mean_logprob"] for r in self.rows if math.isfinite(r["delta_mean_logprob"])]
+        lo, hi = (min(costs), max(costs)) if costs else (-1, 0)
+        norm = plt.Normalize(vmin=min(lo, -1e-6), vmax=max(hi, 0))
+        cmap = plt.cm.viridis
+        for ax, fam in zip(axes[0], fams):
+            for r in self.rows:
+                es = [e for e in self.effects if e["analyzer"] == fam and e["point"] == r["point"]]
+                rel = [e for e in es if math.isfinite(e["relative"])]
+                if not rel:
+                    continue
+                y = float(np.mean([e["relative"] for e in rel]))
+                ylo = (
+                    float(np.mean([e["relative_low"] for e in rel]))
+                    if all(math.isfinite(e["relative_low"]) for e in rel)
+                    else math.nan
+                )
+                yhi = (
+                    float(np.mean([e["relative_high"] for e in rel]))
+                    if all(math.isfinite(e["relative_high"]) for e in rel)
+                    else math.nan
+                )
+                x = 100 * r["changed_share"]
+                color = (
+                    cmap(norm(r["delta_mean_logprob"])) if math.isfinite(r["delta_mean_logprob"]) else "#999"
+                )
+                if math.isfinite(ylo) and math.isfinite(yhi):
+                    ax.plot([x, x], [ylo, yhi], color=color, lw=1.2, alpha=0.8)
+                ax.scatter(
+                    [x],
+                    [y],
+                    s=130 if r["paper"] else 40,
+                    marker="*" if r["paper"] else "o",
+                    color=color,
+                    edgecolors="black" if r["paper"] else "none",
+                    zorder=3,
+                )
+            ax.axhline(0, color="#333", lw=1)
+            ax.set_title(_lit(fam), fontsize=10)
+            ax.set_xlabel("tokens changed (%)")
+            ax.set_ylabel("Δ distance to human, % of synthetic (mean over metrics)")
+        sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(sm, ax=axes[0].tolist(), label="Δ mean log-probability per token (fluency cost)")
+        fig.suptitle(
+            "Editor sweep: below 0 = toward human; star = the paper's setting (p 0.99, k 8, up_revise)"
+        )
+        return fig
+
+
+def _mean_logprob(stats) -> float:
+    toks = np.asarray(stats.doc_tokens, np.float64)
+    ppl = np.asarray(stats.doc_ppl, np.float64)
+    ok = np.isfinite(ppl) & (toks > 0)
+    return float(-(toks[ok] * np.log(ppl[ok])).sum() / toks[ok].sum()) if ok.any() else math.nan
+
+
+def _word_internal(edited) -> tuple[int, int]:
+    """(applied replacements, those whose token was a piece of a longer word)."""
+    n = inside = 0
+    for e in edited:
+        text = e.original
+        for a in e.audits[:1]:
+            for _, (s, t), old, new, _ in a.positions or []:
+                if not new:
+                    continue
+                n += 1
+                left = s > 0 and text[s - 1].isalnum() and old[:1].isalnum()
+                right = t < len(text) and text[t].isalnum() and old[-1:].isalnum()
+                inside += left or right
+    return n, inside
+
+
+def sweep(
+    human: Any,
+    synthetic: Any,
+    grid: str | dict[str, Sequence[Any]] | Sequence[EditConfig],
+    *,
+    lm: Any = "smollm2-135m",
+    analyzers: Sequence[Any] | None = None,
+    max_docs: int | None = 1000,
+    seed: int = 0,
+    bootstrap: int = 1000,
+    progress: bool = False,
+) -> SweepResult:
+    """Edit ``synthetic`` at every grid point from one scoring pass and measure each variant
+    against ``human`` (see the module docstring). ``grid`` is a grid string, a dict of value lists,
+    or a list of :class:`EditConfig`."""
+    from ..analyzers.base import prepare_corpora
+    from ..corpus import Document, MemoryCorpus
+    from ..lm import load_lm
+    from ..lm.cache import CachedLM
+    from ..report import Report
+    from ..report.build import _as_corpus, make_analyzers
+    from .toedit import edit, resolve_target
+
+    configs = (
+        list(grid)
+        if isinstance(grid, Sequence) and not isinstance(grid, str)
+        else parse_grid(grid, seed=seed)
+    )
+    if not configs:
+        raise ConfigError("grid: no grid points")
+    built = make_analyzers(analyzers)
+    model = load_lm(lm)
+    shared = model if isinstance(model, CachedLM) else CachedLM(model, memory=True)
+    h, s = _as_corpus(human, "human"), _as_corpus(synthetic, "synthetic")
+    (hs, ss), _ = prepare_corpora([h, s], 0, max_docs, seed)
+    docs = [d for d in ss]
+    t0 = time.perf_counter()
+    kmax = max(c.k for c in configs)
+    for _ in shared.score(docs, top_k=kmax):  # the one scoring pass; every variant edits from it
+        pass
+    score_seconds = time.perf_counter() - t0
+    rows, effects = [], []
+    for i, cfg in enumerate(configs):
+        t = time.perf_counter()
+        cfg = resolve_target(docs, shared, cfg)
+        edited = list(edit(docs, shared, cfg, audit_positions=True))
+        variant = MemoryCorpus(
+            [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited], name="edited"
+        )
+        rep = Report(built, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(
+            hs, ss, variant
+        )
+        tok = sum(e.audit.tokens for e in edited)
+        changed = sum(e.audit.changed + e.audit.deleted for e in edited)
+        n_rep, inside = _word_internal(edited)
+        fluency = math.nan
+        if "tokens" in rep.results:
+            st = {c.name: c for c in rep.results["tokens"].corpora}
+            fluency = _mean_logprob(st["edited"]) - _mean_logprob(st["synthetic"])
+        row = {
+            "point": i,
+            **{k: v for k, v in cfg.to_dict().items() if k not in ("seed", "generations")},
+            "p_used": cfg.p,
+            "paper": all(cfg.to_dict().get(k) == v for k, v in PAPER.items()) and cfg.effective_beta == 1.5,
+            "tokens": tok,
+            "selected": sum(e.audit.selected for e in edited),
+            "changed": changed,
+            "changed_share": changed / tok if tok else math.nan,
+            "expected_share": sum(e.audit.expected_changed for e in edited) / tok if tok else math.nan,
+            "documents_changed": sum(1 for e in edited if e.doc.text != e.original),
+            "delta_mean_logprob": fluency,
+            "word_internal_share": inside / n_rep if n_rep else math.nan,
+        }
+        verdicts = {"toward human": 0, "away from human": 0, "no detectable change": 0}
+        for e in rep.effects()["effects"]:
+            base, sign = e["synthetic"], (1 if e["better"] == "lower" else -1)
+
+            def rel(x, base=base, sign=sign):
+                return 100 * x / abs(base) * sign if base else math.nan
+
+            lo_hi = (
+                sorted([rel(e["low"]), rel(e["high"])]) if math.isfinite(e["low"]) else [math.nan, math.nan]
+            )
+            effects.append(
+                {
+                    "point": i,
+                    "analyzer": e["analyzer"],
+                    "metric": e["metric"],
+                    "label": e["label"],
+                    "delta": e["delta"],
+                    "low": e["low"],
+                    "high": e["high"],
+                    "verdict": e["verdict"],
+                    "relative": rel(e["delta"]),
+                    "relative_low": lo_hi[0],
+                    "relative_high": lo_hi[1],
+                }
+            )
+            if e["verdict"] in verdicts:
+                verdicts[e["verdict"]] += 1
+        row.update({f"distances_{k.replace(' ', '_')}": v for k, v in verdicts.items()})
+        row["seconds"] = round(time.perf_counter() - t, 2)
+        rows.append(row)
+    config = {
+        "grid": [dataclasses.asdict(c) for c in configs],
+        "max_docs": max_docs,
+        "seed": seed,
+        "bootstrap": bootstrap,
+        "model": shared.info(),
+        "score_seconds": round(score_seconds, 2),
+        "score_cache": {"hits": shared.hits, "misses": shared.misses},
+    }
+    return SweepResult(rows, effects, config)
