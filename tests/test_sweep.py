@@ -147,3 +147,23 @@ def test_sweep_cli(tmp_path, sample_human, sample_synthetic):
         main, ["sweep", str(sample_human), str(sample_synthetic), "--grid", "k=0", "--model", "fake"]
     )
     assert r.exit_code == 2 and "k must be an integer >= 1" in r.output
+
+
+def test_sweep_embeds_each_text_once(pair):
+    import numpy as np
+
+    from toedit_stats.analyzers.embeddings import EmbeddingAnalyzer
+
+    seen: list[str] = []
+
+    class Counting:
+        name, fingerprint, dim = "counting", "counting:v1", 3
+
+        def embed(self, texts):
+            seen.extend(texts)
+            return np.array([[len(t), t.count(" "), t.count("e")] for t in texts], np.float32)
+
+    h, s = pair
+    an = EmbeddingAnalyzer(embedder=Counting(), mauve_seeds=1, permutations=20)
+    sweep(h, s, "p=0.5,0.99", lm=FakeLM(), analyzers=[an], max_docs=None, bootstrap=0)
+    assert seen and len(seen) == len(set(seen))  # unchanged texts come from the cache

@@ -121,7 +121,13 @@ class SweepResult:
 
         plt = _plt()
         fams = sorted({e["analyzer"] for e in self.effects})
-        fig, axes = plt.subplots(1, max(1, len(fams)), figsize=(4.4 * max(1, len(fams)), 4), squeeze=False)
+        fig, axes = plt.subplots(
+            1,
+            max(1, len(fams)),
+            figsize=(4.2 * max(1, len(fams)) + 1.5, 4.4),
+            squeeze=False,
+            layout="constrained",
+        )
         costs = [r["delta_mean_logprob"] for r in self.rows if math.isfinite(r["delta_mean_logprob"])]
         lo, hi = (min(costs), max(costs)) if costs else (-1, 0)
         norm = plt.Normalize(vmin=min(lo, -1e-6), vmax=max(hi, 0))
@@ -161,7 +167,9 @@ class SweepResult:
             ax.axhline(0, color="#333", lw=1)
             ax.set_title(_lit(fam), fontsize=10)
             ax.set_xlabel("tokens changed (%)")
-            ax.set_ylabel("Δ distance to human, % of synthetic (mean over metrics)")
+        axes[0][0].set_ylabel(
+            "Δ distance to human, % of the synthetic value\n(mean over the family's metrics)"
+        )
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         fig.colorbar(sm, ax=axes[0].tolist(), label="Δ mean log-probability per token (fluency cost)")
         fig.suptitle(
@@ -191,6 +199,19 @@ def _word_internal(edited) -> tuple[int, int]:
                 right = t < len(text) and text[t].isalnum() and old[-1:].isalnum()
                 inside += left or right
     return n, inside
+
+
+def _share_embedder(analyzer: Any, seed: int) -> Any:
+    """An embedding analyzer with its embedder loaded once behind an in-memory cache, so that every
+    variant embeds only the texts it changed (TF-IDF is refitted per comparison: left alone)."""
+    from ..embed import CachedEmbedder, TfidfEmbedder, load_embedder
+
+    if not any(f.name == "embedder" for f in dataclasses.fields(analyzer)):
+        return analyzer
+    emb = load_embedder(analyzer.embedder, seed=seed)
+    if isinstance(getattr(emb, "inner", emb), TfidfEmbedder):
+        return analyzer
+    return dataclasses.replace(analyzer, embedder=CachedEmbedder(emb, memory=True), cache=False)
 
 
 def sweep(
@@ -223,7 +244,7 @@ def sweep(
     )
     if not configs:
         raise ConfigError("grid: no grid points")
-    built = make_analyzers(analyzers)
+    built = [_share_embedder(a, seed) for a in make_analyzers(analyzers)]
     model = load_lm(lm)
     shared = model if isinstance(model, CachedLM) else CachedLM(model, memory=True)
     h, s = _as_corpus(human, "human"), _as_corpus(synthetic, "synthetic")

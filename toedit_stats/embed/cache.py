@@ -14,14 +14,15 @@ __all__ = ["CachedEmbedder"]
 
 
 class CachedEmbedder:
-    """Wraps an embedder with an on-disk cache keyed by (fingerprint, sha256 of the text)."""
+    """Wraps an embedder with a cache keyed by (fingerprint, sha256 of the text): on disk, or in
+    this object only with ``memory=True`` (the sweep embeds each unchanged text once)."""
 
-    def __init__(self, inner: Any, directory: str | Path | None = None):
+    def __init__(self, inner: Any, directory: str | Path | None = None, *, memory: bool = False):
         from ..lm.models import cache_dir
 
         self.inner = inner
         self.name = inner.name
-        self.store = ArrayStore(directory or cache_dir() / "embeddings")
+        self.store = ArrayStore(None if memory else (directory or cache_dir() / "embeddings"))
         self.directory = self.store.directory
 
     @property
