@@ -167,3 +167,33 @@ def test_sweep_embeds_each_text_once(pair):
     an = EmbeddingAnalyzer(embedder=Counting(), mauve_seeds=1, permutations=20)
     sweep(h, s, "p=0.5,0.99", lm=FakeLM(), analyzers=[an], max_docs=None, bootstrap=0)
     assert seen and len(seen) == len(set(seen))  # unchanged texts come from the cache
+
+
+def test_report_with_a_small_sweep(tmp_path, sample_human, sample_synthetic):
+    out = tmp_path / "rep"
+    args = [
+        "report",
+        str(sample_human),
+        str(sample_synthetic),
+        "--model",
+        "fake",
+        "--analyzers",
+        "lengths,tokens",
+        "--limit",
+        "8",
+        "--bootstrap",
+        "50",
+        "--quiet",
+        "-o",
+        str(out),
+    ]
+    r = CliRunner().invoke(main, [*args, "--sweep"])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert len(m["sweep"]["rows"]) == 4 and sum(row["paper"] for row in m["sweep"]["rows"]) == 1
+    assert (out / "figures" / "sweep_frontier.png").is_file() and (out / "tables" / "sweep.csv").is_file()
+    assert 'id="sweep"' in (out / "report.html").read_text()
+    r = CliRunner().invoke(main, [*args, "--sweep", "p=0.9;k=0", "--overwrite"])
+    assert r.exit_code == 2 and "k must be an integer >= 1" in r.output
+    r = CliRunner().invoke(main, [*args, "--sweep", "--no-edit", "--overwrite"])
+    assert r.exit_code == 2 and "excludes --no-edit" in r.output

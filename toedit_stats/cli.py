@@ -591,6 +591,15 @@ def _report_command() -> click.Command:
         show_default=True,
         help="Replicates of the seeded paired bootstrap behind every interval (0: no intervals).",
     )
+    @click.option(
+        "--sweep",
+        "sweep_grid",
+        is_flag=False,
+        flag_value="default",
+        default=None,
+        metavar="[GRID]",
+        help='Also sweep editor settings; alone, the grid "p=0.9,0.99;exclude_original=false,true".',
+    )
     @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
     @config_option
     def report(
@@ -604,6 +613,7 @@ def _report_command() -> click.Command:
         all_docs,
         analyzers,
         bootstrap,
+        sweep_grid,
         quiet,
         **opts,
     ):
@@ -620,6 +630,12 @@ def _report_command() -> click.Command:
             from .options import bad_value
 
             raise bad_value("bootstrap", "an integer >= 0", bootstrap)
+        if sweep_grid and (no_edit or edited):
+            raise ConfigError("--sweep edits the synthetic corpus: it excludes --no-edit and --edited")
+        if sweep_grid and sweep_grid != "default":
+            from .editing.sweep import parse_grid
+
+            parse_grid(sweep_grid)  # validated before anything is read
         chosen = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else analyzer_names()
         built = [make_analyzer(get_analyzer(n), opts, seed=opts["seed"]) for n in chosen]
         for n in analyzer_names():  # options of analyzers not chosen: parsed, not used
@@ -652,6 +668,7 @@ def _report_command() -> click.Command:
             seed=seed,
             names=names[:3],
             bootstrap=bootstrap,
+            sweep=True if sweep_grid == "default" else sweep_grid,
             progress=progress_enabled(quiet),
             command="toedit-stats " + " ".join(sys.argv[1:]),
         ).run(cs[0], cs[1], cs[2] if edited else None)

@@ -32,8 +32,9 @@ import numpy as np
 from ..errors import ConfigError
 from .toedit import EditConfig
 
-__all__ = ["SweepResult", "parse_grid", "sweep"]
+__all__ = ["DEFAULT_GRID", "SweepResult", "parse_grid", "sweep"]
 
+DEFAULT_GRID = "p=0.9,0.99;exclude_original=false,true"  # the report's --sweep
 PAPER = {"p": 0.99, "k": 8, "strategy": "up_revise", "exclude_original": False, "target_change_rate": None}
 
 

@@ -82,6 +82,8 @@ class Report:
     seed : one seed for sampling, editing, every analyzer and the bootstrap.
     bootstrap : replicates of the seeded paired bootstrap behind every interval and the edit
         effect (:mod:`toedit_stats.report.effects`); 0 switches intervals off.
+    sweep : also run an editor sweep (:func:`toedit_stats.editing.sweep.sweep`) on the same
+        sample and model: a grid string, or ``True`` for a small default grid.
     """
 
     def __init__(
@@ -94,10 +96,12 @@ class Report:
         seed: int = 0,
         names: Sequence[str] = ("human", "synthetic", "edited"),
         bootstrap: int = 1000,
+        sweep: Any = None,
         progress: bool = False,
         command: str | None = None,
     ):
         from ..editing import EditConfig
+        from ..editing.sweep import DEFAULT_GRID, parse_grid
 
         if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
             raise ConfigError(f"bootstrap must be an integer >= 0, got {bootstrap!r}")
@@ -120,6 +124,9 @@ class Report:
         self.seed = seed
         self.names = {"human": names[0], "synthetic": names[1], "edited": names[2]}
         self.bootstrap = bootstrap
+        # a small sweep of editor settings (a grid string, True for the default grid, or None)
+        self.sweep_grid = parse_grid(DEFAULT_GRID if sweep is True else sweep, seed=seed) if sweep else None
+        self.sweep_result: Any = None
         self.progress = progress
         self.command = command
         self._effects: dict[str, Any] | None = None
@@ -287,6 +294,21 @@ class Report:
                     "of": totals[n_s],
                 },
             }
+        if self.sweep_grid:
+            from ..editing.sweep import sweep as run_sweep
+
+            t = time.perf_counter()
+            self.sweep_result = run_sweep(
+                corpora[n_h],
+                corpora[n_s],
+                self.sweep_grid,
+                lm=lm if lm is not None else self.lm_spec,
+                analyzers=self.analyzers,
+                max_docs=None,
+                seed=self.seed,
+                bootstrap=self.bootstrap,
+            )
+            self.timings["sweep"] = time.perf_counter() - t
         self.timings["total"] = time.perf_counter() - t0
         self.timings = {k: round(v, 3) for k, v in self.timings.items()}
         self._verdict = self._figures = self._pngs = self._effects = None
@@ -354,6 +376,7 @@ class Report:
                 ],
             },
             "verdict": self.verdict(),
+            "sweep": self.sweep_result.to_dict() if self.sweep_result is not None else None,
             "timings": self.timings,
             "provenance": self.provenance,
         }
@@ -393,6 +416,8 @@ class Report:
                 figs["edit_effects"] = self.plot()
             for view in self.effects()["paired"]["views"].values():
                 figs[f"edit_paired_{view.analyzer}"] = view.figure()
+            if self.sweep_result is not None:
+                figs["sweep_frontier"] = self.sweep_result.frontier()
             for name, r in self.results.items():
                 figs.update({f"{name}_{k}": v for k, v in r.figures().items()})
             if self.edited_docs:
@@ -406,6 +431,9 @@ class Report:
             out["edit_effects"] = self.effects_frame()
         for name, view in self.effects()["paired"]["views"].items():
             out[f"edit_paired_{name}"] = view.frame
+        if self.sweep_result is not None:
+            out["sweep"] = self.sweep_result.to_frame()
+            out["sweep_effects"] = self.sweep_result.effects_frame()
         for r in self.results.values():
             out.update(r.tables())
         if self.edited_docs:
