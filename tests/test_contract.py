@@ -490,3 +490,42 @@ def test_memory_score_cache_serves_fewer_top_k_and_rescoring_more():
     assert (again[0].topk_ids == first[0].topk_ids[:, :2]).all()
     list(lm.score(docs, top_k=8))
     assert lm.misses == 4
+
+
+def test_quiet_means_quiet_and_the_edited_line_is_dashed(sample_human, sample_synthetic, pair):
+    # faiss's "WARNING clustering …" lines (MAUVE's k-means) no longer reach stderr
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toedit_stats.cli",
+            "embed",
+            str(sample_human),
+            str(sample_synthetic),
+            "--embedder",
+            "tfidf",
+            "--mauve-seeds",
+            "2",
+            "--permutations",
+            "20",
+            "--quiet",
+            "--json",
+            "--limit",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-500:]
+    import matplotlib.pyplot as plt
+
+    h, s = pair
+    e = MemoryCorpus(list(s), name="edited")
+    fig = make("tokens").analyze([h, s, e]).plot("prob_u_shape")
+    lines = {
+        ln.get_label().split(" (")[0]: ln.get_linestyle()
+        for ln in fig.axes[0].get_lines()
+        if ln.get_label()[0] != "_"
+    }
+    assert lines["edited"] == "--" and lines["synthetic"] == "-"
+    plt.close(fig)

@@ -36,6 +36,12 @@ def _lit(text: str) -> str:
     return visible(str(text), newlines=True).replace("$", r"\$")
 
 
+def styles(names: list[str]) -> dict[str, str]:
+    """A line style per corpus: the edited corpus dashed, so that it never hides the synthetic
+    line it usually lies on (they differ by well under 1% of tokens)."""
+    return {n: "--" if n == "edited" else "-" for n in names}
+
+
 def colors(names: list[str]) -> dict[str, str]:
     """A stable colour per corpus name (human/synthetic/edited keep theirs)."""
     import itertools

@@ -27,7 +27,10 @@ homogeneous) and ``cov_trace`` (total variance).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -222,10 +225,43 @@ def mauve_scores(a: np.ndarray, b: np.ndarray, seeds: Sequence[int]) -> list[flo
     from .._deps import require
 
     mauve = require("mauve", feature="MAUVE (package mauve-text)")
-    return [
-        float(mauve.compute_mauve(p_features=a, q_features=b, seed=int(s), verbose=False).mauve)
-        for s in seeds
-    ]
+    with _without_faiss_warnings():
+        return [
+            float(mauve.compute_mauve(p_features=a, q_features=b, seed=int(s), verbose=False).mauve)
+            for s in seeds
+        ]
+
+
+@contextlib.contextmanager
+def _without_faiss_warnings():
+    """faiss (MAUVE's k-means) prints "WARNING clustering N points to K centroids" from C++ to
+    file descriptor 2 whenever there are fewer than 39 points per centroid — always, with MAUVE's
+    n/10 clusters. The verdict already says how little resolution MAUVE has with few documents;
+    these lines are dropped, anything else faiss prints is passed through."""
+    import os
+    import tempfile
+
+    try:
+        fd = sys.stderr.fileno() if hasattr(sys.stderr, "fileno") else 2
+        saved = os.dup(fd)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            rest = [
+                x for x in tmp.read().splitlines(keepends=True) if not x.startswith(b"WARNING clustering")
+            ]
+            if rest:
+                os.write(fd, b"".join(rest))
 
 
 # ---------------------------------------------------------------------------------------------

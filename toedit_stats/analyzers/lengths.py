@@ -42,7 +42,7 @@ import numpy as np
 
 from ..corpus import Corpus
 from ..options import option
-from ..plotting import _lit, _plt, colors
+from ..plotting import _lit, _plt, colors, styles
 from ..tokenize import WORD_PATTERN
 from .base import Analyzer, Metric, Result, prepare_corpora
 
@@ -273,6 +273,7 @@ class LengthResult(Result):
                     np.arange(1, x.size + 1) / x.size,
                     where="post",
                     color=col[c.name],
+                    ls=styles(self.corpus_names())[c.name],
                     lw=1.6,
                     label=f"{_lit(c.name)} (n={x.size})",
                 )

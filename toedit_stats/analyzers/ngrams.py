@@ -78,7 +78,7 @@ import numpy as np
 from ..corpus import Corpus
 from ..errors import ConfigError
 from ..options import option
-from ..plotting import _lit, _plt, colors
+from ..plotting import _lit, _plt, colors, styles
 from ..tokenize import WORD_PATTERN
 from .base import Analyzer, Metric, Result, prepare_corpora
 
@@ -489,7 +489,14 @@ class NgramResult(Result):
                 if rc is None or rc.size == 0:
                     continue
                 total = next(s.total for s in c.by_n if s.n == n)
-                a.loglog(np.arange(1, rc.size + 1), rc / total, label=_lit(c.name), color=col[c.name], lw=1.4)
+                a.loglog(
+                    np.arange(1, rc.size + 1),
+                    rc / total,
+                    label=_lit(c.name),
+                    color=col[c.name],
+                    ls=styles(self.corpus_names())[c.name],
+                    lw=1.4,
+                )
             a.set_title(f"{n}-grams")
             a.set_xlabel("rank")
             a.set_ylabel("relative frequency")
@@ -546,6 +553,7 @@ class NgramResult(Result):
                 np.where(m > 0, m, np.nan),
                 label=_lit(c.name),
                 color=col[c.name],
+                ls=styles(self.corpus_names())[c.name],
                 lw=1.4,
             )
         ax.set_xlabel("bucket (sorted by mass)")

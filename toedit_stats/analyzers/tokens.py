@@ -43,7 +43,7 @@ import numpy as np
 from ..corpus import Corpus
 from ..lm.base import TokenScores
 from ..options import option
-from ..plotting import _lit, _plt, colors
+from ..plotting import _lit, _plt, colors, styles
 from ..progress import TokenProgress
 from .base import Analyzer, Metric, PairedView, Result, prepare_corpora
 
@@ -555,6 +555,7 @@ class TokenResult(Result):
                 c.prob_hist100,
                 where="mid",
                 color=col[c.name],
+                ls=styles(self.corpus_names())[c.name],
                 lw=1.5,
                 label=f"{_lit(c.name)} ({c.tokens:,} tokens)",
             )
@@ -584,6 +585,7 @@ class TokenResult(Result):
                     histtype="step",
                     lw=1.6,
                     color=col[c.name],
+                    ls=styles(self.corpus_names())[c.name],
                     label=f"{_lit(c.name)} (n={c.ppl.size})",
                 )
             ax.set_xscale("log")

@@ -41,10 +41,13 @@ class SentenceTransformerEmbedder:
             from .._deps import require
 
             st = require("sentence_transformers", feature="the sentence-transformers embedder")
+            from ..lm.hf import quiet_transformers
+
             self._path = _minilm_path() if self.name == "minilm" else self.name
             if Path(self._path).exists():
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                self._model = st.SentenceTransformer(self._path, device=self.device)
+                with quiet_transformers():  # no "Loading weights" bar from library code
+                    self._model = st.SentenceTransformer(self._path, device=self.device)
             else:
                 from ..errors import ConfigError
                 from ..lm.models import hub_reachable, unreachable_message

@@ -49,6 +49,35 @@ __all__ = ["TransformersLM"]
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
+@contextlib.contextmanager
+def quiet_transformers(transformers: Any = None):
+    """Silence transformers' own progress bars and warnings while loading a model (library code
+    does not print); restores the previous settings. Used by every backend and embedder load."""
+    if transformers is None:
+        transformers = require("transformers")
+    log = transformers.utils.logging
+    bars = log.is_progress_bar_enabled()
+    level = log.get_verbosity()
+    log.disable_progress_bar()
+    log.set_verbosity_error()
+    # the GGUF dequantiser calls tqdm directly, outside transformers' progress-bar switch
+    gguf_utils = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
+    if gguf_utils is None:
+        with contextlib.suppress(ImportError):
+            import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    old_tqdm = getattr(gguf_utils, "tqdm", None)
+    if old_tqdm is not None:
+        gguf_utils.tqdm = lambda iterable, *args, **kwargs: iterable
+    try:
+        yield
+    finally:
+        log.set_verbosity(level)
+        if bars:
+            log.enable_progress_bar()
+        if old_tqdm is not None:
+            gguf_utils.tqdm = old_tqdm
+
+
 class TransformersLM:
     """A causal LM from ``transformers``; parameters are stored, the model loads on first use.
 
@@ -132,31 +161,8 @@ class TransformersLM:
             return torch.float32
         return getattr(torch, self.dtype)
 
-    @contextlib.contextmanager
     def _quiet(self, transformers):
-        """Silence transformers' own progress bars and warnings while loading (library code does
-        not print); restores the previous settings."""
-        log = transformers.utils.logging
-        bars = log.is_progress_bar_enabled()
-        level = log.get_verbosity()
-        log.disable_progress_bar()
-        log.set_verbosity_error()
-        # the GGUF dequantiser calls tqdm directly, outside transformers' progress-bar switch
-        gguf_utils = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
-        if gguf_utils is None:
-            with contextlib.suppress(ImportError):
-                import transformers.modeling_gguf_pytorch_utils as gguf_utils
-        old_tqdm = getattr(gguf_utils, "tqdm", None)
-        if old_tqdm is not None:
-            gguf_utils.tqdm = lambda iterable, *args, **kwargs: iterable
-        try:
-            yield
-        finally:
-            log.set_verbosity(level)
-            if bars:
-                log.enable_progress_bar()
-            if old_tqdm is not None:
-                gguf_utils.tqdm = old_tqdm
+        return quiet_transformers(transformers)
 
     def _from_pretrained(self, transformers, torch, src, device):
         kw: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
