@@ -553,6 +553,28 @@ def _report_analyzer_options(fn: Callable) -> Callable:
     return fn
 
 
+def _chosen_analyzers(analyzers: str | None, opts: dict[str, Any]) -> list[Any]:
+    """The analyzers of `--analyzers` (default: all registered), built from their options; the
+    options of analyzers not chosen are parsed and dropped (`report`, `sweep`)."""
+    from .registry import analyzer_names, get_analyzer
+
+    chosen = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else analyzer_names()
+    built = [make_analyzer(get_analyzer(n), opts, seed=opts["seed"]) for n in chosen]
+    for n in analyzer_names():
+        if n not in chosen:
+            for key in [k for k in opts if k.startswith(_analyzer_prefix(n))]:
+                opts.pop(key)
+    return built
+
+
+def _check_bootstrap(bootstrap: int) -> None:
+    """`--bootstrap` checked before anything is read (the Report checks it again for Python)."""
+    if bootstrap < 0:
+        from .options import bad_value
+
+        raise bad_value("bootstrap", "an integer >= 0", bootstrap)
+
+
 def _report_command() -> click.Command:
     @click.argument("human")
     @click.argument("synthetic")
@@ -621,27 +643,18 @@ def _report_command() -> click.Command:
         from pathlib import Path
 
         from ._io import check_output_location
-        from .registry import analyzer_names, get_analyzer
         from .report import Report
 
         if edited and no_edit:
             raise ConfigError("--edited and --no-edit exclude each other")
-        if bootstrap < 0:
-            from .options import bad_value
-
-            raise bad_value("bootstrap", "an integer >= 0", bootstrap)
+        _check_bootstrap(bootstrap)
         if sweep_grid and (no_edit or edited):
             raise ConfigError("--sweep edits the synthetic corpus: it excludes --no-edit and --edited")
         if sweep_grid and sweep_grid != "default":
             from .editing.sweep import parse_grid
 
             parse_grid(sweep_grid)  # validated before anything is read
-        chosen = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else analyzer_names()
-        built = [make_analyzer(get_analyzer(n), opts, seed=opts["seed"]) for n in chosen]
-        for n in analyzer_names():  # options of analyzers not chosen: parsed, not used
-            if n not in chosen:
-                for key in [k for k in opts if k.startswith(_analyzer_prefix(n))]:
-                    opts.pop(key)
+        built = _chosen_analyzers(analyzers, opts)
         editor = None if (no_edit or edited) else make_edit_config(opts)
         if no_edit or edited:
             for key in [k for k in opts if k.startswith("e_")]:
@@ -807,19 +820,10 @@ def _sweep_command() -> click.Command:
         from .editing.sweep import parse_grid, sweep
         from .options import LMConfig, from_options
         from .plotting import figure_png
-        from .registry import analyzer_names, get_analyzer
 
-        chosen = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else analyzer_names()
-        built = [make_analyzer(get_analyzer(n), opts, seed=opts["seed"]) for n in chosen]
-        for n in analyzer_names():
-            if n not in chosen:
-                for key in [k for k in opts if k.startswith(_analyzer_prefix(n))]:
-                    opts.pop(key)
+        built = _chosen_analyzers(analyzers, opts)
         configs = parse_grid(grid, seed=opts["seed"])
-        if bootstrap < 0:
-            from .options import bad_value
-
-            raise bad_value("bootstrap", "an integer >= 0", bootstrap)
+        _check_bootstrap(bootstrap)
         lm_config = from_options(LMConfig, opts, prefix="lm_")
         check_output_location(output, directory=True, overwrite=overwrite, inputs=[human, synthetic])
         seed = opts["seed"]

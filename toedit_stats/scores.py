@@ -87,9 +87,7 @@ def _lm_columns(s) -> dict[str, Any]:
 
 
 def _clusters(texts: Sequence[str], seed: int) -> np.ndarray:
-    from datasketch import LeanMinHash, MinHash, MinHashLSH
-
-    from .analyzers.ngrams import _identity, shingle_hashes, word_hashes
+    from .analyzers.ngrams import near_duplicate_pairs, shingle_hashes, word_hashes
 
     words = [WORD_PATTERN.findall(t.lower()) for t in texts]
     vocab, codes = (
@@ -111,18 +109,11 @@ def _clusters(texts: Sequence[str], seed: int) -> np.ndarray:
             i = parent[i]
         return i
 
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
-    template = MinHash(num_perm=128, seed=seed, hashfunc=_identity)
     linked = np.zeros(len(texts), bool)
-    for i, hv in enumerate(shingles):
-        m = template.copy()
-        m.update_batch(hv.tolist())
-        lm = LeanMinHash(m)
-        for j in lsh.query(lm):
-            a, b = find(i), find(j)
-            parent[max(a, b)] = min(a, b)
-            linked[i] = linked[j] = True
-        lsh.insert(i, lm, check_duplication=False)
+    for i, j in near_duplicate_pairs(shingles, threshold=0.8, num_perm=128, seed=seed):
+        a, b = find(i), find(j)
+        parent[max(a, b)] = min(a, b)
+        linked[i] = linked[j] = True
     return np.array([find(i) if linked[i] else -1 for i in range(len(texts))], np.int64)
 
 
@@ -173,11 +164,9 @@ def score(
 
 
 def _reference_columns(frame, texts: list[str], ref_name: str, embedder: Any, seed: int):
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
+    from .analyzers.embeddings import c2st_classifier
     from .embed import TfidfEmbedder, load_embedder
     from .selection import dsir_features, dsir_log_diff
 
@@ -196,7 +185,7 @@ def _reference_columns(frame, texts: list[str], ref_name: str, embedder: Any, se
     folds = min(5, int(y.sum()), int((1 - y).sum()))
     prob = np.full(len(texts), math.nan)
     if folds >= 2:
-        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        clf = c2st_classifier()
         cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
         prob = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
     frame["p_synthetic"] = prob

@@ -113,21 +113,28 @@ def mmd2_test(
     return float(observed), float(pvalue), sigma
 
 
+def c2st_classifier():
+    """The classifier of every classifier two-sample test and score: standardised features,
+    logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+
+
 def c2st_scores(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> np.ndarray | None:
     """Out-of-fold decision scores of a logistic regression separating ``a`` (label 0) from
     ``b`` (label 1), stratified k-fold; ``None`` with fewer than 2 documents on a side. Rows are
     ``a`` then ``b``."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     x = np.concatenate([a, b])
     y = np.r_[np.zeros(len(a)), np.ones(len(b))]
     folds = min(folds, len(a), len(b))
     if folds < 2:
         return None
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    clf = c2st_classifier()
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return cross_val_predict(clf, x, y, cv=cv, method="decision_function")
 
@@ -150,10 +157,7 @@ def c2st_test(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) ->
 def c2st_heldout_pvalue(a: np.ndarray, b: np.ndarray, *, seed: int = 0) -> float:
     """The p-value of :func:`c2st_test`: fit on a stratified seeded half, one-sided Mann–Whitney
     on the other half's scores (``nan`` with fewer than 4 documents on a side)."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from ..stats import auc_test
 
@@ -162,7 +166,7 @@ def c2st_heldout_pvalue(a: np.ndarray, b: np.ndarray, *, seed: int = 0) -> float
     x = np.concatenate([a, b])
     y = np.r_[np.zeros(len(a)), np.ones(len(b))]
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.5, stratify=y, random_state=seed)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(xtr, ytr)
+    clf = c2st_classifier().fit(xtr, ytr)
     return auc_test(clf.decision_function(xte), yte)[1]
 
 

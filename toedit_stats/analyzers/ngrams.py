@@ -68,7 +68,7 @@ import gzip
 import hashlib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -909,21 +909,31 @@ def near_duplicate_rate(
     ``shingles`` holds each document's 32-bit shingle hashes (see :func:`shingle_hashes`); they
     feed ``datasketch.MinHash.update_batch`` through an identity hash function.
     """
-    from datasketch import LeanMinHash, MinHash, MinHashLSH
-
     if len(shingles) < 2:
         return 0.0
+    dup: set[int] = set()
+    for pair in near_duplicate_pairs(shingles, threshold=threshold, num_perm=num_perm, seed=seed):
+        dup.update(pair)
+    return len(dup) / len(shingles)
+
+
+def near_duplicate_pairs(
+    shingles: Sequence[np.ndarray], *, threshold: float = 0.8, num_perm: int = 128, seed: int = 0
+) -> Iterator[tuple[int, int]]:
+    """``(i, j)`` with ``j < i`` for every document pair that ``datasketch.MinHashLSH`` finds at
+    estimated Jaccard ≥ ``threshold`` (the near-duplicate rate and the per-document clusters of
+    :mod:`toedit_stats.scores` both come from here)."""
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     template = MinHash(num_perm=num_perm, seed=seed, hashfunc=_identity)
-    dup: set[int] = set()
     for i, hv in enumerate(shingles):
         m = template.copy()
         m.update_batch(hv.tolist())
         lm = LeanMinHash(m)
         for j in lsh.query(lm):
-            dup.update((i, j))
+            yield i, j
         lsh.insert(i, lm, check_duplication=False)
-    return len(dup) / len(shingles)
 
 
 def _identity(x: int) -> int:

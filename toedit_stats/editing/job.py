@@ -449,15 +449,9 @@ def _write_chunk(
     lines = [json.dumps(ed.record(text_field), ensure_ascii=False) for ed in chunk]
     data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
     atomic_write_bytes(parts / name, data)
-    totals = {"documents": len(chunk), **dict.fromkeys(_COUNTS, 0)}
-    gens = [dict.fromkeys(_COUNTS, 0) for _ in chunk[0].audits]
-    for ed in chunk:
-        a = ed.audit
-        for key in _COUNTS:
-            totals[key] += getattr(a, key)
-        for g, ga in enumerate(ed.audits):
-            for key in gens[g]:
-                gens[g][key] += getattr(ga, key)
+    totals = edit_totals(chunk)
+    gens = totals.pop("generations")
+    del totals["documents_changed"]  # the chunk's manifest entry keeps its established keys
     return {
         "index": index,
         "file": name,

@@ -161,9 +161,6 @@ class TransformersLM:
             return torch.float32
         return getattr(torch, self.dtype)
 
-    def _quiet(self, transformers):
-        return quiet_transformers(transformers)
-
     def _from_pretrained(self, transformers, torch, src, device):
         kw: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
         if self.revision:
@@ -219,7 +216,7 @@ class TransformersLM:
         self._device = device
         src = resolve_model(self.name)
         try:
-            with self._quiet(transformers):
+            with quiet_transformers(transformers):
                 tok, model = self._from_pretrained(transformers, torch, src, device)
         except ConfigError:
             raise
@@ -234,7 +231,7 @@ class TransformersLM:
                     f"cannot load model {self.name!r} from {src.path} ({src.origin}): {exc}".splitlines()[0]
                 ) from None
             src = resolve_model(self.name, use_cache=False)  # a stale or broken cache: rebuild it
-            with self._quiet(transformers):
+            with quiet_transformers(transformers):
                 tok, model = self._from_pretrained(transformers, torch, src, device)
         self._source = src
         if not getattr(tok, "is_fast", False):
