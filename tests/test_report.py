@@ -255,3 +255,82 @@ def test_html_escapes_everything(tmp_path):
     assert "&lt;script&gt;" in inline and len(inline) < 20_000
     frame = report.to_frame()
     assert list(frame.columns) == list(FRAME_COLUMNS) and len(frame) > 10
+
+
+def test_report_select_dsir_and_scores(tmp_path, sample_human, sample_synthetic):
+    """`--select dsir`: a DSIR-selected subset and its uniform control as two more corpora, the
+    selection effect against the control with intervals, the selection equal to a standalone DSIR
+    draw, and the per-document scores written and listed."""
+    import numpy as np
+    import pandas as pd
+
+    from toedit_stats import read_corpus, sample_documents
+    from toedit_stats.selection import dsir_features, dsir_log_weights, gumbel_top_k
+
+    out = tmp_path / "sel"
+    r = _run([str(sample_human), str(sample_synthetic), "-o", str(out), *FAST, "--select", "dsir"])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert [c["name"] for c in m["corpora"]] == ["human", "synthetic", "edited", "selected", "uniform"]
+    sel = m["selection"]
+    assert sel["n"] == 5 and sel["of"] == 10 and len(sel["selected_ids"]) == 5 == len(sel["uniform_ids"])
+    # the selection is DSIR on the report's samples, with the report's seed
+    h = sample_documents(iter(read_corpus(sample_human)), 10, 0)[0]
+    s = sample_documents(iter(read_corpus(sample_synthetic)), 10, 0)[0]
+    ids = sorted(d.id for d in s)
+    s = sorted(s, key=lambda d: d.id)
+    assert [d.id for d in s] == ids
+    w = dsir_log_weights(dsir_features([d.text for d in s]), dsir_features([d.text for d in h]))
+    assert sorted(sel["selected_ids"]) == sorted(s[i].id for i in gumbel_top_k(w, 5, seed=0))
+    rows = sel["effects"]
+    assert rows and {r["verdict"] for r in rows} <= {
+        "toward human",
+        "away from human",
+        "no detectable change",
+        "no interval",
+        "within seed spread",
+    }
+    with_ci = [r for r in rows if r["low"] is not None]
+    assert with_ci and all(r["low"] <= r["high"] for r in with_ci)
+    for r in with_ci:  # Δ is selected − uniform, the values of the two corpora in the results
+        assert r["delta"] == pytest.approx(r["selected"] - r["uniform"])
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert list(scores["corpus"].unique()) == ["human", "synthetic", "edited"]
+    assert scores.groupby("corpus").size().to_dict() == {"human": 10, "synthetic": 10, "edited": 10}
+    assert set(scores.loc[scores["dsir_selected"], "id"]) == set(sel["selected_ids"])
+    assert scores.loc[scores["dsir_selected"], "corpus"].eq("synthetic").all()
+    assert np.isfinite(scores["p_synthetic"]).all()
+    liked = pd.read_csv(out / "tables" / "human_like_documents.csv")
+    assert list(liked["rank"].unique()) == ["most human-like", "least human-like"]
+    syn = scores[scores["corpus"] == "synthetic"].set_index("id")["p_synthetic"]
+    top = liked[liked["rank"] == "most human-like"]
+    assert (
+        top["p_synthetic"].tolist() == sorted(top["p_synthetic"]) and top["p_synthetic"].iloc[0] == syn.min()
+    )
+    html = (out / "report.html").read_text()
+    assert "Selection (DSIR) beside editing" in html and "human-like" in html
+    _check_html(out / "report.html")
+
+
+def test_report_select_checks_its_arguments(tmp_path, sample_human, sample_synthetic):
+    from toedit_stats.errors import ConfigError
+    from toedit_stats.report import Report
+
+    with pytest.raises(ConfigError, match="select must be"):
+        Report(select="random")
+    with pytest.raises(ConfigError, match="select_n must be"):
+        Report(select="dsir", select_n=1)
+    r = _run(
+        [
+            str(sample_human),
+            str(sample_synthetic),
+            "-o",
+            str(tmp_path / "x"),
+            *FAST,
+            "--select",
+            "dsir",
+            "--select-n",
+            "10",
+        ]
+    )
+    assert r.exit_code == 2 and "smaller than the synthetic sample (10 documents), got 10" in r.output

@@ -267,7 +267,9 @@ def _pd_display():
 
 
 def progress_enabled(quiet: bool = False) -> bool:
-    return not quiet and sys.stderr.isatty()
+    """Progress on unless ``--quiet``: bars on a terminal, periodic lines in a log
+    (:func:`toedit_stats.progress.bar`)."""
+    return not quiet
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,6 +624,16 @@ def _report_command() -> click.Command:
         metavar="[GRID]",
         help='Also sweep editor settings; alone, the grid "p=0.9,0.99;exclude_original=false,true".',
     )
+    @click.option(
+        "--select",
+        type=click.Choice(["dsir"]),
+        default=None,
+        help="Add DSIR importance resampling of the synthetic sample beside editing (with a uniform control).",
+    )
+    @click.option(
+        "--select-n", type=int, default=None, help="Documents to select (default: half the sample)."
+    )
+    @click.option("--no-scores", is_flag=True, help="Do not write per-document scores (scores.parquet).")
     @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
     @config_option
     def report(
@@ -636,6 +648,9 @@ def _report_command() -> click.Command:
         analyzers,
         bootstrap,
         sweep_grid,
+        select,
+        select_n,
+        no_scores,
         quiet,
         **opts,
     ):
@@ -682,6 +697,9 @@ def _report_command() -> click.Command:
             names=names[:3],
             bootstrap=bootstrap,
             sweep=True if sweep_grid == "default" else sweep_grid,
+            select=select,
+            select_n=select_n,
+            scores=not no_scores,
             progress=progress_enabled(quiet),
             command="toedit-stats " + " ".join(sys.argv[1:]),
         ).run(cs[0], cs[1], cs[2] if edited else None)
@@ -692,10 +710,11 @@ def _report_command() -> click.Command:
                 show_table(frame, "summary (see report.html for the full report)")
             click.echo()
             click.echo(result.verdict()["summary"])
-        click.echo(
-            f"wrote {out / 'report.html'} and {out / 'metrics.json'} in {result.timings['total']:.0f} s",
-            err=True,
-        )
+        if not quiet:
+            click.echo(
+                f"wrote {out / 'report.html'} and {out / 'metrics.json'} in {result.timings['total']:.0f} s",
+                err=True,
+            )
 
     return click.command(name="report")(report)
 
@@ -773,6 +792,8 @@ def edit(input_path, output, quiet, **opts):
     bad = f"; skipped {t['skipped_bad']} bad records (see the manifest)" if t.get("skipped_bad") else ""
     if result.manifest.get("p_chosen") is not None:
         bad += f"; p = {result.manifest['p_chosen']:.6g} chosen for target_change_rate = {cfg.target_change_rate}"
+    if quiet:
+        return
     click.echo(
         f"wrote {t['documents']} documents{passed}, {t['tokens']} tokens: selected {t['selected']} "
         f"({share(t['selected'])}), changed {t['changed']} ({share(t['changed'])}; expected "
@@ -863,7 +884,8 @@ def _sweep_command() -> click.Command:
                 if c in res.to_frame()
             ]
             show_table(res.to_frame()[cols], "sweep (see sweep.csv and frontier.png)")
-        click.echo(f"wrote {output}/sweep.csv, sweep_effects.csv, sweep.json and frontier.png", err=True)
+        if not quiet:
+            click.echo(f"wrote {output}/sweep.csv, sweep_effects.csv, sweep.json and frontier.png", err=True)
 
     return click.command(name="sweep")(sweep_cmd)
 
@@ -918,7 +940,8 @@ def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite
         summary = numeric.groupby(frame["corpus"]).describe(percentiles=[0.05, 0.5, 0.95])
         summary = summary.stack(0, future_stack=True)[["mean", "5%", "50%", "95%"]].reset_index()
         show_table(summary.rename(columns={"level_1": "column"}), "per-document scores (mean and quantiles)")
-    click.echo(f"wrote {len(frame)} rows to {output}", err=True)
+    if not quiet:
+        click.echo(f"wrote {len(frame)} rows to {output}", err=True)
 
 
 @main.command(name="select")

@@ -5,6 +5,9 @@ tokens-per-character rate of the documents finished so far (4 characters per tok
 first document finishes), so the ETA follows the text, not the document count.
 
 Nothing is printed unless enabled; library code turns it on only when asked (``progress=True``).
+Every bar comes from :func:`bar`: on a terminal (or in Jupyter) a live tqdm bar; when stderr is
+a log file or a pipe, one plain line every ``TOEDIT_STATS_PROGRESS_INTERVAL`` seconds (default
+30) with the count, rate and ETA, so a job redirected to a log still reports.
 
 >>> p = TokenProgress(chars_total=40, documents=2, enabled=False)
 >>> p.on_tokens(5); p.document_done(chars=20, tokens=5)
@@ -14,11 +17,63 @@ Nothing is printed unless enabled; library code turns it on only when asked (``p
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
-__all__ = ["TokenProgress"]
+__all__ = ["TokenProgress", "bar", "log_interval"]
 
 _INITIAL_CHARS_PER_TOKEN = 4.0
+DEFAULT_LOG_INTERVAL = 30.0
+
+
+def log_interval() -> float:
+    """Seconds between progress lines when stderr is not a terminal
+    (``TOEDIT_STATS_PROGRESS_INTERVAL``, default 30)."""
+    raw = os.environ.get("TOEDIT_STATS_PROGRESS_INTERVAL", "")
+    try:
+        value = float(raw) if raw else DEFAULT_LOG_INTERVAL
+    except ValueError:
+        value = DEFAULT_LOG_INTERVAL
+    return value if value > 0 else DEFAULT_LOG_INTERVAL
+
+
+class _Lines:
+    """A file for tqdm that turns its carriage-return redraws into whole lines (for logs)."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+
+    def write(self, s: str) -> None:
+        line = s.replace("\r", "").strip()
+        if line:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _interactive(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+
+
+def bar(**kwargs: Any):
+    """A tqdm progress bar on stderr: live on a terminal or in Jupyter, otherwise one line per
+    :func:`log_interval` seconds (and a last line when it closes)."""
+    stream = kwargs.pop("file", None) or sys.stderr
+    if _interactive(stream):
+        from tqdm.auto import tqdm
+
+        return tqdm(file=stream, **kwargs)
+    from tqdm import tqdm
+
+    interval = log_interval()
+    kwargs.pop("dynamic_ncols", None)
+    return tqdm(
+        file=_Lines(stream), mininterval=interval, maxinterval=interval, miniters=1, ncols=120, **kwargs
+    )
 
 
 class TokenProgress:
@@ -35,9 +90,7 @@ class TokenProgress:
         self.estimated_total = self.chars_total / _INITIAL_CHARS_PER_TOKEN
         self.bar: Any = None
         if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(
+            self.bar = bar(
                 total=round(self.estimated_total), desc=desc, unit="tok", unit_scale=True, dynamic_ncols=True
             )
             self.bar.set_postfix_str(f"docs 0/{documents:,}", refresh=False)

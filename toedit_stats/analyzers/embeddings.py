@@ -601,9 +601,9 @@ class EmbeddingAnalyzer(Analyzer):
         vectors: dict[str, np.ndarray] = {}
         iterator = samples
         if self.progress:
-            from tqdm.auto import tqdm
+            from ..progress import bar
 
-            iterator = tqdm(samples, desc="embedding", unit="corpus")
+            iterator = bar(iterable=samples, desc="embedding", unit="corpus")
         for name, texts, _ in iterator:
             vectors[name] = np.asarray(emb.embed(texts), np.float32)
         corpora_info = []

@@ -84,6 +84,16 @@ class Report:
         effect (:mod:`toedit_stats.report.effects`); 0 switches intervals off.
     sweep : also run an editor sweep (:func:`toedit_stats.editing.sweep.sweep`) on the same
         sample and model: a grid string, or ``True`` for a small default grid.
+    select : ``"dsir"`` adds DSIR importance resampling (the paper's selection baseline,
+        :mod:`toedit_stats.selection`) beside editing: ``select_n`` documents (default: half the
+        synthetic sample) drawn from the synthetic sample with the human sample as target form a
+        corpus ``selected``, and as many drawn uniformly at random (seeded) form ``uniform``, its
+        control; the selection effect is ``Δ = d(human, selected) − d(human, uniform)`` with a
+        bootstrap interval, so selection is credited only with what picking that many documents at
+        random would not do (plug-in distances depend on sample size).
+    scores : write per-document audit scores (:func:`toedit_stats.scores.score`) of the human,
+        synthetic and edited corpora; the report lists the most and least human-like synthetic
+        documents by the classifier. Needs the embedding analyzer (its embeddings are reused).
     """
 
     def __init__(
@@ -97,6 +107,9 @@ class Report:
         names: Sequence[str] = ("human", "synthetic", "edited"),
         bootstrap: int = 1000,
         sweep: Any = None,
+        select: str | None = None,
+        select_n: int | None = None,
+        scores: bool = True,
         progress: bool = False,
         command: str | None = None,
     ):
@@ -117,8 +130,21 @@ class Report:
             raise ConfigError(f"editor must be an EditConfig, True or None, got {type(editor).__name__}")
         if len(names) != 3:
             raise ConfigError(f"names must be three labels (human, synthetic, edited), got {list(names)}")
+        if select not in (None, "dsir"):
+            from ..options import bad_value
+
+            raise bad_value("select", "'dsir' or None", select)
+        if select_n is not None and (
+            isinstance(select_n, bool) or not isinstance(select_n, int) or select_n < 2
+        ):
+            raise ConfigError(f"select_n must be an integer >= 2 (or none), got {select_n!r}")
         self.analyzers = make_analyzers(analyzers)
         self.editor = editor
+        self.select = select
+        self.select_n = select_n
+        self.want_scores = bool(scores)
+        self.selection: dict[str, Any] | None = None
+        self.scores: Any = None
         self.lm_spec = lm
         self.max_docs = max_docs
         self.seed = seed
@@ -163,6 +189,7 @@ class Report:
         for key, mc in zip(src, prepared):  # the analyzers label corpora by the report's names
             mc.name = key
         corpora = dict(zip(src, prepared))
+        self._synthetic_docs = list(corpora[n_s])
         self.timings["read"] = time.perf_counter() - t0
 
         # one model for everything that needs one, behind an in-memory score cache
@@ -218,14 +245,19 @@ class Report:
             totals[n_e] = len(self.edited_docs)
             self.edit = {**edit_totals(self.edited_docs), "config": self.editor.to_dict()}
             self.timings["edit"] = time.perf_counter() - t
-        order = [n for n in (n_h, n_s, n_e) if n in corpora]
+        if self.select:
+            t = time.perf_counter()
+            self._select(corpora, totals, n_h, n_s)
+            self.timings["select"] = time.perf_counter() - t
+        order = [n for n in (n_h, n_s, n_e, SELECTED, UNIFORM) if n in corpora]
         ordered = [corpora[n] for n in order]
+        embedders: dict[Any, Any] = {}
 
         stages = None
         if self.progress:
-            from tqdm.auto import tqdm
+            from ..progress import bar
 
-            stages = tqdm(total=len(self.analyzers), desc="analyzers", unit="analyzer")
+            stages = bar(total=len(self.analyzers), desc="analyzers", unit="analyzer")
         used: dict[str, dict[str, Any]] = {}
         for a in self.analyzers:
             changes: dict[str, Any] = {"seed": self.seed, "max_docs": None}
@@ -236,14 +268,34 @@ class Report:
                 own = a.model
                 changes["model"] = lm if isinstance(own, str) and own == _default_model(a) else model_for(own)
             t = time.perf_counter()
+            used[a.name] = dataclasses.replace(a, **changes).params()
+            if "embedder" in names and isinstance(a.embedder, str) and a.embedder == "tfidf":
+                embedders["tfidf"] = "tfidf"  # fitted on the texts at hand: nothing to share
+            elif "embedder" in names and isinstance(a.embedder, str):
+                # one loaded embedder, cached in memory: the per-document scores reuse its vectors
+                changes["embedder"] = embedders[a.embedder] = _shared_embedder(
+                    a.embedder, self.seed, getattr(a, "cache", False)
+                )
             effective = dataclasses.replace(a, **changes)
-            used[a.name] = effective.params()
             self.results[a.name] = effective.analyze(ordered, reference=0)
             self.timings[a.name] = time.perf_counter() - t
             if stages is not None:
                 stages.update(1)
         if stages is not None:
             stages.close()
+        if self.want_scores and embedders:
+            t = time.perf_counter()
+            self.scores = _report_scores(
+                corpora[n_h],
+                [corpora[n] for n in (n_s, n_e) if n in corpora],
+                lm,
+                next(iter(embedders.values())),
+                self.seed,
+            )
+            if self.selection is not None:
+                chosen = set(self.selection["selected_ids"])
+                self.scores["dsir_selected"] = (self.scores["corpus"] == n_s) & self.scores["id"].isin(chosen)
+            self.timings["scores"] = time.perf_counter() - t
 
         self.corpora = []
         for name in order:
@@ -255,7 +307,7 @@ class Report:
                     "of": totals[name],
                     "sampled": len(corpora[name]) < totals[name],
                     "characters": sum(len(d.text) for d in corpora[name]),
-                    "source": "edited here"
+                    "source": _derived_source(name)
                     if c is None
                     else [str(p) for p in getattr(c, "paths", ())] or "in memory",
                     "files": [] if c is None else [file_facts(f) for f in getattr(c, "files", [])],
@@ -270,6 +322,7 @@ class Report:
             "backend": getattr(lm, "backend", None) if lm is not None else None,
             "edit": self.editor.to_dict() if self.edit else None,
             "edited_given": edited is not None,
+            "select": {"method": self.select, "n": self.selection["n"]} if self.selection else None,
         }
         model_info = lm.info() if lm is not None else None
         self.provenance = {
@@ -313,6 +366,56 @@ class Report:
         self.timings = {k: round(v, 3) for k, v in self.timings.items()}
         self._verdict = self._figures = self._pngs = self._effects = None
         return self
+
+    def _select(self, corpora: dict[str, Corpus], totals: dict[str, int], n_h: str, n_s: str) -> None:
+        """DSIR-select ``select_n`` synthetic documents with the human sample as target, and as
+        many uniformly at random as the control (both seeded; see the class docstring)."""
+        import numpy as np
+
+        from ..selection import dsir_features, dsir_log_weights, gumbel_top_k
+
+        docs = list(corpora[n_s])
+        n = self.select_n if self.select_n is not None else len(docs) // 2
+        if not 2 <= n < len(docs):
+            raise ConfigError(
+                f"select_n must be at least 2 and smaller than the synthetic sample ({len(docs)} documents), got {n}"
+            )
+        raw = dsir_features([d.text for d in docs])
+        target = dsir_features([d.text for d in corpora[n_h]])
+        weights = dsir_log_weights(raw, target)
+        chosen = gumbel_top_k(weights, n, seed=self.seed)
+        uniform = np.sort(np.random.default_rng(self.seed).choice(len(docs), n, replace=False))
+        for name, idx in ((SELECTED, chosen), (UNIFORM, uniform)):
+            corpora[name] = MemoryCorpus([docs[i] for i in idx], name=name)
+            corpora[name]._canonical = True
+            totals[name] = len(docs)
+        self.selection = {
+            "method": self.select,
+            "n": int(n),
+            "of": len(docs),
+            "seed": self.seed,
+            "selected_ids": [docs[i].id for i in chosen],
+            "uniform_ids": [docs[i].id for i in uniform],
+            "overlap": int(np.intersect1d(chosen, uniform).size),
+            "log_weights": {d.id: float(w) for d, w in zip(docs, weights)},
+        }
+
+    def human_like(self, k: int = 10, excerpt: int = 300):
+        """The ``k`` most and least human-like synthetic documents by the classifier's out-of-fold
+        probability ``p_synthetic`` (from the per-document scores), with an excerpt each."""
+        import pandas as pd
+
+        if self.scores is None or "p_synthetic" not in self.scores:
+            return pd.DataFrame()
+        texts = {d.id: d.text for d in self._synthetic_docs}
+        syn = self.scores[self.scores["corpus"] == self.names["synthetic"]].dropna(subset=["p_synthetic"])
+        order = syn.sort_values(["p_synthetic", "id"], kind="stable")
+        most = order.head(k).assign(rank="most human-like")
+        least = order.tail(k).iloc[::-1].assign(rank="least human-like")
+        out = pd.concat([most, least], ignore_index=True)
+        out["excerpt"] = [_excerpt(texts.get(i, ""), excerpt) for i in out["id"]]
+        cols = ["rank", "id", "p_synthetic", "nearest_reference", "perplexity", "words", "excerpt"]
+        return out[[c for c in cols if c in out]]
 
     # -- numbers ----------------------------------------------------------------------------------
     def metrics(self) -> list[Metric]:
@@ -377,6 +480,14 @@ class Report:
             },
             "verdict": self.verdict(),
             "sweep": self.sweep_result.to_dict() if self.sweep_result is not None else None,
+            "selection": (
+                {
+                    **{k: v for k, v in self.selection.items() if k != "log_weights"},
+                    "effects": self.effects()["selection"],
+                }
+                if self.selection
+                else None
+            ),
             "timings": self.timings,
             "provenance": self.provenance,
         }
@@ -436,6 +547,22 @@ class Report:
             out["sweep_effects"] = self.sweep_result.effects_frame()
         for r in self.results.values():
             out.update(r.tables())
+        if self.effects()["selection"]:
+            import pandas as pd
+
+            out["selection_effects"] = pd.DataFrame(self.effects()["selection"])
+            w = self.selection["log_weights"]
+            chosen, uniform = set(self.selection["selected_ids"]), set(self.selection["uniform_ids"])
+            out["selection_documents"] = pd.DataFrame(
+                {
+                    "id": list(w),
+                    "dsir_log_weight": list(w.values()),
+                    "selected": [i in chosen for i in w],
+                    "uniform": [i in uniform for i in w],
+                }
+            )
+        if self.scores is not None and "p_synthetic" in self.scores:
+            out["human_like_documents"] = self.human_like()
         if self.edited_docs:
             import pandas as pd
 
@@ -470,6 +597,50 @@ class Report:
         from .render import save_report
 
         return save_report(self, Path(directory), overwrite=overwrite)
+
+
+SELECTED, UNIFORM = "selected", "uniform"
+
+
+def _derived_source(name: str) -> str:
+    return {SELECTED: "DSIR-selected here", UNIFORM: "uniform random subset (selection control)"}.get(
+        name, "edited here"
+    )
+
+
+def _excerpt(text: str, n: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= n else flat[: n - 1].rstrip() + "…"
+
+
+def _report_scores(human: Corpus, others: list[Corpus], lm: Any, embedder: Any, seed: int):
+    """Per-document scores of the human corpus and each other corpus, each other corpus scored
+    against the human one on its own (the edited corpus is near-identical to the synthetic one: pooled,
+    each document's twin would sit in the classifier's training folds). Near-duplicate cluster ids
+    stay row numbers of the returned frame."""
+    import pandas as pd
+
+    from ..scores import score as score_documents
+
+    frames = []
+    n_h = len(human)
+    for i, c in enumerate(others):
+        f = score_documents([c], reference=human, model=lm, embedder=embedder, seed=seed)
+        if i:
+            f = f.iloc[n_h:].copy()
+            offset = sum(len(x) for x in frames) - n_h
+            linked = f["near_dup_cluster"] >= n_h
+            f.loc[linked, "near_dup_cluster"] += offset
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _shared_embedder(name: str, seed: int, disk: bool) -> Any:
+    from ..embed import load_embedder
+    from ..embed.cache import CachedEmbedder
+
+    emb = load_embedder(name, seed=seed, cache=disk)
+    return emb if isinstance(emb, CachedEmbedder) else CachedEmbedder(emb, memory=True)
 
 
 def _default_model(a: Analyzer) -> Any:

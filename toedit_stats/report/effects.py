@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..stats import BootstrapWeights, holm, interval
+from .build import SELECTED, UNIFORM
 
 __all__ = ["compute_effects"]
 
@@ -47,8 +48,12 @@ def compute_effects(report, replicates: int) -> dict[str, Any]:
     tests."""
     h, s, e = report.names["human"], report.names["synthetic"], report.names["edited"]
     names = [c["name"] for c in report.corpora]
+    # a synthetic document, its edited version and its copies in the selected/uniform subsets
+    # share their weights (paired); human documents are resampled on their own
     weights = BootstrapWeights(
-        seed=report.seed, replicates=replicates, groups={h: "human", s: "paired", e: "paired"}
+        seed=report.seed,
+        replicates=replicates,
+        groups={h: "human", s: "paired", e: "paired", SELECTED: "paired", UNIFORM: "paired"},
     )
     reps: dict[tuple[str, str, str], np.ndarray] = {}
     if replicates > 0:
@@ -65,55 +70,8 @@ def compute_effects(report, replicates: int) -> dict[str, Any]:
                     _basic(float(m.value), reps[key]) if m.kind == "effect" else interval(reps[key])
                 )
 
-    effects = []
-    if e in names:
-        for name, result in report.results.items():
-            by = {(m.name, m.corpus): m for m in result.metrics()}
-            for (metric, corpus), m in by.items():
-                if m.kind != "distance" or not m.headline or corpus != s or (metric, e) not in by:
-                    continue
-                before, after = float(m.value), float(by[(metric, e)].value)
-                delta = after - before if math.isfinite(before) and math.isfinite(after) else math.nan
-                row = {
-                    "analyzer": name,
-                    "metric": metric,
-                    "label": m.label + (f" ({m.unit})" if m.unit and m.unit != "share" else ""),
-                    "better": m.better,
-                    "synthetic": before,
-                    "edited": after,
-                    "delta": delta,
-                    "low": math.nan,
-                    "high": math.nan,
-                    "se": math.nan,
-                    "mde": math.nan,
-                }
-                kb, ke = (name, metric, s), (name, metric, e)
-                if kb in reps and ke in reps and math.isfinite(delta):
-                    d = reps[ke] - reps[kb]
-                    lo, hi = _basic(delta, d)
-                    se = float(np.nanstd(d))
-                    row.update(
-                        low=lo, high=hi, se=se, mde=2.8 * se, method=f"paired bootstrap, B = {replicates}"
-                    )
-                    verdict = _direction(lo, hi, m.better or "lower") if math.isfinite(lo) else "n/a"
-                elif m.noise and math.isfinite(delta):
-                    row.update(method="seed spread (not resampled: too costly)")
-                    verdict = (
-                        "within seed spread"
-                        if abs(delta) <= m.noise
-                        else (
-                            "toward human"
-                            if (delta < 0) == ((m.better or "lower") == "lower")
-                            else "away from human"
-                        )
-                        + " (beyond twice the seed spread)"
-                    )
-                else:
-                    row.update(method="not resampled")
-                    verdict = "no interval"
-                row["verdict"] = verdict
-                effects.append(row)
-
+    effects = _contrast(report, reps, replicates, s, e) if e in names else []
+    selection = _contrast(report, reps, replicates, UNIFORM, SELECTED) if SELECTED in names else []
     tests = _test_family(report, h, s)
     paired = _paired_family(report, s, e) if e in names else {"tests": [], "views": {}}
     return {
@@ -121,9 +79,63 @@ def compute_effects(report, replicates: int) -> dict[str, Any]:
         "seed": report.seed,
         "intervals": intervals,
         "effects": effects,
+        "selection": selection,
         "tests": tests,
         "paired": paired,
     }
+
+
+def _contrast(report, reps: dict, replicates: int, base: str, variant: str) -> list[dict[str, Any]]:
+    """``Δ = d(reference, variant) − d(reference, base)`` per headline distance metric, with its
+    paired basic-bootstrap interval and verdict. Rows name the two corpora ``synthetic``/``edited``
+    for the edit and ``uniform``/``selected`` for the selection."""
+    keys = ("synthetic", "edited") if variant != SELECTED else (UNIFORM, SELECTED)
+    rows = []
+    for name, result in report.results.items():
+        by = {(m.name, m.corpus): m for m in result.metrics()}
+        for (metric, corpus), m in by.items():
+            if m.kind != "distance" or not m.headline or corpus != base or (metric, variant) not in by:
+                continue
+            before, after = float(m.value), float(by[(metric, variant)].value)
+            delta = after - before if math.isfinite(before) and math.isfinite(after) else math.nan
+            row = {
+                "analyzer": name,
+                "metric": metric,
+                "label": m.label + (f" ({m.unit})" if m.unit and m.unit != "share" else ""),
+                "better": m.better,
+                keys[0]: before,
+                keys[1]: after,
+                "delta": delta,
+                "low": math.nan,
+                "high": math.nan,
+                "se": math.nan,
+                "mde": math.nan,
+            }
+            kb, ke = (name, metric, base), (name, metric, variant)
+            if kb in reps and ke in reps and math.isfinite(delta):
+                d = reps[ke] - reps[kb]
+                lo, hi = _basic(delta, d)
+                se = float(np.nanstd(d))
+                row.update(low=lo, high=hi, se=se, mde=2.8 * se, method=f"paired bootstrap, B = {replicates}")
+                verdict = _direction(lo, hi, m.better or "lower") if math.isfinite(lo) else "n/a"
+            elif m.noise and math.isfinite(delta):
+                row.update(method="seed spread (not resampled: too costly)")
+                verdict = (
+                    "within seed spread"
+                    if abs(delta) <= m.noise
+                    else (
+                        "toward human"
+                        if (delta < 0) == ((m.better or "lower") == "lower")
+                        else "away from human"
+                    )
+                    + " (beyond twice the seed spread)"
+                )
+            else:
+                row.update(method="not resampled")
+                verdict = "no interval"
+            row["verdict"] = verdict
+            rows.append(row)
+    return rows
 
 
 def _test_family(report, h: str, s: str) -> dict[str, Any]:

@@ -120,6 +120,7 @@ def render_html(report) -> str:
             names=[c["name"] for c in report.corpora],
             sections=sections,
             examples=[(e.doc.id, e.audit, _segments(e)) for e in examples],
+            human_like=report.human_like() if report.scores is not None else None,
         )
     )
 
@@ -144,6 +145,8 @@ def save_report(report, directory: Path, *, overwrite: bool = False) -> Path:
             atomic_write_text(tmp / "tables" / f"{name}.csv", to_csv(frame))
         for name, png in figure_pngs(report).items():
             atomic_write_bytes(tmp / "figures" / f"{name}.png", png)
+        if report.scores is not None:
+            report.scores.to_parquet(tmp / "scores.parquet", index=False)
         if report.edited_records:
             write_records(report.edited_records, tmp / "edited.jsonl")
             manifest = {

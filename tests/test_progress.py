@@ -1,0 +1,93 @@
+"""Progress in logs: when stderr is not a terminal, plain lines at the set interval."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+from toedit_stats.progress import TokenProgress, bar, log_interval
+
+
+def test_log_lines_at_the_interval(monkeypatch):
+    monkeypatch.setenv("TOEDIT_STATS_PROGRESS_INTERVAL", "0.2")
+    assert log_interval() == 0.2
+    out = io.StringIO()  # not a terminal
+    b = bar(total=1000, desc="scoring", unit="tok", file=out)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.05:
+        b.update(1)
+        time.sleep(0.01)
+    b.close()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    # the first line at creation, about one per 0.2 s while updating, a last one at close
+    assert 5 <= len(lines) <= 9, lines
+    assert all(line.startswith("scoring") for line in lines)
+    assert "tok/s" in lines[-2] and "<" in lines[-2] and "/1000" in lines[-2]  # rate, ETA, total
+
+
+def test_bad_interval_falls_back(monkeypatch):
+    monkeypatch.setenv("TOEDIT_STATS_PROGRESS_INTERVAL", "soon")
+    assert log_interval() == 30.0
+
+
+def test_token_progress_counts_inside_a_document(monkeypatch):
+    monkeypatch.setenv("TOEDIT_STATS_PROGRESS_INTERVAL", "0.01")
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    p = TokenProgress(chars_total=4000, documents=1, desc="editing")
+    for _ in range(5):  # five forward batches of one long document, before it finishes
+        time.sleep(0.02)
+        p.on_tokens(100)
+    assert p.documents_done == 0 and p.tokens_done == 500
+    p.close()
+    assert "500/1.00k" in out.getvalue().splitlines()[-1]
+
+
+def test_cli_writes_progress_lines_to_a_log(tmp_path, sample_synthetic):
+    env = {**os.environ, "TOEDIT_STATS_PROGRESS_INTERVAL": "0.05"}
+    out = tmp_path / "e.jsonl"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toedit_stats",
+            "edit",
+            str(sample_synthetic),
+            "-o",
+            str(out),
+            "--model",
+            "fake",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("editing")]
+    assert lines and "docs 40/40" in lines[-1]
+    assert len(out.read_text().splitlines()) == 40 and json.loads(out.read_text().splitlines()[0])
+    quiet = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toedit_stats",
+            "edit",
+            str(sample_synthetic),
+            "-o",
+            str(tmp_path / "q.jsonl"),
+            "--model",
+            "fake",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
