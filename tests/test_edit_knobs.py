@@ -109,7 +109,6 @@ def test_edit_job_records_the_p_it_chose(tmp_path, sample_synthetic):
             "4",
             "--limit",
             "10",
-            "--quiet",
         ],
     )
     assert r.exit_code == 0, r.output

@@ -801,6 +801,9 @@ def edit(input_path, output, quiet, **opts):
         f"({share(t['deleted'])}), skipped unsafe {t['skipped_unsafe']}{bad} -> {visible(str(result.output))}",
         err=True,
     )
+    damage = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in t["damage"].items())
+    protected = f"; protected {t['protected']} positions ({cfg.protect})" if cfg.protect else ""
+    click.echo(f"edits by kind: {damage}{protected}", err=True)
 
 
 def _sweep_command() -> click.Command:

@@ -38,6 +38,7 @@ import json
 import os
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,7 @@ class ReadStats:
     filtered: int = 0
     sampled_from: int | None = None
     bad_examples: list[str] = field(default_factory=list)
+    where_values: dict[str, Counter] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -238,6 +240,10 @@ class _BadRecord(Exception):
         self.line = line
 
 
+class _BinaryInput(_BadRecord):
+    """A file that is not text at all: an error even with ``skip_bad``."""
+
+
 # --------------------------------------------------------------------------------------------
 # raw readers: each yields (line_number, record dict | _BadRecord) for one file
 
@@ -323,6 +329,15 @@ class _Reader:
         self.replaced = 0
 
     def decode(self, raw: bytes, line: int, *, whole_file: bool = False) -> str:
+        if line == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (Windows tools)
+            raw = raw[3:]
+        if b"\x00" in raw:  # text never holds NUL bytes: a binary file (or UTF-16), not a corpus
+            where = _line_of_byte(raw, raw.index(b"\x00")) if whole_file else line
+            raise _BinaryInput(
+                "looks binary (NUL bytes), not UTF-8 text: check the file (UTF-16 text must be converted "
+                "to UTF-8; corpora are .txt, .jsonl[.gz|.zst], .parquet or folders of them)",
+                where,
+            )
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -639,12 +654,20 @@ class Corpus:
             else:
                 records = reader.hf(path)
             for lineno, rec in records:
+                if isinstance(rec, _BinaryInput):
+                    raise InputError(str(rec), path=path, line=rec.line or lineno)
                 if isinstance(rec, _BadRecord):
                     stats.records += 1
                     self._bad(stats, path, rec.line or lineno, str(rec))
                     continue
                 if self.where and not _matches(rec, self.where):
                     stats.filtered += 1
+                    if stats.documents == 0:  # values seen, for the "matched nothing" message
+                        for key, _ in self.where:
+                            found, got = _lookup(rec, key)
+                            seen = stats.where_values.setdefault(key, Counter())
+                            if len(seen) < 10_000 or (found and _as_text(got) in seen):
+                                seen[_as_text(got) if found else "(missing)"] += 1
                     continue
                 stats.records += 1
                 text = rec.get(self.text_field, _MISSING)
@@ -701,7 +724,16 @@ class Corpus:
         if stats.documents == 0:
             why = []
             if stats.filtered:
-                why.append(f"{stats.filtered} records did not match --where {_where_str(self.where)}")
+                seen = "; ".join(
+                    f"{key} has "
+                    + ", ".join(f"{v!r} ({n})" for v, n in counts.most_common(8))
+                    + (", …" if len(counts) > 8 else "")
+                    for key, counts in stats.where_values.items()
+                )
+                why.append(
+                    f"{stats.filtered} records did not match --where {_where_str(self.where)}"
+                    + (f"; most common values: {seen}" if seen else "")
+                )
             if stats.skipped_empty:
                 why.append(f"{stats.skipped_empty} empty texts")
             if stats.skipped_bad:

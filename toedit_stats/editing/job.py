@@ -57,11 +57,11 @@ from .._version import __version__
 from ..corpus import Corpus, Document, output_format, write_records
 from ..errors import ConfigError
 from ..progress import TokenProgress
-from .toedit import EditConfig, EditedDocument, edit, resolve_target
+from .toedit import DAMAGE_CLASSES, EditConfig, EditedDocument, edit, resolve_target
 
 __all__ = ["EditJobResult", "check_edit_output", "run_edit_job"]
 
-_COUNTS = ("tokens", "selected", "changed", "deleted", "skipped_unsafe", "expected_changed")
+_COUNTS = ("tokens", "selected", "changed", "deleted", "skipped_unsafe", "expected_changed", "protected")
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,29 @@ def _completed(out: Path, fp: str) -> dict[str, Any] | None:
     return m
 
 
+def config_differences(old: Any, new: dict[str, Any], limit: int = 6) -> list[str]:
+    """``"edit.p: 0.99 -> 0.9"`` for every leaf that differs between two job configurations (the
+    settings a refused resume names)."""
+
+    def leaves(x: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(x, dict):
+            out: dict[str, Any] = {}
+            for k, v in x.items():
+                out.update(leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+            return out
+        return {prefix: x}
+
+    if not isinstance(old, dict):
+        return []
+    a, b = leaves(old), leaves(json.loads(json.dumps(new)))
+    diffs = [
+        f"{k}: {a.get(k, '(none)')!r} -> {b.get(k, '(none)')!r}"
+        for k in sorted(a.keys() | b.keys())
+        if a.get(k) != b.get(k)
+    ]
+    return diffs[:limit] + ([f"… {len(diffs) - limit} more"] if len(diffs) > limit else [])
+
+
 def edit_job_config(
     corpus: Corpus,
     model_info: dict[str, Any] | None,
@@ -248,6 +271,7 @@ def edit_totals(edited: Sequence[EditedDocument]) -> dict[str, Any]:
             for key in _COUNTS:
                 gens[g][key] += getattr(ga, key)
     totals["documents_changed"] = sum(1 for e in edited if e.doc.text != e.original)
+    totals["damage"] = {c: sum(e.audit.damage.get(c, 0) for e in edited) for c in DAMAGE_CLASSES}
     totals["generations"] = gens
     return totals
 
@@ -340,9 +364,15 @@ def run_edit_job(
         except (OSError, ValueError):
             old = {"fingerprint": fp, "chunks": []}  # killed before the first manifest: start over
         if old.get("fingerprint") != fp:
+            changed = config_differences(old.get("config"), job_config)
+            what = (
+                "these settings differ: " + "; ".join(changed)
+                if changed
+                else f"fingerprint {old.get('fingerprint')} != {fp}"
+            )
             raise ConfigError(
-                f"{parts} was made with a different configuration (fingerprint {old.get('fingerprint')} "
-                f"!= {fp}); delete it or rerun with the same options"
+                f"{parts} was made with a different configuration ({what}); rerun with the same options, "
+                "or delete it (or pass --overwrite) to start over"
             )
         done = _valid_chunks(parts, old, plan)
         _clean_parts(parts, done)
@@ -419,6 +449,7 @@ def run_edit_job(
                 gens.append(dict.fromkeys(gt, 0))
             for key, v in gt.items():
                 gens[g][key] += v
+    totals["damage"] = {k: sum(c["totals"]["damage"][k] for c in chunks) for k in DAMAGE_CLASSES}
     totals["generations"] = gens
     totals["empty_passed_through"] = empty_docs
     totals["skipped_bad"] = read_stats["skipped_bad"]

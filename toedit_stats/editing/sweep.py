@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .toedit import EditConfig
+from .toedit import EditConfig, inside_word
 
 __all__ = ["DEFAULT_GRID", "SweepResult", "parse_grid", "sweep"]
 
@@ -196,9 +196,7 @@ def _word_internal(edited) -> tuple[int, int]:
                 if not new:
                     continue
                 n += 1
-                left = s > 0 and text[s - 1].isalnum() and old[:1].isalnum()
-                right = t < len(text) and text[t].isalnum() and old[-1:].isalnum()
-                inside += left or right
+                inside += inside_word(text, s, t, old)
     return n, inside
 
 

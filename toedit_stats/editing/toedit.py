@@ -41,7 +41,10 @@ from ..lm.base import TokenScores, document_buffers
 from ..options import check_fields, option
 
 __all__ = [
+    "DAMAGE_CLASSES",
+    "PROTECT",
     "STRATEGIES",
+    "damage_class",
     "DocumentAudit",
     "EditConfig",
     "EditedDocument",
@@ -54,6 +57,87 @@ __all__ = [
 ]
 
 STRATEGIES = ("up_revise", "low_drop_up_revise", "filtering")
+PROTECT = ("names", "numbers")
+DAMAGE_CLASSES = ("number", "inside_word", "name", "punctuation", "word")
+
+
+def _word_bounds(text: str, s: int, e: int) -> tuple[int, int]:
+    """The span of the word (letters and digits) that characters ``[s, e)`` belong to, the
+    token's leading whitespace excluded."""
+    while s < e and not text[s].isalnum():
+        s += 1
+    a, b = s, max(s, e)
+    while a > 0 and text[a - 1].isalnum():
+        a -= 1
+    while b < len(text) and text[b].isalnum():
+        b += 1
+    return a, b
+
+
+def inside_word(text: str, s: int, e: int, old: str) -> bool:
+    """The token at ``[s, e)`` is a piece of a longer word: a letter or digit touches it without a
+    space ("1970s" → "1972s", "Walmart" → "WalmArt")."""
+    left = s > 0 and text[s - 1].isalnum() and old[:1].isalnum()
+    right = e < len(text) and text[e].isalnum() and old[-1:].isalnum()
+    return bool(left or right)
+
+
+def in_name(text: str, s: int, e: int) -> bool:
+    """The token at ``[s, e)`` belongs to a capitalised word that does not start a sentence (the
+    previous non-space character is not ``.``, ``!``, ``?``, a newline, or the start of the text):
+    a heuristic for names."""
+    a, b = _word_bounds(text, s, e)
+    if a >= b or not text[a].isupper():
+        return False
+    j = a - 1
+    while j >= 0 and text[j] in " \t\"'“‘([":
+        j -= 1
+    return j >= 0 and text[j] not in ".!?\n\r:"
+
+
+def damage_class(text: str, s: int, e: int, old: str, new: str) -> str:
+    """What one applied edit of the span ``[s, e)`` (original token ``old``, replacement ``new``,
+    empty for a deletion) did, by the first that applies: ``number`` (a digit in either token),
+    ``inside_word`` (:func:`inside_word`), ``name`` (:func:`in_name`), ``punctuation`` (the
+    original token has no letter or digit: whitespace or punctuation), ``word`` (a whole word
+    replaced or deleted).
+
+    >>> t = "In the early 1970s, Merle went to Walmart."
+    >>> at = lambda w: (t.index(w), t.index(w) + len(w))
+    >>> damage_class(t, *at("70"), "70", "72"), damage_class(t, *at("Merle"), "Merle", "Merley")
+    ('number', 'name')
+    >>> damage_class(t, *at("art"), "art", "Art"), damage_class(t, *at(","), ",", " and"), damage_class(t, 2, 6, " the", " an")
+    ('inside_word', 'punctuation', 'word')
+    """
+    if any(c.isdigit() for c in old) or any(c.isdigit() for c in new):
+        return "number"
+    if inside_word(text, s, e, old):
+        return "inside_word"
+    if in_name(text, s, e):
+        return "name"
+    if not any(c.isalnum() for c in old):
+        return "punctuation"
+    return "word"
+
+
+def _protected_positions(
+    text: str, scores: TokenScores, positions: np.ndarray, protect: frozenset[str], texts
+) -> np.ndarray:
+    """Which of ``positions`` (token indices) ``protect`` forbids editing; ``texts`` are their
+    token strings."""
+    out = np.zeros(positions.size, bool)
+    for j, (pos, tok) in enumerate(zip(positions.tolist(), texts)):
+        s, e = (int(x) for x in scores.offsets[pos])
+        if (
+            "numbers" in protect
+            and (
+                any(c.isdigit() for c in tok)
+                # a separator inside a number ("1,000", "3.5") is part of it
+                or (s > 0 and e < len(text) and text[s - 1].isdigit() and text[e].isdigit())
+            )
+        ) or ("names" in protect and in_name(text, s, e)):
+            out[j] = True
+    return out
 
 
 @dataclass(frozen=True)
@@ -94,9 +178,26 @@ class EditConfig:
         help="Choose p for this corpus so that the expected changed share of all tokens is this (one extra "
         "scoring pass); the p chosen is recorded. Overrides --p.",
     )
+    protect: str = option(
+        "",
+        metavar="numbers,names",
+        help="Never edit these (comma-separated): numbers (no token with a digit is changed, deleted or "
+        "sampled), names (no token of a capitalised word that does not start a sentence).",
+    )
 
     def __post_init__(self):
         check_fields(self)
+        parts = sorted({x.strip() for x in str(self.protect).split(",") if x.strip()})
+        bad = [x for x in parts if x not in PROTECT]
+        if bad:
+            raise ConfigError(
+                f"protect must be a comma-separated subset of {', '.join(PROTECT)}, got {self.protect!r}"
+            )
+        object.__setattr__(self, "protect", ",".join(parts))
+
+    @property
+    def protected(self) -> frozenset[str]:
+        return frozenset(x for x in self.protect.split(",") if x)
 
     @property
     def effective_beta(self) -> float:
@@ -124,7 +225,9 @@ class DocumentAudit:
     (up-revise strategies); ``changed``: replacements applied (the sample differed from the
     original token); ``deleted``: deletions applied; ``skipped_unsafe``: edits not applied because
     a span was not a clean character boundary; ``positions``: with ``audit_positions``, one
-    ``[token index, [start, end], old text, new text, old probability]`` per applied edit."""
+    ``[token index, [start, end], old text, new text, old probability]`` per applied edit;
+    ``protected``: positions ``protect`` left alone; ``damage``: applied edits per
+    :func:`damage_class`."""
 
     tokens: int = 0
     selected: int = 0
@@ -132,6 +235,8 @@ class DocumentAudit:
     deleted: int = 0
     skipped_unsafe: int = 0
     expected_changed: float = 0.0  # sum over selected positions of P(the sample differs from the original)
+    protected: int = 0  # selected or deletable positions left alone by ``protect``
+    damage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DAMAGE_CLASSES, 0))
     positions: list[list[Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,6 +268,8 @@ class EditedDocument:
             deleted=sum(x.deleted for x in a),
             skipped_unsafe=sum(x.skipped_unsafe for x in a),
             expected_changed=round(sum(x.expected_changed for x in a), 6),
+            protected=sum(x.protected for x in a),
+            damage={c: sum(x.damage.get(c, 0) for x in a) for c in DAMAGE_CLASSES},
         )
 
     def record(self, text_field: str = "text") -> dict[str, Any]:
@@ -189,7 +296,11 @@ def doc_rng(seed: int, doc_id: str, generation: int = 0) -> np.random.Generator:
 
 
 def _sampling_weights(
-    topk_logprobs: np.ndarray, cand: np.ndarray, original: np.ndarray, config: EditConfig
+    topk_logprobs: np.ndarray,
+    cand: np.ndarray,
+    original: np.ndarray,
+    config: EditConfig,
+    allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per position: the sampling distribution over the top-k candidates (softmax of log-probs / β,
     the original masked out with ``exclude_original``) and the probability that the sample differs
@@ -200,13 +311,18 @@ def _sampling_weights(
     w = np.exp(logits)
     w = w / w.sum(axis=1, keepdims=True)
     is_orig = cand == original[:, None]
+    if allowed is not None:  # candidates ``protect`` forbids (the original always stays possible)
+        w = np.where(allowed | is_orig, w, 0.0)
+        total = w.sum(axis=1, keepdims=True)
+        w = np.where(total > 0, w / np.where(total > 0, total, 1.0), is_orig.astype(np.float64))
     if config.exclude_original:
         rest = np.where(is_orig, 0.0, w)
         total = rest.sum(axis=1, keepdims=True)
         ok = total[:, 0] > 0
         w = np.where(ok[:, None], rest / np.where(total > 0, total, 1.0), is_orig.astype(np.float64))
         return w, ok.astype(np.float64)
-    return w, 1.0 - (w * is_orig).sum(axis=1)
+    possible = w.sum(axis=1) > 0  # False: every candidate forbidden and the original not among them
+    return w, np.where(possible, 1.0 - (w * is_orig).sum(axis=1), 0.0)
 
 
 def change_profile(
@@ -282,32 +398,53 @@ def edit_scores(
     if config.revises and n:
         sel = np.flatnonzero(probs >= config.p)
         audit.selected = int(sel.size)
-        # one uniform per selected position, drawn even when nothing changes: determinism
+        # one uniform per selected position, drawn even when nothing changes (or the position is
+        # protected): determinism, and protection changes nothing at the other positions
         u = rng.random(sel.size)
+        protect = config.protected
+        if sel.size and protect:
+            keep = ~_protected_positions(
+                text, scores, sel, protect, token_text(scores.token_ids[sel].tolist())
+            )
+            audit.protected += int((~keep).sum())
+            sel, u = sel[keep], u[keep]
         if sel.size:
             if scores.topk_ids.shape[1] < config.k:
                 raise ConfigError(
                     f"scores carry top-{scores.topk_ids.shape[1]} candidates; k={config.k} needs more"
                 )
             cand = scores.topk_ids[sel, : config.k]
+            allowed = None
+            if "numbers" in protect:  # never sample a token with a digit
+                uniq, inv = np.unique(cand, return_inverse=True)
+                digit = np.array([any(c.isdigit() for c in t) for t in token_text(uniq.tolist())], bool)
+                allowed = ~digit[inv.reshape(cand.shape)]
             w, p_change = _sampling_weights(
-                scores.topk_logprobs[sel, : config.k], cand, scores.token_ids[sel], config
+                scores.topk_logprobs[sel, : config.k], cand, scores.token_ids[sel], config, allowed
             )
             audit.expected_changed = round(float(p_change.sum()), 6)
             cdf = np.cumsum(w, axis=1)
             choice = np.minimum((cdf < u[:, None]).sum(axis=1), config.k - 1)
-            if config.exclude_original:  # rounding can land on a masked last candidate: take the best other
-                stuck = (cand[np.arange(sel.size), choice] == scores.token_ids[sel]) & (p_change > 0)
+            if config.exclude_original or allowed is not None:
+                # rounding can land on a masked last candidate: take the most likely allowed one
+                stuck = (w[np.arange(sel.size), choice] == 0) & (p_change > 0)
                 if stuck.any():
                     choice[stuck] = np.argmax(w[stuck], axis=1)
-            new_ids = cand[np.arange(sel.size), choice]
+            new_ids = np.where(p_change > 0, cand[np.arange(sel.size), choice], scores.token_ids[sel])
             for pos, new in zip(
                 sel[new_ids != scores.token_ids[sel]].tolist(),
                 new_ids[new_ids != scores.token_ids[sel]].tolist(),
             ):
                 edits[pos] = new
     if config.deletes and n:
-        for pos in np.flatnonzero(probs < config.drop_below).tolist():
+        low = np.flatnonzero(probs < config.drop_below)
+        if low.size and config.protected:
+            keep = ~_protected_positions(
+                text, scores, low, config.protected, token_text(scores.token_ids[low].tolist())
+            )
+            audit.protected += int((~keep).sum())
+            low = low[keep]
+        for pos in low.tolist():
             edits[pos] = None
     if not edits:
         return text, audit
@@ -329,6 +466,7 @@ def edit_scores(
             audit.deleted += 1
         else:
             audit.changed += 1
+        audit.damage[damage_class(text, s, e, old, new)] += 1
         if audit.positions is not None:
             audit.positions.append([pos, [s, e], old, new, float(probs[pos])])
     pieces.append(text[cursor:])

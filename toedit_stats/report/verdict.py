@@ -103,6 +103,21 @@ def build_verdict(report) -> dict[str, Any]:
             + (f" and deleted {ed['deleted']} ({dpct:.2f}%)" if ed["deleted"] else "")
             + f" in {ed['documents_changed']} of {ed['documents']} documents."
         )
+        applied = sum(ed["damage"].values())
+        if applied:
+            labels = {
+                "number": "in numbers",
+                "inside_word": "inside a word",
+                "name": "in names",
+                "punctuation": "on punctuation",
+                "word": "whole words",
+            }
+            parts = "; ".join(f"{ed['damage'][k]} {label}" for k, label in labels.items())
+            protect = ed["config"].get("protect")
+            sentences.append(
+                f"By kind, the {applied} applied edits were: {parts}"
+                + (f" ({ed['protected']} positions protected: {protect})." if protect else ".")
+            )
     if has_e and effects["effects"]:
         rows = effects["effects"]
         with_ci = [r for r in rows if math.isfinite(r["low"])]
