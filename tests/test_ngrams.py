@@ -273,3 +273,21 @@ def test_cli_json_shape_and_outputs(tmp_path, sample_human, sample_synthetic):
         "top_bigrams.png",
         "top_mass.png",
     } <= names
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "affine64", "legacy"])
+def test_numpy_minhash_update_equals_datasketch(scheme):
+    """The vectorised signature update gives datasketch's update_batch signature exactly."""
+    from datasketch import MinHash
+    from datasketch import minhash as mh
+
+    from toedit_stats.analyzers.ngrams import _identity, _signature_update
+
+    t = MinHash(num_perm=128, seed=3, hashfunc=_identity, scheme=scheme)
+    update = _signature_update(t, mh)
+    assert update is not None
+    for size in (1, 7, 500):
+        hv = np.random.default_rng(size).integers(0, 2**32, size, dtype=np.uint64)
+        m = t.copy()
+        m.update_batch(hv.tolist())
+        assert np.array_equal(m.hashvalues, update(t.hashvalues, hv))

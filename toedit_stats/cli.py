@@ -634,6 +634,13 @@ def _report_command() -> click.Command:
         "--select-n", type=int, default=None, help="Documents to select (default: half the sample)."
     )
     @click.option("--no-scores", is_flag=True, help="Do not write per-document scores (scores.parquet).")
+    @click.option(
+        "--group-by",
+        default=None,
+        metavar="FIELD",
+        help="Also run every analyzer per value of this metadata field (e.g. generator, domain); per-group "
+        "tests Holm-corrected together.",
+    )
     @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
     @config_option
     def report(
@@ -651,6 +658,7 @@ def _report_command() -> click.Command:
         select,
         select_n,
         no_scores,
+        group_by,
         quiet,
         **opts,
     ):
@@ -700,6 +708,7 @@ def _report_command() -> click.Command:
             select=select,
             select_n=select_n,
             scores=not no_scores,
+            group_by=group_by,
             progress=progress_enabled(quiet),
             command="toedit-stats " + " ".join(sys.argv[1:]),
         ).run(cs[0], cs[1], cs[2] if edited else None)

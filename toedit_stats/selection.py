@@ -25,23 +25,34 @@ __all__ = ["dsir_features", "dsir_log_diff", "dsir_log_weights", "gumbel_top_k"]
 
 
 def dsir_features(texts: Sequence[str], buckets: int = N_BUCKETS):
-    """Sparse ``(documents, buckets)`` counts of hashed unigrams and bigrams (scipy CSR); each
-    distinct n-gram is hashed once."""
+    """Sparse ``(documents, buckets)`` counts of hashed unigrams and bigrams (scipy CSR). Words
+    are coded once with numpy; each distinct word and each distinct bigram is hashed once."""
     from scipy.sparse import csr_matrix
 
-    memo: dict[str, int] = {}
-    rows, cols = [], []
-    for i, text in enumerate(texts):
-        words = WORD_PATTERN.findall(text.lower())
-        grams = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
-        for g in grams:
-            b = memo.get(g)
-            if b is None:
-                b = memo[g] = dsir_bucket(g, buckets)
-            cols.append(b)
-        rows.extend([i] * len(grams))
-    data = np.ones(len(cols), np.float64)
-    return csr_matrix((data, (rows, cols)), shape=(len(texts), buckets))
+    words = [WORD_PATTERN.findall(t.lower()) for t in texts]
+    lengths = np.fromiter((len(w) for w in words), np.int64, len(words))
+    n_docs = len(texts)
+    if not lengths.sum():
+        return csr_matrix((n_docs, buckets), dtype=np.float64)
+    vocab, codes = np.unique(np.fromiter(itertools.chain.from_iterable(words), object), return_inverse=True)
+    codes = codes.astype(np.int64)
+    doc = np.repeat(np.arange(n_docs), lengths)
+    uni = np.fromiter((dsir_bucket(w, buckets) for w in vocab), np.int64, len(vocab))[codes]
+    # bigrams within a document: a position and the next one in the same document
+    same = doc[:-1] == doc[1:]
+    pair = codes[:-1][same] * len(vocab) + codes[1:][same]
+    distinct, inverse = np.unique(pair, return_inverse=True)
+    V = len(vocab)
+    bi = np.fromiter(
+        (dsir_bucket(f"{vocab[k // V]} {vocab[k % V]}", buckets) for k in distinct.tolist()),
+        np.int64,
+        len(distinct),
+    )[inverse]
+    rows = np.concatenate([doc, doc[:-1][same]])
+    cols = np.concatenate([uni, bi])
+    m = csr_matrix((np.ones(rows.size, np.float64), (rows, cols)), shape=(n_docs, buckets))
+    m.sum_duplicates()
+    return m
 
 
 def dsir_log_diff(raw, target) -> np.ndarray:

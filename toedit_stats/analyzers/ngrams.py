@@ -924,16 +924,47 @@ def near_duplicate_pairs(
     estimated Jaccard ≥ ``threshold`` (the near-duplicate rate and the per-document clusters of
     :mod:`toedit_stats.scores` both come from here)."""
     from datasketch import LeanMinHash, MinHash, MinHashLSH
+    from datasketch import minhash as _mh
 
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     template = MinHash(num_perm=num_perm, seed=seed, hashfunc=_identity)
+    # datasketch's own CPU update on the numpy hash values directly (the same signature as
+    # update_batch, without its Python call per shingle); any other datasketch: update_batch
+    update = _signature_update(template, _mh)
     for i, hv in enumerate(shingles):
         m = template.copy()
-        m.update_batch(hv.tolist())
+        if update is not None and hv.size:
+            m.hashvalues = update(m.hashvalues, hv)
+        else:
+            m.update_batch(hv.tolist())
         lm = LeanMinHash(m)
         for j in lsh.query(lm):
             yield i, j
         lsh.insert(i, lm, check_duplication=False)
+
+
+def _signature_update(template: Any, mh: Any):
+    """``(hashvalues, shingle hashes) -> hashvalues``: MinHash's CPU update of datasketch 2.x
+    (schemes ``affine32``/``affine64``/``legacy``) in numpy, or ``None`` when this datasketch
+    does not have those internals."""
+    a, b = template.permutations
+    scheme = getattr(template, "scheme", None)
+    try:
+        if scheme == mh._SCHEME_LEGACY:
+            prime, max_hash = np.uint64(mh._mersenne_prime), np.uint64(mh._max_hash)
+            return lambda base, hv: np.minimum(
+                base, ((hv.astype(np.uint64)[:, None] * a + b) % prime & max_hash).min(0)
+            )
+        width, dtype, fmix = mh._SCHEME_WIDTHS[scheme], mh._SCHEME_DTYPES[scheme], mh._fmix
+    except (AttributeError, KeyError):
+        return None
+
+    def update(base, hv):
+        with np.errstate(over="ignore"):
+            phv = fmix(hv.astype(dtype).reshape(-1, 1), width) * a + b
+        return np.minimum(base, phv.min(axis=0))
+
+    return update
 
 
 def _identity(x: int) -> int:

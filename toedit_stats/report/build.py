@@ -91,6 +91,11 @@ class Report:
         control; the selection effect is ``Δ = d(human, selected) − d(human, uniform)`` with a
         bootstrap interval, so selection is credited only with what picking that many documents at
         random would not do (plug-in distances depend on sample size).
+    group_by : a metadata field (e.g. ``generator``, ``domain``; dotted for nested fields): every
+        analyzer also runs per value of it on the synthetic (and edited) documents of that group —
+        against the human documents of the same group when the human corpus has the field, else
+        against the whole human corpus — with the per-group tests Holm-corrected together
+        (:mod:`toedit_stats.report.groups`).
     scores : write per-document audit scores (:func:`toedit_stats.scores.score`) of the human,
         synthetic and edited corpora; the report lists the most and least human-like synthetic
         documents by the classifier. Needs the embedding analyzer (its embeddings are reused).
@@ -110,6 +115,7 @@ class Report:
         select: str | None = None,
         select_n: int | None = None,
         scores: bool = True,
+        group_by: str | None = None,
         progress: bool = False,
         command: str | None = None,
     ):
@@ -143,6 +149,10 @@ class Report:
         self.select = select
         self.select_n = select_n
         self.want_scores = bool(scores)
+        if group_by is not None and (not isinstance(group_by, str) or not group_by.strip()):
+            raise ConfigError(f"group_by must be a field name, got {group_by!r}")
+        self.group_by = group_by
+        self.groups: Any = None
         self.selection: dict[str, Any] | None = None
         self.scores: Any = None
         self.lm_spec = lm
@@ -252,6 +262,7 @@ class Report:
         order = [n for n in (n_h, n_s, n_e, SELECTED, UNIFORM) if n in corpora]
         ordered = [corpora[n] for n in order]
         embedders: dict[Any, Any] = {}
+        self._effective: dict[str, Analyzer] = {}
 
         stages = None
         if self.progress:
@@ -277,12 +288,21 @@ class Report:
                     a.embedder, self.seed, getattr(a, "cache", False)
                 )
             effective = dataclasses.replace(a, **changes)
+            self._effective[a.name] = (
+                dataclasses.replace(effective, progress=False) if "progress" in names else effective
+            )
             self.results[a.name] = effective.analyze(ordered, reference=0)
             self.timings[a.name] = time.perf_counter() - t
             if stages is not None:
                 stages.update(1)
         if stages is not None:
             stages.close()
+        if self.group_by:
+            from .groups import run_groups
+
+            t = time.perf_counter()
+            self.groups = run_groups(self, corpora, self.group_by)
+            self.timings["groups"] = time.perf_counter() - t
         if self.want_scores and embedders:
             t = time.perf_counter()
             self.scores = _report_scores(
@@ -323,6 +343,7 @@ class Report:
             "edit": self.editor.to_dict() if self.edit else None,
             "edited_given": edited is not None,
             "select": {"method": self.select, "n": self.selection["n"]} if self.selection else None,
+            "group_by": self.group_by,
         }
         model_info = lm.info() if lm is not None else None
         self.provenance = {
@@ -488,6 +509,7 @@ class Report:
                 if self.selection
                 else None
             ),
+            "groups": self.groups.to_dict() if self.groups is not None else None,
             "timings": self.timings,
             "provenance": self.provenance,
         }
@@ -529,6 +551,12 @@ class Report:
                 figs[f"edit_paired_{view.analyzer}"] = view.figure()
             if self.sweep_result is not None:
                 figs["sweep_frontier"] = self.sweep_result.frontier()
+            if self.groups is not None and self.groups.results:
+                from .groups import group_map
+
+                figs["groups_distances"] = self.groups.figure(self.names)
+                if "embed" in self.results:
+                    figs["groups_embedding_map"] = group_map(self.results["embed"], self.groups)
             for name, r in self.results.items():
                 figs.update({f"{name}_{k}": v for k, v in r.figures().items()})
             if self.edited_docs:
@@ -563,6 +591,9 @@ class Report:
             )
         if self.scores is not None and "p_synthetic" in self.scores:
             out["human_like_documents"] = self.human_like()
+        if self.groups is not None:
+            out["groups"] = self.groups.to_frame()
+            out["group_tests"] = self.groups.tests_frame()
         if self.edited_docs:
             import pandas as pd
 

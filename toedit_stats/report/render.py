@@ -121,8 +121,33 @@ def render_html(report) -> str:
             sections=sections,
             examples=[(e.doc.id, e.audit, _segments(e)) for e in examples],
             human_like=report.human_like() if report.scores is not None else None,
+            glossary=glossary(report),
         )
     )
+
+
+def glossary(report) -> list[dict[str, Any]]:
+    """Per analyzer, each metric once (name, label, kind, unit, direction, value for identical
+    corpora) and the analyzer module's documentation, which defines them."""
+    import inspect
+    import sys
+
+    out = []
+    for name, result in report.results.items():
+        seen: dict[str, Any] = {}
+        for m in result.metrics():
+            seen.setdefault(m.name, m)
+        module = type(result).__module__
+        out.append(
+            {
+                "analyzer": name,
+                "title": result.title,
+                "module": module,
+                "doc": inspect.getdoc(sys.modules.get(module)) or "",
+                "metrics": list(seen.values()),
+            }
+        )
+    return out
 
 
 def render_summary(report) -> str:
