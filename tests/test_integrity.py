@@ -358,8 +358,10 @@ def test_empty_texts_pass_through_and_bad_records_are_counted(tmp_path, sample_s
     back = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["id"] for r in back] == [r["id"] for r in recs]
     assert back[1]["text"] == "" and back[1]["toedit"]["tokens"] == 0
-    assert "wrote 6 documents (2 empty, passed through unedited)" in proc.stderr
-    assert "skipped 1 bad records" in proc.stderr
+    # --quiet: no summary, but dropped input is never silent
+    assert proc.stderr.strip() == "warning: skipped 1 bad records (see the manifest)"
+    totals = json.loads(out.with_name("o.jsonl.manifest.json").read_text())["totals"]
+    assert totals["documents"] == 6 and totals["empty_passed_through"] == 2 and totals["skipped_bad"] == 1
     manifest = json.loads((tmp_path / "o.jsonl.manifest.json").read_text())
     assert manifest["totals"]["skipped_bad"] == 1 and manifest["input"]["skipped_bad"] == 1
     assert "in.jsonl:7" in manifest["input"]["bad_examples"][0]

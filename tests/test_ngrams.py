@@ -291,3 +291,32 @@ def test_numpy_minhash_update_equals_datasketch(scheme):
         m = t.copy()
         m.update_batch(hv.tolist())
         assert np.array_equal(m.hashvalues, update(t.hashvalues, hv))
+
+
+def test_distinctive_bigrams_hand_computed():
+    """log2 ratio of add-½-smoothed relative frequencies, minimum count, punctuation skipped."""
+    from toedit_stats import Corpus
+    from toedit_stats.analyzers.ngrams import NgramAnalyzer
+
+    human = Corpus.from_documents(["the cat sat . the cat ran", "a dog sat"], name="human")
+    synth = Corpus.from_documents(["the cat sat . the cat sat . the cat sat"], name="synthetic")
+    res = NgramAnalyzer(n=(2,), equal_size=False, distinctive_min_count=2).analyze([human, synth])
+    rows = res.distinctive["synthetic"]
+    by = {(r["direction"], r["ngram"]): r for r in rows}
+    # bigrams: human "the cat" 2, "cat sat" 1, "sat ." 1, ". the" 1, "cat ran" 1, "a dog" 1, "dog sat" 1 (N 8);
+    # synthetic "the cat" 3, "cat sat" 3, "sat ." 2, ". the" 2 (N 10); B = 7 distinct bigrams in either
+    B = 7
+    expected = math.log2((3 + 0.5) / (10 + B / 2)) - math.log2((1 + 0.5) / (8 + B / 2))
+    assert by[("over", "cat sat")]["log2_ratio"] == pytest.approx(expected)
+    assert by[("over", "cat sat")]["count"] == 3 and by[("over", "cat sat")]["count_reference"] == 1
+    assert not any("." in r["ngram"] for r in rows)  # punctuation skipped by default
+    assert all(r["count"] + r["count_reference"] >= 2 for r in rows)
+    over = [r["log2_ratio"] for r in rows if r["direction"] == "over"]
+    assert over == sorted(over, reverse=True)
+    assert ("under", "cat ran") not in by  # seen once in the two together: below min_count
+    res2 = NgramAnalyzer(
+        n=(2,), equal_size=False, distinctive_min_count=1, distinctive_punctuation=True
+    ).analyze([human, synth])
+    assert any(r["ngram"] == "sat ." for r in res2.distinctive["synthetic"])
+    assert "distinctive_bigrams" in res2.figures()
+    assert len(res2.extra_tables()["distinctive_bigrams"]) == len(res2.distinctive["synthetic"])

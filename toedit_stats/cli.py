@@ -802,6 +802,8 @@ def edit(input_path, output, quiet, **opts):
     if result.manifest.get("p_chosen") is not None:
         bad += f"; p = {result.manifest['p_chosen']:.6g} chosen for target_change_rate = {cfg.target_change_rate}"
     if quiet:
+        if t.get("skipped_bad"):  # never silent about dropped input, even when quiet
+            click.echo(f"warning: skipped {t['skipped_bad']} bad records (see the manifest)", err=True)
         return
     click.echo(
         f"wrote {t['documents']} documents{passed}, {t['tokens']} tokens: selected {t['selected']} "

@@ -211,6 +211,8 @@ class NgramResult(Result):
     tokens_per_corpus: int | None = None  # set on the equal-size result
     sketch: dict[str, Any] | None = None  # set by the bounded-memory mode: estimators and bounds
     top_k: int = 40
+    # other corpus -> its most over- and under-represented bigrams vs the reference (full corpora)
+    distinctive: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # per-document bigram and hashed-bucket counts of the headline sample, for the bootstrap
     contrib: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
@@ -229,6 +231,8 @@ class NgramResult(Result):
             )
         if self.equal_size is not None:
             out["equal_size"] = self.equal_size.to_dict()
+        if self.distinctive:
+            out["distinctive_bigrams"] = self.distinctive
         if self.sketch is not None:
             out["sketch"] = self.sketch
         return out
@@ -425,6 +429,13 @@ class NgramResult(Result):
             "ngrams": self.wide_frame(),
             "ngram_pairs": self.pairs_frame(),
             "top_ngrams": pd.DataFrame(tops),
+            "distinctive_bigrams": pd.DataFrame(
+                [
+                    {"corpus": c, "reference": self.corpora[0].name, **r}
+                    for c, rows in self.distinctive.items()
+                    for r in rows
+                ]
+            ),
         }
 
     def wide_frame(self):
@@ -470,7 +481,35 @@ class NgramResult(Result):
         }
         if 2 in self.ns:
             makers["top_bigrams"] = self._fig_top_bigrams
+        if self.distinctive:
+            makers["distinctive_bigrams"] = self._fig_distinctive
         return makers
+
+    def _fig_distinctive(self, ax=None):
+        plt = _plt()
+        if ax is not None:
+            raise ConfigError("distinctive_bigrams draws one panel per corpus; call it without ax")
+        ref = self.corpora[0].name
+        shown = {c: rows for c, rows in self.distinctive.items() if rows}
+        k = max((len(r) for r in shown.values()), default=1)
+        fig, axes = plt.subplots(
+            1, max(1, len(shown)), figsize=(5.2 * max(1, len(shown)), 0.18 * k + 1.6), squeeze=False
+        )
+        for a, (name, rows) in zip(axes[0], shown.items()):
+            over = [r for r in rows if r["direction"] == "over"][:15]
+            under = [r for r in rows if r["direction"] == "under"][:15]
+            items = over + under[::-1]
+            a.barh(
+                [_lit(r["ngram"]) for r in items][::-1],
+                [r["log2_ratio"] for r in items][::-1],
+                color=["#d62728" if r["log2_ratio"] > 0 else "#1f77b4" for r in items][::-1],
+            )
+            a.axvline(0, color="#555", lw=0.8)
+            a.tick_params(axis="y", labelsize=7)
+            a.set_xlabel(f"log2 frequency ratio, {_lit(name)} / {_lit(ref)}")
+            a.set_title(f"bigrams over- (right) and under-represented (left) in {_lit(name)}", fontsize=9)
+        fig.tight_layout()
+        return fig
 
     def _fig_rank_frequency(self, ax=None):
         plt = _plt()
@@ -976,16 +1015,24 @@ def _identity(x: int) -> int:
 
 
 def _analyze_tokenized(
-    toks: list[_Tokenized], counter: _Counter, ns: tuple[int, ...], top_k: int, seed: int
+    toks: list[_Tokenized],
+    counter: _Counter,
+    ns: tuple[int, ...],
+    top_k: int,
+    seed: int,
+    distinctive: tuple[int, bool] | None = None,
 ) -> NgramResult:
     corpora: list[CorpusNgrams] = []
     counted: list[dict[int, tuple[np.ndarray, np.ndarray]]] = []
+    occurrences: list[tuple[np.ndarray, np.ndarray]] = []  # every bigram key and its start, per corpus
     for tc in toks:
         per_n: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         stats, top, rank_counts = [], {}, {}
         orders = sorted(set(ns) | {1, 2})
         for n, (keys, counts, all_keys, starts) in zip(orders, counter.count_many(tc, orders)):
             per_n[n] = (keys, counts)
+            if n == 2:
+                occurrences.append((all_keys, starts))
             if n not in ns:
                 continue
             stats.append(ngram_metrics(counts, n))
@@ -1027,7 +1074,72 @@ def _analyze_tokenized(
                 "js_divergence_bits": float(jensenshannon(ref.hashed.mass, other.hashed.mass, base=2) ** 2),
             }
         )
-    return NgramResult(corpora, pairs, hashed_pairs, ns, seed)
+    distinct: dict[str, list[dict[str, Any]]] = {}
+    if distinctive is not None:
+        min_count, punctuation = distinctive
+        for j in range(1, len(toks)):
+            distinct[toks[j].name] = distinctive_bigrams(
+                counter,
+                (toks[0], toks[j]),
+                (counted[0][2], counted[j][2]),
+                (occurrences[0], occurrences[j]),
+                min_count=min_count,
+                punctuation=punctuation,
+            )
+    return NgramResult(corpora, pairs, hashed_pairs, ns, seed, distinctive=distinct)
+
+
+def distinctive_bigrams(
+    counter: _Counter,
+    toks,
+    counts,
+    occurrences,
+    *,
+    min_count: int = 5,
+    punctuation: bool = False,
+    k: int = 20,
+) -> list[dict[str, Any]]:
+    """The ``k`` bigrams most over- and most under-represented in the second corpus relative to the
+    first (the reference): ``log2_ratio = log2((c_b + ½) / (N_b + ½B)) − log2((c_a + ½) / (N_a + ½B))``
+    (relative frequencies with add-½ smoothing over the ``B`` bigrams of either corpus), among
+    bigrams seen at least ``min_count`` times in the two together; bigrams with a word of
+    punctuation only are skipped unless ``punctuation``."""
+    (ka, ca), (kb, cb) = counts
+    keys = np.union1d(ka, kb)
+    a = np.zeros(keys.size, np.float64)
+    b = np.zeros(keys.size, np.float64)
+    a[np.searchsorted(keys, ka)] = ca
+    b[np.searchsorted(keys, kb)] = cb
+    na, nb, half = a.sum(), b.sum(), 0.5 * keys.size
+    if not (na and nb):
+        return []
+    lr = np.log2((b + 0.5) / (nb + half)) - np.log2((a + 0.5) / (na + half))
+    ok = np.flatnonzero(a + b >= min_count)
+    rows: list[dict[str, Any]] = []
+    for direction, order in (
+        ("over", ok[np.argsort(-lr[ok], kind="stable")]),
+        ("under", ok[np.argsort(lr[ok], kind="stable")]),
+    ):
+        found = 0
+        for i in order[: 50 * k].tolist():
+            side = 1 if b[i] > 0 else 0  # decode from a corpus where it occurs
+            all_keys, starts = occurrences[side]
+            text = counter.decode(toks[side], 2, all_keys, starts, [keys[i]])[0]
+            if not punctuation and not all(any(ch.isalnum() for ch in w) for w in text.split(" ")):
+                continue
+            rows.append(
+                {
+                    "direction": direction,
+                    "ngram": text,
+                    "count_reference": int(a[i]),
+                    "count": int(b[i]),
+                    "log2_ratio": float(lr[i]),
+                }
+            )
+            found += 1
+            if found == k:
+                break
+    return rows
 
 
 def _equal_size(toks: list[_Tokenized], seed: int) -> tuple[list[_Tokenized], int]:
@@ -1069,6 +1181,12 @@ class NgramAnalyzer(Analyzer):
     )
     sketch: bool = option(False, help="Bounded-memory mode (HyperLogLog++ and Misra–Gries).")
     capacity: int = option(10_000, min=1, help="With --sketch: heavy-hitter counters per n.")
+    distinctive_min_count: int = option(
+        5, min=1, help="Distinctive bigrams: seen at least this often in the two corpora together."
+    )
+    distinctive_punctuation: bool = option(
+        False, help="Distinctive bigrams may contain punctuation-only words."
+    )
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> NgramResult:
         ns = tuple(sorted({int(x) for x in self.n}))
@@ -1086,7 +1204,14 @@ class NgramAnalyzer(Analyzer):
         prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         toks, vocab = _tokenize_all(prepared)
         counter = _Counter(vocab)
-        full = _analyze_tokenized(toks, counter, ns, self.top, self.seed)
+        full = _analyze_tokenized(
+            toks,
+            counter,
+            ns,
+            self.top,
+            self.seed,
+            distinctive=(self.distinctive_min_count, self.distinctive_punctuation),
+        )
         if not self.equal_size or len(toks) < 2:
             return replace(full, top_k=self.top, contrib=_contributions(toks, counter))
         small, target = _equal_size(toks, self.seed)
@@ -1102,6 +1227,7 @@ class NgramAnalyzer(Analyzer):
             self.seed,
             equal_size=eq,
             top_k=self.top,
+            distinctive=full.distinctive,
             contrib=_contributions(small, counter),
         )
 
