@@ -3,7 +3,8 @@
 ``TOEDIT_STATS_CRASH_AT=NAME`` (or ``NAME:N``) kills the process the first (N-th) time it
 passes :func:`checkpoint` ``(NAME)``. Unset, a checkpoint costs one dictionary lookup. The edit
 job's phase boundaries are checkpoints, so the tests can kill it exactly there and check that
-``--resume`` recovers.
+``--resume`` recovers. ``TOEDIT_STATS_CRASH_SIGNAL=INT`` sends SIGINT instead (an interrupt
+from the keyboard).
 """
 
 from __future__ import annotations
@@ -25,4 +26,5 @@ def checkpoint(name: str) -> None:
         return
     _passed[name] = _passed.get(name, 0) + 1
     if _passed[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+        sig = signal.SIGINT if os.environ.get("TOEDIT_STATS_CRASH_SIGNAL") == "INT" else signal.SIGKILL
+        os.kill(os.getpid(), sig)

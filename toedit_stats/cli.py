@@ -577,6 +577,47 @@ def _check_bootstrap(bootstrap: int) -> None:
         raise bad_value("bootstrap", "an integer >= 0", bootstrap)
 
 
+def report_work_dir(out, settings: dict, inputs: list, *, resume: bool, overwrite: bool):
+    """``OUTPUT.parts``: where a report keeps its scores and embeddings until it is saved. A left-over
+    one needs ``--resume`` (same settings and inputs, else the settings that differ are named) or
+    ``--overwrite`` (start over)."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from ._io import atomic_write_text, dumps
+    from ._provenance import file_facts
+    from .editing.job import _fingerprint, config_differences
+
+    work = Path(str(out) + ".parts")
+    config = json.loads(dumps({"settings": settings, "inputs": [file_facts(p) for p in inputs]}))
+    fp = _fingerprint(config)
+    manifest = work / "manifest.json"
+    if work.exists():
+        if overwrite:
+            shutil.rmtree(work)
+        elif not resume:
+            raise ConfigError(
+                f"{work} holds the work of a report that did not finish; pass --resume to continue it, "
+                "or --overwrite to start over"
+            )
+        else:
+            try:
+                old = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = {"fingerprint": fp}  # killed before its manifest: nothing to compare
+            if old.get("fingerprint") != fp:
+                changed = config_differences(old.get("config"), config)
+                raise ConfigError(
+                    f"{work} was made with different settings ("
+                    + ("; ".join(changed) if changed else "inputs or options changed")
+                    + "); rerun with the same ones, or pass --overwrite to start over"
+                )
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(manifest, dumps({"fingerprint": fp, "config": config}) + "\n")
+    return work
+
+
 def _report_command() -> click.Command:
     @click.argument("human")
     @click.argument("synthetic")
@@ -595,6 +636,11 @@ def _report_command() -> click.Command:
         help="Report folder (refused when it exists and is not empty, unless --overwrite).",
     )
     @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+    @click.option(
+        "--resume",
+        is_flag=True,
+        help="Continue a killed report from its OUTPUT.parts folder (scores and embeddings done so far).",
+    )
     @click.option(
         "--max-docs",
         type=int,
@@ -650,6 +696,7 @@ def _report_command() -> click.Command:
         no_edit,
         output,
         overwrite,
+        resume,
         max_docs,
         all_docs,
         analyzers,
@@ -667,6 +714,24 @@ def _report_command() -> click.Command:
 
         from ._io import check_output_location
         from .report import Report
+
+        # what decides the report's numbers: a resumed run must have the same (before opts are consumed)
+        settings = {
+            "human": human,
+            "synthetic": synthetic,
+            "edited": edited,
+            "no_edit": no_edit,
+            "max_docs": max_docs,
+            "all_docs": all_docs,
+            "analyzers": analyzers,
+            "bootstrap": bootstrap,
+            "sweep": sweep_grid,
+            "select": select,
+            "select_n": select_n,
+            "scores": not no_scores,
+            "group_by": group_by,
+            **{k: v for k, v in opts.items() if k != "config"},
+        }
 
         if edited and no_edit:
             raise ConfigError("--edited and --no-edit exclude each other")
@@ -689,6 +754,7 @@ def _report_command() -> click.Command:
         paths = [human, synthetic] + ([edited] if edited else [])
         # before any work: the report folder can be written, is not an input, is empty or --overwrite
         check_output_location(out, directory=True, overwrite=overwrite, inputs=paths)
+        work = report_work_dir(out, settings, paths, resume=resume, overwrite=overwrite)
         default_names = ["human", "synthetic", "edited"][: len(paths)]
         wheres = list(opts.get("where") or ())
         if edited and len(wheres) == 2:
@@ -709,10 +775,14 @@ def _report_command() -> click.Command:
             select_n=select_n,
             scores=not no_scores,
             group_by=group_by,
+            work_dir=work,
             progress=progress_enabled(quiet),
             command="toedit-stats " + " ".join(sys.argv[1:]),
         ).run(cs[0], cs[1], cs[2] if edited else None)
         result.save(out, overwrite=overwrite)
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)  # the report is complete: its work folder goes
         if not quiet:
             frame = result.summary_frame()
             if not frame.empty:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._faults import checkpoint
 from .._provenance import file_facts, package_versions
 from ..analyzers.base import Analyzer, Metric, Result, prepare_corpora
 from ..corpus import Corpus, Document, MemoryCorpus, read_corpus
@@ -96,6 +97,9 @@ class Report:
         against the human documents of the same group when the human corpus has the field, else
         against the whole human corpus — with the per-group tests Holm-corrected together
         (:mod:`toedit_stats.report.groups`).
+    work_dir : keep the language-model scores and the embeddings in this folder (content-addressed
+        caches, written atomically) instead of in memory, so that a report killed part-way and run
+        again with the same ``work_dir`` redoes only what was not finished (``report --resume``).
     scores : write per-document audit scores (:func:`toedit_stats.scores.score`) of the human,
         synthetic and edited corpora; the report lists the most and least human-like synthetic
         documents by the classifier. Needs the embedding analyzer (its embeddings are reused).
@@ -116,6 +120,7 @@ class Report:
         select_n: int | None = None,
         scores: bool = True,
         group_by: str | None = None,
+        work_dir: str | Path | None = None,
         progress: bool = False,
         command: str | None = None,
     ):
@@ -153,6 +158,7 @@ class Report:
             raise ConfigError(f"group_by must be a field name, got {group_by!r}")
         self.group_by = group_by
         self.groups: Any = None
+        self.work_dir = work_dir
         self.selection: dict[str, Any] | None = None
         self.scores: Any = None
         self.lm_spec = lm
@@ -213,7 +219,12 @@ class Report:
             )
             if key not in shared:
                 lm = load_lm(spec)
-                shared[key] = lm if isinstance(lm, CachedLM) else CachedLM(lm, memory=True)
+                if isinstance(lm, CachedLM):
+                    shared[key] = lm
+                elif self.work_dir is not None:  # on disk: a resumed report reuses every score
+                    shared[key] = CachedLM(lm, Path(self.work_dir) / "scores")
+                else:
+                    shared[key] = CachedLM(lm, memory=True)
             return shared[key]
 
         editing = self.editor is not None and edited is None
@@ -255,6 +266,7 @@ class Report:
             totals[n_e] = len(self.edited_docs)
             self.edit = {**edit_totals(self.edited_docs), "config": self.editor.to_dict()}
             self.timings["edit"] = time.perf_counter() - t
+            checkpoint("report-edited")
         if self.select:
             t = time.perf_counter()
             self._select(corpora, totals, n_h, n_s)
@@ -285,7 +297,7 @@ class Report:
             elif "embedder" in names and isinstance(a.embedder, str):
                 # one loaded embedder, cached in memory: the per-document scores reuse its vectors
                 changes["embedder"] = embedders[a.embedder] = _shared_embedder(
-                    a.embedder, self.seed, getattr(a, "cache", False)
+                    a.embedder, self.seed, getattr(a, "cache", False), self.work_dir
                 )
             effective = dataclasses.replace(a, **changes)
             self._effective[a.name] = (
@@ -293,6 +305,7 @@ class Report:
             )
             self.results[a.name] = effective.analyze(ordered, reference=0)
             self.timings[a.name] = time.perf_counter() - t
+            checkpoint("report-analyzer")
             if stages is not None:
                 stages.update(1)
         if stages is not None:
@@ -346,11 +359,18 @@ class Report:
             "group_by": self.group_by,
         }
         model_info = lm.info() if lm is not None else None
+        caches = {
+            "scores": {"hits": lm.hits, "misses": lm.misses, "on_disk": lm.directory is not None}
+            if lm is not None
+            else None,
+            "work_dir": str(self.work_dir) if self.work_dir is not None else None,
+        }
         self.provenance = {
             "command": self.command or " ".join(sys.argv),
             "versions": package_versions(),
             "model": model_info,
             "platform": platform.platform(),
+            "caches": caches,
             "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         }
         if self.edit:
@@ -666,12 +686,16 @@ def _report_scores(human: Corpus, others: list[Corpus], lm: Any, embedder: Any, 
     return pd.concat(frames, ignore_index=True)
 
 
-def _shared_embedder(name: str, seed: int, disk: bool) -> Any:
+def _shared_embedder(name: str, seed: int, disk: bool, work_dir: Any = None) -> Any:
     from ..embed import load_embedder
     from ..embed.cache import CachedEmbedder
 
-    emb = load_embedder(name, seed=seed, cache=disk)
-    return emb if isinstance(emb, CachedEmbedder) else CachedEmbedder(emb, memory=True)
+    emb = load_embedder(name, seed=seed, cache=disk and work_dir is None)
+    if isinstance(emb, CachedEmbedder):
+        return emb
+    if work_dir is not None:
+        return CachedEmbedder(emb, Path(work_dir) / "embeddings")
+    return CachedEmbedder(emb, memory=True)
 
 
 def _default_model(a: Analyzer) -> Any:
