@@ -113,7 +113,7 @@ def test_cli_max_doc_tokens(tmp_path, sample_human):
         ["tokens", str(sample_human), "--model", "fake", "--limit", "3", "--max-doc-tokens", "50", "--json"],
     )
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)
     assert out["sampling"]["human"]["skipped_long"] == 3  # essays are longer than 50 tokens
 
 

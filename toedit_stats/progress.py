@@ -7,7 +7,8 @@ first document finishes), so the ETA follows the text, not the document count.
 Nothing is printed unless enabled; library code turns it on only when asked (``progress=True``).
 Every bar comes from :func:`bar`: on a terminal (or in Jupyter) a live tqdm bar; when stderr is
 a log file or a pipe, one plain line every ``TOEDIT_STATS_PROGRESS_INTERVAL`` seconds (default
-30) with the count, rate and ETA, so a job redirected to a log still reports.
+30) with the count, rate and ETA, so a job redirected to a log still reports (nothing for a job
+that ends within the first interval).
 
 >>> p = TokenProgress(chars_total=40, documents=2, enabled=False)
 >>> p.on_tokens(5); p.document_done(chars=20, tokens=5)
@@ -55,8 +56,9 @@ class _Lines:
 
 
 def _interactive(stream: Any) -> bool:
+    """A terminal, or a Jupyter kernel's output stream (tqdm.auto draws a widget there)."""
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+    return bool(isatty and isatty()) or type(stream).__module__.startswith("ipykernel")
 
 
 def bar(**kwargs: Any):
@@ -71,8 +73,15 @@ def bar(**kwargs: Any):
 
     interval = log_interval()
     kwargs.pop("dynamic_ncols", None)
+    # the first line after one interval: a job that ends (or fails) sooner prints nothing
     return tqdm(
-        file=_Lines(stream), mininterval=interval, maxinterval=interval, miniters=1, ncols=120, **kwargs
+        file=_Lines(stream),
+        mininterval=interval,
+        maxinterval=interval,
+        miniters=1,
+        ncols=120,
+        delay=interval,
+        **kwargs,
     )
 
 
