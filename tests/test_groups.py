@@ -124,3 +124,28 @@ def test_group_by_errors_and_cli(tmp_path, outfox_path, sample_human, sample_syn
     assert m["config"]["group_by"] == "generator" and m["groups"]["field"] == "generator"
     assert (out / "tables" / "groups.csv").exists() and (out / "figures" / "groups_distances.png").exists()
     assert "By generator" in (out / "report.html").read_text()
+
+
+def test_analyzer_subcommand_group_by(tmp_path, outfox_path):
+    """`lengths --group-by generator`: one corpus per generator after the reference, each equal to
+    running the analyzer on that generator alone."""
+    from toedit_stats.analyzers.lengths import LengthAnalyzer
+
+    base = [str(outfox_path), str(outfox_path), "--where", "label=human", "--where", "label=synthetic"]
+    r = CliRunner().invoke(main, ["lengths", *base, "--group-by", "generator", "--max-docs", "50", "--json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    names = [c["name"] for c in got["corpora"]]
+    assert names[0] == "texts[label=human]" and len(names) == 4
+    assert names[1:] == [
+        f"texts[label=synthetic]·{g}" for g in ("flan-t5-xxl", "gpt-3.5-turbo-0613", "text-davinci-003")
+    ]
+    human = read_corpus(outfox_path, where="label=human", name="texts[label=human]")
+    alone = LengthAnalyzer(max_docs=50).analyze(
+        [human, read_corpus(outfox_path, where="generator=text-davinci-003", name=names[3])]
+    )
+    a = next(c for c in got["corpora"] if c["name"] == names[3])
+    b = next(c for c in alone.to_dict()["corpora"] if c["name"] == names[3])
+    assert a == b
+    bad = CliRunner().invoke(main, ["lengths", *base, "--group-by", "nope"])
+    assert bad.exit_code == 2 and "no document of" in bad.output

@@ -380,13 +380,17 @@ def analyzer_command(name: str) -> click.Command:
     needs_lm = "lm" in cls.needs
     fields = {f.name for f in dataclasses.fields(cls)}
 
-    def run(corpora, output, overwrite, as_json, quiet, all_docs, **opts):
+    def run(corpora, output, overwrite, as_json, quiet, all_docs, group_by, **opts):
         seed = opts["seed"]
         extra = {"progress": progress_enabled(quiet)} if "progress" in fields else {}
         analyzer = make_analyzer(cls, opts, seed=seed, all_docs=all_docs, **extra)
         lm = make_lm(opts) if needs_lm else None  # validated before anything is read or written
         cs = open_corpora(corpora, opts)
         check_result_dir(output, overwrite, cs)
+        if group_by:  # every corpus after the reference, one corpus per group
+            from .report.groups import split_by
+
+            cs = [cs[0]] + [g for c in cs[1:] for g in split_by(c, group_by)]
         if lm is not None:
             analyzer = dataclasses.replace(analyzer, model=lm)
         result = analyzer.analyze(cs)
@@ -400,6 +404,12 @@ def analyzer_command(name: str) -> click.Command:
     doc = (cls.__doc__ or cls.title).strip().split("\n\n")[0].replace("\n", " ").replace("``", "")
     cmd: Callable = run
     cmd = result_options(f"{name}.json")(cmd)
+    cmd = click.option(
+        "--group-by",
+        default=None,
+        metavar="FIELD",
+        help="Split every corpus after the reference into one corpus per value of this metadata field.",
+    )(cmd)
     cmd = analyzer_options(cls)(cmd)
     if needs_lm:
         cmd = lm_options(cmd)

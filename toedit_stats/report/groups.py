@@ -23,7 +23,7 @@ from ..corpus import Corpus, Document, MemoryCorpus, _as_text, _lookup
 from ..errors import ConfigError
 from ..stats import holm
 
-__all__ = ["GroupResults", "group_of", "run_groups"]
+__all__ = ["GroupResults", "group_of", "run_groups", "split_by"]
 
 MIN_DOCS = 2
 MISSING = "(missing)"
@@ -186,6 +186,18 @@ def run_groups(report, corpora: dict[str, Corpus], field_name: str) -> GroupResu
         r["rejects"] = a < 0.05
     out.tests = rows
     return out
+
+
+def split_by(corpus: Corpus, field_name: str) -> list[Corpus]:
+    """``corpus`` as one in-memory corpus per value of ``field_name``, named ``name·value`` in
+    order of the values (documents without it in ``name·(missing)``); the analyzer subcommands'
+    ``--group-by``."""
+    by: dict[str, list[Document]] = {}
+    for d in corpus:
+        by.setdefault(group_of(d, field_name) or MISSING, []).append(d)
+    if set(by) == {MISSING}:
+        raise ConfigError(f"--group-by: no document of {corpus.name} has the field {field_name!r}")
+    return [MemoryCorpus(by[g], name=f"{corpus.name}·{g}") for g in sorted(by)]
 
 
 def _memory(docs: list[Document], name: str) -> MemoryCorpus:
