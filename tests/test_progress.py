@@ -30,6 +30,21 @@ def test_log_lines_at_the_interval(monkeypatch):
     assert "tok/s" in lines[-2] and "<" in lines[-2] and "/1000" in lines[-2]  # rate, ETA, total
 
 
+def test_nested_bars_write_plain_lines(monkeypatch):
+    monkeypatch.setenv("TOEDIT_STATS_PROGRESS_INTERVAL", "0.05")
+    out = io.StringIO()
+    outer = bar(total=2, desc="analyzers", file=out)
+    inner = bar(total=100, desc="scoring", file=out)
+    for _ in range(10):
+        time.sleep(0.02)
+        inner.update(10)
+    inner.close()
+    outer.update(2)
+    outer.close()
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+    assert all(line.startswith(("analyzers", "scoring")) for line in out.getvalue().splitlines())
+
+
 def test_short_jobs_print_nothing(monkeypatch):
     monkeypatch.setenv("TOEDIT_STATS_PROGRESS_INTERVAL", "5")
     out = io.StringIO()

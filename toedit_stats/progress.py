@@ -19,6 +19,7 @@ that ends within the first interval).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -39,6 +40,9 @@ def log_interval() -> float:
     return value if value > 0 else DEFAULT_LOG_INTERVAL
 
 
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 class _Lines:
     """A file for tqdm that turns its carriage-return redraws into whole lines (for logs)."""
 
@@ -46,7 +50,8 @@ class _Lines:
         self.stream = stream
 
     def write(self, s: str) -> None:
-        line = s.replace("\r", "").strip()
+        # no carriage returns, and no cursor moves of nested bars (ESC [ A)
+        line = _ESCAPES.sub("", s.replace("\r", "")).strip()
         if line:
             self.stream.write(line + "\n")
             self.stream.flush()
