@@ -88,18 +88,12 @@ def _lm_columns(s) -> dict[str, Any]:
 
 def _clusters(texts: Sequence[str], seed: int) -> np.ndarray:
     from .analyzers.ngrams import near_duplicate_pairs, shingle_hashes, word_hashes
+    from .selection import word_codes
 
     words = [WORD_PATTERN.findall(t.lower()) for t in texts]
-    vocab, codes = (
-        np.unique(
-            np.concatenate([np.array(w, dtype=object) for w in words if w] or [np.array([], object)]),
-            return_inverse=True,
-        )
-        if any(words)
-        else (np.array([], object), np.array([], np.int64))
-    )
+    vocab, codes = word_codes(words)
     lengths = np.array([len(w) for w in words], np.int64)
-    hashes = word_hashes(vocab)[codes] if len(vocab) else np.zeros(0, np.uint64)
+    hashes = word_hashes(np.array(vocab, dtype=object))[codes] if vocab else np.zeros(0, np.uint64)
     shingles = shingle_hashes(hashes, lengths)
     parent = list(range(len(texts)))
 

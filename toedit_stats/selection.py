@@ -13,6 +13,7 @@ noise, from a seeded generator (the package uses numpy's global one).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Sequence
 
@@ -21,7 +22,17 @@ import numpy as np
 from .analyzers.ngrams import N_BUCKETS, dsir_bucket
 from .tokenize import WORD_PATTERN
 
-__all__ = ["dsir_features", "dsir_log_diff", "dsir_log_weights", "gumbel_top_k"]
+__all__ = ["dsir_features", "dsir_log_diff", "dsir_log_weights", "gumbel_top_k", "word_codes"]
+
+
+def word_codes(words: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]:
+    """The distinct words in order of first occurrence and every word's index among them, for
+    the words of all documents concatenated (pandas' hash factorisation: no sorting of strings)."""
+    import pandas as pd
+
+    flat = np.fromiter(itertools.chain.from_iterable(words), object, sum(len(w) for w in words))
+    codes, uniques = pd.factorize(flat)
+    return list(uniques), codes.astype(np.int64, copy=False)
 
 
 def dsir_features(texts: Sequence[str], buckets: int = N_BUCKETS):
@@ -34,8 +45,7 @@ def dsir_features(texts: Sequence[str], buckets: int = N_BUCKETS):
     n_docs = len(texts)
     if not lengths.sum():
         return csr_matrix((n_docs, buckets), dtype=np.float64)
-    vocab, codes = np.unique(np.fromiter(itertools.chain.from_iterable(words), object), return_inverse=True)
-    codes = codes.astype(np.int64)
+    vocab, codes = word_codes(words)
     doc = np.repeat(np.arange(n_docs), lengths)
     uni = np.fromiter((dsir_bucket(w, buckets) for w in vocab), np.int64, len(vocab))[codes]
     # bigrams within a document: a position and the next one in the same document
@@ -43,8 +53,13 @@ def dsir_features(texts: Sequence[str], buckets: int = N_BUCKETS):
     pair = codes[:-1][same] * len(vocab) + codes[1:][same]
     distinct, inverse = np.unique(pair, return_inverse=True)
     V = len(vocab)
-    bi = np.fromiter(
-        (dsir_bucket(f"{vocab[k // V]} {vocab[k % V]}", buckets) for k in distinct.tolist()),
+    raw = [w.encode("utf-8") + b" " for w in vocab], [w.encode("utf-8") for w in vocab]
+    sha = hashlib.sha256
+    bi = np.fromiter(  # sha256 of "a b" (DSIR's bigram string), from bytes encoded once per word
+        (
+            int.from_bytes(sha(raw[0][k // V] + raw[1][k % V]).digest(), "big") % buckets
+            for k in distinct.tolist()
+        ),
         np.int64,
         len(distinct),
     )[inverse]
