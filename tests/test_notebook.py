@@ -28,3 +28,12 @@ def test_notebook_runs(lm):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("text/html" in o.get("data", {}) for o in outputs)
+    # no noise: nothing on stderr (model loads, warnings, progress bars)
+    noise = [
+        o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ]
+    assert not noise, noise
+    # no restyling: inline HTML is a fragment with scoped styles only
+    for o in outputs:
+        html = o.get("data", {}).get("text/html", "")
+        assert "<html" not in html and "<body" not in html and "body {" not in html

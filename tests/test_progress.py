@@ -115,3 +115,28 @@ def test_cli_writes_progress_lines_to_a_log(tmp_path, sample_synthetic):
         timeout=120,
     )
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+
+
+def test_quiet_report_prints_nothing(tmp_path, sample_human, sample_synthetic):
+    """A whole report with --quiet, in a subprocess: stdout and stderr empty (faiss, transformers
+    and progress output included)."""
+    args = [str(sample_human), str(sample_synthetic), "-o", str(tmp_path / "r"), "--model", "fake"]
+    args += [
+        "--embedder",
+        "tfidf",
+        "--max-docs",
+        "10",
+        "--mauve-seeds",
+        "1",
+        "--permutations",
+        "20",
+        "--quiet",
+    ]
+    r = subprocess.run(
+        [sys.executable, "-m", "toedit_stats", "report", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TOEDIT_STATS_PROGRESS_INTERVAL": "0.05"},
+        timeout=300,
+    )
+    assert r.returncode == 0 and r.stderr == "" and r.stdout == "", (r.stdout, r.stderr)

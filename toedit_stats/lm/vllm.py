@@ -122,6 +122,10 @@ class VLLMModel:
         revision: str | None = None,
         engine_kwargs: dict[str, Any] | None = None,
     ):
+        if dtype == "mixed":
+            raise ConfigError(
+                "dtype 'mixed' is the transformers backend's CPU mode; vllm takes auto, bfloat16, float16 or float32"
+            )
         self.name = model
         self.max_logprobs = max_logprobs
         self.dtype = dtype
