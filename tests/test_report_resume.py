@@ -100,3 +100,15 @@ def test_left_over_work_needs_resume_or_overwrite(tmp_path, sample_human, sample
     fresh = _report(out, sample_human, sample_synthetic, *fake, "--overwrite")
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert (out / "metrics.json").exists() and not (tmp_path / "run.parts").exists()
+
+
+def test_a_user_mistake_leaves_no_work_folder(tmp_path, sample_human, sample_synthetic):
+    """An error in the command or input (exit 2) is not an interruption: no OUTPUT.parts to trip on."""
+    out = tmp_path / "run"
+    bad = _report(
+        out, sample_human, sample_synthetic, "--model", "fake", "--select", "dsir", "--select-n", "99"
+    )
+    assert bad.returncode == 2 and "select_n must be" in bad.stderr
+    assert not (tmp_path / "run.parts").exists() and not out.exists()
+    ok = _report(out, sample_human, sample_synthetic, "--model", "fake")
+    assert ok.returncode == 0, ok.stderr[-2000:]

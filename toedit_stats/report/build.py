@@ -207,6 +207,10 @@ class Report:
         corpora = dict(zip(src, prepared))
         self._synthetic_docs = list(corpora[n_s])
         self.timings["read"] = time.perf_counter() - t0
+        if self.select:  # before any model work: a select_n the sample cannot give fails at once
+            t = time.perf_counter()
+            self._select(corpora, totals, n_h, n_s)
+            self.timings["select"] = time.perf_counter() - t
 
         # one model for everything that needs one, behind an in-memory score cache
         shared: dict[Any, Any] = {}
@@ -267,10 +271,6 @@ class Report:
             self.edit = {**edit_totals(self.edited_docs), "config": self.editor.to_dict()}
             self.timings["edit"] = time.perf_counter() - t
             checkpoint("report-edited")
-        if self.select:
-            t = time.perf_counter()
-            self._select(corpora, totals, n_h, n_s)
-            self.timings["select"] = time.perf_counter() - t
         order = [n for n in (n_h, n_s, n_e, SELECTED, UNIFORM) if n in corpora]
         ordered = [corpora[n] for n in order]
         embedders: dict[Any, Any] = {}
@@ -451,6 +451,7 @@ class Report:
         texts = {d.id: d.text for d in self._synthetic_docs}
         syn = self.scores[self.scores["corpus"] == self.names["synthetic"]].dropna(subset=["p_synthetic"])
         order = syn.sort_values(["p_synthetic", "id"], kind="stable")
+        k = min(k, len(order) // 2)  # no document in both lists
         most = order.head(k).assign(rank="most human-like")
         least = order.tail(k).iloc[::-1].assign(rank="least human-like")
         out = pd.concat([most, least], ignore_index=True)
