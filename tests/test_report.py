@@ -253,6 +253,10 @@ def test_html_escapes_everything(tmp_path):
     inline = report._repr_html_()  # compact: no page, no global styles, escaped
     assert "<!DOCTYPE" not in inline and "body {" not in inline and "<script>" not in inline
     assert "&lt;script&gt;" in inline and len(inline) < 20_000
+    assert "<html" not in inline and "<body" not in inline
+    style = re.search(r"<style>(.*?)</style>", inline, re.S).group(1)
+    selectors = [sel.strip() for rule in re.findall(r"([^{}]+)\{", style) for sel in rule.split(",")]
+    assert selectors and all(sel.startswith(".toedit-summary") for sel in selectors), selectors
     frame = report.to_frame()
     assert list(frame.columns) == list(FRAME_COLUMNS) and len(frame) > 10
 
