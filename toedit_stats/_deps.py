@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from types import ModuleType
 
 from .errors import MissingDependencyError
@@ -28,7 +29,11 @@ def require(module: str, *, feature: str | None = None) -> ModuleType:
     'json'
     """
     try:
-        return importlib.import_module(module)
+        with warnings.catch_warnings():
+            # in a Jupyter kernel without ipywidgets, importing transformers or
+            # sentence-transformers imports tqdm.auto, which warns once: noise, not news
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            return importlib.import_module(module)
     except ImportError as exc:
         top = module.split(".")[0]
         extra = _EXTRAS.get(top)

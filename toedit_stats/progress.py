@@ -71,7 +71,11 @@ def bar(**kwargs: Any):
     :func:`log_interval` seconds (and a last line when it closes)."""
     stream = kwargs.pop("file", None) or sys.stderr
     if _interactive(stream):
-        from tqdm.auto import tqdm
+        import warnings
+
+        with warnings.catch_warnings():  # no ipywidgets in this kernel: a text bar, without the warning
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            from tqdm.auto import tqdm
 
         return tqdm(file=stream, **kwargs)
     from tqdm import tqdm
