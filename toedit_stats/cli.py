@@ -818,6 +818,32 @@ def _report_command() -> click.Command:
 main.add_command(_report_command())
 
 
+def _ray_edit_cmd(corpus, output, lm_config, cfg, opts, shard, quiet, address, actors, gpus) -> None:
+    from ._io import visible
+    from .ray_engine import ray_edit
+
+    if opts["resume"] or shard != (0, 1):
+        raise ConfigError("--resume and --shard are not supported with --engine ray yet; use --engine local")
+    manifest = ray_edit(
+        corpus,
+        output,
+        lm=lm_config,
+        config=cfg,
+        address=address,
+        actors=actors,
+        num_gpus=gpus,
+        audit_positions=opts["audit_positions"],
+        overwrite=opts["overwrite"],
+    )
+    t = manifest["totals"]
+    if not quiet:
+        click.echo(
+            f"wrote {t['documents']} documents with {actors} Ray actor(s), {t['tokens']} tokens: changed "
+            f"{t['changed']}, deleted {t['deleted']} in {manifest['seconds']:.0f} s -> {visible(str(output))}",
+            err=True,
+        )
+
+
 @main.command()
 @click.argument("input_path", metavar="INPUT")
 @click.option(
@@ -847,9 +873,23 @@ main.add_command(_report_command())
     show_default=True,
     help="Documents per output chunk.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process; ray: a Ray Data actor pool (extra `ray`), same output.",
+)
+@click.option(
+    "--ray-address", default=None, help="With --engine ray: a cluster to join ('auto'); default a local one."
+)
+@click.option(
+    "--ray-actors", type=click.IntRange(min=1), default=1, show_default=True, help="Actors (one model each)."
+)
+@click.option("--ray-gpus", type=float, default=0.0, show_default=True, help="GPUs per actor (vLLM or CUDA).")
 @config_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def edit(input_path, output, quiet, **opts):
+def edit(input_path, output, quiet, engine, ray_address, ray_actors, ray_gpus, **opts):
     """Edit a corpus with ToEdit (token-level resampling of over-confident tokens)."""
     from ._io import visible
     from .editing import run_edit_job
@@ -865,6 +905,11 @@ def edit(input_path, output, quiet, **opts):
     lm_config = from_options(LMConfig, opts, prefix="lm_")
     (corpus,) = open_corpora([input_path], opts)
     check_edit_output(output, list(corpus.paths), resume=opts["resume"], overwrite=opts["overwrite"])
+    if engine == "ray":
+        _ray_edit_cmd(corpus, output, lm_config, cfg, opts, (i, n), quiet, ray_address, ray_actors, ray_gpus)
+        return
+    if ray_address or ray_actors != 1 or ray_gpus:
+        raise ConfigError("--ray-address, --ray-actors and --ray-gpus need --engine ray")
     lm = lm_config.load()
     result = run_edit_job(
         corpus,
