@@ -1,5 +1,5 @@
 """--engine ray (issue 14, first part): `edit` on a local Ray cluster gives the local engine's
-output byte for byte."""
+output (byte for byte with the fake model; texts and counts with the real one)."""
 
 from __future__ import annotations
 
@@ -83,4 +83,10 @@ def test_ray_edit_equals_local_real_model(tmp_path, sample_synthetic, lm):
     a = _edit(inp, local, "--p", "0.9", "--device", "cpu")
     b = _edit(inp, ray_out, "--p", "0.9", "--device", "cpu", "--engine", "ray", "--ray-actors", "2")
     assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr[-3000:])
-    assert ray_out.read_bytes() == local.read_bytes()
+    # texts and counts identical; expected_changed is a float sum that thread counts can move
+    ra = [json.loads(x) for x in local.read_text().splitlines()]
+    rb = [json.loads(x) for x in ray_out.read_text().splitlines()]
+    assert [r["text"] for r in rb] == [r["text"] for r in ra]
+    for x, y in zip(ra, rb):
+        ex, ey = x["toedit"].pop("expected_changed"), y["toedit"].pop("expected_changed")
+        assert x == y and ey == pytest.approx(ex, abs=1e-5)

@@ -5,17 +5,19 @@ own readers on the driver (the same validation, field options, filters and one-l
 local engine), documents flow as Ray Data blocks, and the editing runs in ``map_batches`` with an
 actor pool: each actor loads one language model (:class:`~toedit_stats.options.LMConfig`) once and
 edits its batches with :func:`toedit_stats.editing.edit`. Editing is seeded per document, so the
-output is byte-identical to the local engine's whatever the batching, the number of actors or the
-order they finish in: the driver puts records back in input order and writes them with the same
-writer (and format) as the local job, to a temporary name renamed when complete, with a manifest
-(``engine: ray``). Ray retries failed actor tasks (``max_task_retries``), so a worker that dies
-mid-job costs its batch, not the job.
+edited texts are the local engine's whatever the batching, the number of actors or the order they
+finish in; the driver puts the records back in input order and writes them with the local job's
+writer (and format), to a temporary name renamed when complete, with a manifest (``engine: ray``).
+With the fake model the output file is byte-identical; with a real model the texts and counts
+are, and the audit's ``expected_changed`` (a float sum) can differ in its 6th decimal, because
+actors run torch with one thread and the thread count changes float rounding. A worker that dies
+mid-job costs its batch, not the job (Ray Data's actor pools restart actors and retry their tasks).
 
 Ray's core (C++) prints one notice per job on stderr that restartable actors were given
-constructor arguments (ray-project/ray#53727); it is kept, since the restarts are what make a
-lost worker cost only its batch. Not yet: sharded output written by the workers, ``--resume`` and ``--shard`` (refused with
-``--engine ray``), ``target_change_rate`` (needs a corpus-wide pass), and a driver whose memory is
-bounded — the driver holds the documents and the edited records (about twice the corpus size).
+constructor arguments (ray-project/ray#53727); it is kept, since the restarts are what make a lost
+worker cost only its batch. Not yet: sharded output written by the workers, ``--resume`` and
+``--shard`` (refused with ``--engine ray``), ``target_change_rate`` (needs a corpus-wide pass), and
+a driver whose memory is bounded — it holds the documents and the edited records.
 """
 
 from __future__ import annotations
@@ -202,7 +204,6 @@ def _run(
             concurrency=actors,
             num_cpus=num_cpus,
             num_gpus=num_gpus or None,
-            max_task_retries=3,
         )
         rows = list(edited.iter_rows())
     rows.sort(key=lambda r: int(r["position"]))

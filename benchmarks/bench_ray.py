@@ -1,0 +1,51 @@
+"""The edit job on the local engine vs Ray Data with 1 and 2 actors (SmolLM2-135M, CPU), side by
+side in one run, in documents per second. Each Ray actor gets one CPU (Ray sets its threads to
+1); the local engine uses torch's default threads. Ray's start-up is included (a local cluster is
+started once, before the first Ray run, and not counted).
+
+Usage: python benchmarks/bench_ray.py [N_DOCS] [path.jsonl]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from toedit_stats import read_corpus
+from toedit_stats.editing import EditConfig, run_edit_job
+from toedit_stats.options import LMConfig
+from toedit_stats.ray_engine import ray_edit
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 24
+    path = sys.argv[2] if len(sys.argv) > 2 else "examples/synthetic.jsonl"
+    corpus = read_corpus(path, limit=n)
+    cfg = EditConfig()
+    lm = LMConfig(device="cpu", dtype="float32")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        t = time.perf_counter()
+        run_edit_job(corpus, Path(tmp) / "local.jsonl", model=lm.load(), config=cfg)
+        rows.append(("local engine", time.perf_counter() - t))
+        for actors in (1, 2):
+            t = time.perf_counter()
+            ray_edit(corpus, Path(tmp) / f"ray{actors}.jsonl", lm=lm, config=cfg, actors=actors, batch_docs=4)
+            rows.append((f"ray, {actors} actor(s)", time.perf_counter() - t))
+        same = all(
+            (Path(tmp) / f"ray{a}.jsonl").read_bytes() == (Path(tmp) / "local.jsonl").read_bytes()
+            for a in (1, 2)
+        )
+    print(f"{n} documents from {path}; outputs identical: {same}")
+    base = rows[0][1]
+    for name, dt in rows:
+        print(f"{name:<20} {dt:6.1f} s {n / dt:6.2f} docs/s {base / dt:5.2f}x local")
+
+
+if __name__ == "__main__":
+    main()
