@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip("ray")
@@ -90,3 +91,62 @@ def test_ray_edit_equals_local_real_model(tmp_path, sample_synthetic, lm):
     for x, y in zip(ra, rb):
         ex, ey = x["toedit"].pop("expected_changed"), y["toedit"].pop("expected_changed")
         assert x == y and ey == pytest.approx(ex, abs=1e-5)
+
+
+def test_tokens_on_ray_equal_local(tmp_path, sample_human, sample_synthetic):
+    """`tokens --engine ray`: the scoring on the actor pool, the statistics on the driver from
+    those scores — the same JSON as the local engine (fake model: exactly)."""
+    args = [
+        str(sample_human),
+        str(sample_synthetic),
+        "--model",
+        "fake",
+        "--max-docs",
+        "12",
+        "--json",
+        "--quiet",
+    ]
+    outs = [
+        subprocess.run([*PY, "tokens", *args, *extra], capture_output=True, text=True, timeout=600)
+        for extra in ([], ["--engine", "ray", "--ray-actors", "2"])
+    ]
+    assert all(o.returncode == 0 for o in outs), [o.stderr[-2000:] for o in outs]
+    assert json.loads(outs[0].stdout) == json.loads(outs[1].stdout)
+    r = subprocess.run(
+        [*PY, "tokens", *args, "--ray-actors", "2"], capture_output=True, text=True, timeout=600
+    )
+    assert r.returncode == 2 and "--ray-actors needs --engine ray" in r.stderr
+
+
+@pytest.mark.model
+def test_ray_scores_match_local_real_model(sample_synthetic, lm):
+    from toedit_stats import read_corpus
+    from toedit_stats.options import LMConfig
+    from toedit_stats.ray_engine import ray_score
+
+    docs = list(read_corpus(sample_synthetic, limit=4))
+    got = ray_score(docs, LMConfig(device="cpu", dtype="float32"), top_k=4, actors=2, batch_docs=2)
+    for d, a, b in zip(docs, lm.score(docs, top_k=4), got):
+        assert b.doc_id == d.id and np.array_equal(a.token_ids, b.token_ids)
+        assert np.abs(a.logprobs - b.logprobs).max() < 1e-4  # one thread per actor: float rounding only
+
+
+def test_prefilled_scores_are_not_scored_again(sample_synthetic):
+    from toedit_stats import read_corpus
+    from toedit_stats.analyzers.tokens import TokenAnalyzer
+    from toedit_stats.lm.fake import FakeLM
+    from toedit_stats.ray_engine import prefill_scores
+
+    class Counting(FakeLM):
+        calls = 0
+
+        def score(self, docs, **kw):
+            docs = list(docs)
+            Counting.calls += len(docs)
+            return super().score(docs, **kw)
+
+    docs = list(read_corpus(sample_synthetic, limit=5))
+    scores = list(FakeLM().score(docs))
+    lm = prefill_scores(Counting(), docs, scores)
+    TokenAnalyzer(model=lm).analyze(read_corpus(sample_synthetic, limit=5))
+    assert Counting.calls == 0 and lm.hits == 5

@@ -380,10 +380,16 @@ def analyzer_command(name: str) -> click.Command:
     needs_lm = "lm" in cls.needs
     fields = {f.name for f in dataclasses.fields(cls)}
 
-    def run(corpora, output, overwrite, as_json, quiet, all_docs, group_by, **opts):
+    def run(
+        corpora, output, overwrite, as_json, quiet, all_docs, group_by, engine="local", ray_actors=1, **opts
+    ):
         seed = opts["seed"]
         extra = {"progress": progress_enabled(quiet)} if "progress" in fields else {}
         analyzer = make_analyzer(cls, opts, seed=seed, all_docs=all_docs, **extra)
+        if needs_lm:
+            from .options import LMConfig, from_options
+
+            ray_lm = from_options(LMConfig, dict(opts), prefix="lm_")  # what each Ray actor loads
         lm = make_lm(opts) if needs_lm else None  # validated before anything is read or written
         cs = open_corpora(corpora, opts)
         check_result_dir(output, overwrite, cs)
@@ -393,6 +399,18 @@ def analyzer_command(name: str) -> click.Command:
             cs = [cs[0]] + [g for c in cs[1:] for g in split_by(c, group_by)]
         if lm is not None:
             analyzer = dataclasses.replace(analyzer, model=lm)
+        if engine == "local" and ray_actors != 1:
+            raise ConfigError("--ray-actors needs --engine ray")
+        if engine == "ray":  # the scoring on a Ray actor pool, the statistics here from its scores
+            from .analyzers.base import prepare_corpora
+            from .options import LMConfig, from_options
+            from .ray_engine import prefill_scores, ray_score
+
+            # the documents the analyzer will sample (the sampling is seeded), scored on Ray first
+            prepared, _ = prepare_corpora(cs, 0, analyzer.max_docs, seed)
+            docs = [d for c in prepared for d in c]
+            scores = ray_score(docs, ray_lm, actors=ray_actors)
+            analyzer = dataclasses.replace(analyzer, model=prefill_scores(lm, docs, scores))
         result = analyzer.analyze(cs)
         if output:
             result.save(output, overwrite=overwrite, inputs=[p for c in cs for p in c.paths])
@@ -404,6 +422,17 @@ def analyzer_command(name: str) -> click.Command:
     doc = (cls.__doc__ or cls.title).strip().split("\n\n")[0].replace("\n", " ").replace("``", "")
     cmd: Callable = run
     cmd = result_options(f"{name}.json")(cmd)
+    if needs_lm:
+        cmd = click.option(
+            "--engine",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help="ray: score on a Ray Data actor pool (extra `ray`); the statistics are computed here.",
+        )(cmd)
+        cmd = click.option("--ray-actors", type=click.IntRange(min=1), default=1, help="With --engine ray.")(
+            cmd
+        )
     cmd = click.option(
         "--group-by",
         default=None,

@@ -1,6 +1,8 @@
 """The Ray Data engine (``--engine ray``): the same edit job on a Ray cluster, with the same output.
 
-So far this covers ``edit``; the analyzers and the report run locally. The corpus is read by our
+So far this covers ``edit`` and the scoring of ``tokens`` (:func:`ray_score` fills the analyzer's
+score cache; the statistics are then computed on the driver from those scores); the other
+analyzers and the report run locally. The corpus is read by our
 own readers on the driver (the same validation, field options, filters and one-line errors as the
 local engine), documents flow as Ray Data blocks, and the editing runs in ``map_batches`` with an
 actor pool: each actor loads one language model (:class:`~toedit_stats.options.LMConfig`) once and
@@ -31,7 +33,7 @@ from typing import Any
 from ._deps import require
 from .errors import ConfigError
 
-__all__ = ["ray_edit"]
+__all__ = ["prefill_scores", "ray_edit", "ray_score"]
 
 
 class _EditActor:
@@ -236,3 +238,95 @@ def _run(
     }
     atomic_write_text(out.with_name(out.name + ".manifest.json"), dumps(manifest) + "\n")
     return manifest
+
+
+class _ScoreActor:
+    """One language model per actor; ``__call__`` scores one batch of documents."""
+
+    spec: tuple[dict[str, Any], int]
+
+    def __init__(self):
+        from .options import LMConfig
+
+        lm, self.top_k = self.spec
+        self.lm = LMConfig(**lm).load()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import pickle
+
+        from .corpus import Document
+
+        docs = [Document(str(i), str(t)) for i, t in zip(batch["id"], batch["text"])]
+        scores = self.lm.score(docs, top_k=self.top_k, buffer_docs=len(docs))
+        return {"position": batch["position"], "scores": [pickle.dumps(s) for s in scores]}
+
+
+def ray_score(
+    docs: list[Any],
+    lm: Any,
+    *,
+    top_k: int = 0,
+    address: str | None = None,
+    actors: int = 1,
+    num_cpus: float = 1.0,
+    num_gpus: float = 0.0,
+    batch_docs: int = 16,
+) -> list[Any]:
+    """:class:`~toedit_stats.lm.base.TokenScores` of ``docs`` (in their order), scored by a Ray
+    Data actor pool, each actor with its own model from the ``LMConfig`` ``lm``."""
+    import logging
+    import pickle
+
+    from .options import LMConfig
+
+    if not isinstance(lm, LMConfig):
+        raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
+    if not docs:
+        return []
+    ray = require("ray", feature="--engine ray")
+    require("ray.data", feature="--engine ray")
+    quiet = [logging.getLogger(n) for n in ("ray", "ray.data")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.ERROR)
+    try:
+        if not ray.is_initialized():
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                ignore_reinit_error=True,
+            )
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
+        ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * actors)))
+        actor = type("ScoreActor", (_ScoreActor,), {"spec": (dataclasses.asdict(lm), top_k)})
+        rows = list(
+            ds.map_batches(
+                actor,
+                batch_size=batch_docs,
+                batch_format="numpy",
+                concurrency=actors,
+                num_cpus=num_cpus,
+                num_gpus=num_gpus or None,
+            ).iter_rows()
+        )
+    finally:
+        for lg, lv in zip(quiet, levels):
+            lg.setLevel(lv)
+    rows.sort(key=lambda r: int(r["position"]))
+    if [int(r["position"]) for r in rows] != list(range(len(docs))):
+        raise RuntimeError(f"the ray job returned {len(rows)} score rows for {len(docs)} documents")
+    return [pickle.loads(r["scores"]) for r in rows]
+
+
+def prefill_scores(lm: Any, docs: list[Any], scores: list[Any]) -> Any:
+    """``lm`` (a loaded backend) behind an in-memory score cache that already holds ``scores`` of
+    ``docs``: an analyzer given it computes its statistics without scoring again."""
+    from .lm.cache import CachedLM
+
+    cached = lm if isinstance(lm, CachedLM) else CachedLM(lm, memory=True)
+    for d, s in zip(docs, scores):
+        cached.put(d.text, s)
+    return cached

@@ -69,6 +69,10 @@ class CachedLM:
             arrays["entropy"] = s.entropy
         self.store.put(ns, text_key(text), arrays)
 
+    def put(self, text: str, scores: TokenScores) -> None:
+        """Store scores computed elsewhere (e.g. by Ray actors with the same model) for ``text``."""
+        self._store(namespace(self.inner.fingerprint), text, scores)
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.inner.count_tokens(texts)
 
