@@ -94,8 +94,11 @@ def ray_edit(
     ``address`` joins a running cluster (``"auto"``) or, ``None``, starts a local one; ``actors``
     is the size of the actor pool, each with ``num_cpus``/``num_gpus``.
     """
-    from .corpus import output_format
-    from .editing.job import check_edit_output
+    from ._io import atomic_write_text, dumps
+    from ._provenance import file_sha256, package_versions
+    from .corpus import output_format, write_records
+    from .editing.job import _COUNTS, check_edit_output, edit_job_config
+    from .editing.toedit import DAMAGE_CLASSES
     from .options import LMConfig
 
     if not isinstance(lm, LMConfig):
@@ -124,93 +127,12 @@ def ray_edit(
         for i, d in enumerate(corpus)  # read and validated here, on the driver: clean errors
     ]
     read_stats = corpus.stats.to_dict()
-    ray = require("ray", feature="--engine ray")
-    require("ray.data", feature="--engine ray")  # imported first: it configures its own loggers
-    import logging
-
-    # Ray Data logs each dataset's start and end on the driver's stderr: library code stays quiet
-    quiet = [logging.getLogger(n) for n in ("ray", "ray.data")]
-    levels = [lg.level for lg in quiet]
-    for lg in quiet:
-        lg.setLevel(logging.ERROR)
-    try:
-        return _run(
-            ray,
-            items,
-            corpus,
-            read_stats,
-            out,
-            fmt,
-            lm,
-            config,
-            address,
-            actors,
-            num_cpus,
-            num_gpus,
-            batch_docs,
-            audit_positions,
-            t0,
-        )
-    finally:
-        for lg, lv in zip(quiet, levels):
-            lg.setLevel(lv)
-
-
-def _run(
-    ray,
-    items,
-    corpus,
-    read_stats,
-    out,
-    fmt,
-    lm,
-    config,
-    address,
-    actors,
-    num_cpus,
-    num_gpus,
-    batch_docs,
-    audit_positions,
-    t0,
-) -> dict[str, Any]:
-    from ._io import atomic_write_text, dumps
-    from ._provenance import file_sha256, package_versions
-    from .corpus import write_records
-    from .editing.job import _COUNTS, edit_job_config
-    from .editing.toedit import DAMAGE_CLASSES
-
-    if not ray.is_initialized():
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            ignore_reinit_error=True,
-        )
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ds = (
-        ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * actors))) if items else None
+    actor = type(
+        "EditActor",
+        (_EditActor,),
+        {"spec": (dataclasses.asdict(lm), dataclasses.asdict(config), audit_positions)},
     )
-    rows: list[dict[str, Any]] = []
-    if ds is not None:
-        actor = type(
-            "EditActor",
-            (_EditActor,),
-            {"spec": (dataclasses.asdict(lm), dataclasses.asdict(config), audit_positions)},
-        )
-        edited = ds.map_batches(
-            actor,
-            batch_size=batch_docs,
-            batch_format="numpy",
-            concurrency=actors,
-            num_cpus=num_cpus,
-            num_gpus=num_gpus or None,
-        )
-        rows = list(edited.iter_rows())
-    rows.sort(key=lambda r: int(r["position"]))
-    if len(rows) != len(items) or [int(r["position"]) for r in rows] != list(range(len(items))):
-        raise RuntimeError(f"the ray job returned {len(rows)} documents for {len(items)}: output not written")
+    rows, ray_version = _map_on_ray(items, actor, address, actors, num_cpus, num_gpus, batch_docs)
     write_records((json.loads(r["record"]) for r in rows), out, fmt=fmt)
     audits = [json.loads(r["audit"]) for r in rows]
     totals: dict[str, Any] = {"documents": len(rows), **{k: 0 for k in _COUNTS}}
@@ -228,7 +150,7 @@ def _run(
         "config": edit_job_config(
             corpus, model_info, config, shard=(0, 1), chunk_docs=None, audit_positions=audit_positions
         ),
-        "versions": {**package_versions(), "ray": ray.__version__},
+        "versions": {**package_versions(), "ray": ray_version},
         "complete": True,
         "totals": totals,
         "input": read_stats,
@@ -274,7 +196,6 @@ def ray_score(
 ) -> list[Any]:
     """:class:`~toedit_stats.lm.base.TokenScores` of ``docs`` (in their order), scored by a Ray
     Data actor pool, each actor with its own model from the ``LMConfig`` ``lm``."""
-    import logging
     import pickle
 
     from .options import LMConfig
@@ -283,8 +204,31 @@ def ray_score(
         raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
     if not docs:
         return []
+    items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
+    actor = type("ScoreActor", (_ScoreActor,), {"spec": (dataclasses.asdict(lm), top_k)})
+    rows, _ = _map_on_ray(items, actor, address, actors, num_cpus, num_gpus, batch_docs)
+    return [pickle.loads(r["scores"]) for r in rows]
+
+
+def _map_on_ray(
+    items: list[dict[str, Any]],
+    actor: type,
+    address: str | None,
+    actors: int,
+    num_cpus: float,
+    num_gpus: float,
+    batch_docs: int,
+) -> tuple[list[dict[str, Any]], str]:
+    """``items`` (dicts with a ``position``) through ``map_batches`` on an actor pool of ``actor``,
+    the rows returned in position order (every position exactly once, or an error), and Ray's
+    version. Starts a local cluster or joins ``address``; Ray Data's own logs stay off stderr."""
+    import logging
+
     ray = require("ray", feature="--engine ray")
-    require("ray.data", feature="--engine ray")
+    require("ray.data", feature="--engine ray")  # imported first: it configures its own loggers
+    if not items:
+        return [], ray.__version__
+    # Ray Data logs each dataset's start and end on the driver's stderr: library code stays quiet
     quiet = [logging.getLogger(n) for n in ("ray", "ray.data")]
     levels = [lg.level for lg in quiet]
     for lg in quiet:
@@ -299,9 +243,7 @@ def ray_score(
                 ignore_reinit_error=True,
             )
         ray.data.DataContext.get_current().enable_progress_bars = False
-        items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
         ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * actors)))
-        actor = type("ScoreActor", (_ScoreActor,), {"spec": (dataclasses.asdict(lm), top_k)})
         rows = list(
             ds.map_batches(
                 actor,
@@ -316,9 +258,11 @@ def ray_score(
         for lg, lv in zip(quiet, levels):
             lg.setLevel(lv)
     rows.sort(key=lambda r: int(r["position"]))
-    if [int(r["position"]) for r in rows] != list(range(len(docs))):
-        raise RuntimeError(f"the ray job returned {len(rows)} score rows for {len(docs)} documents")
-    return [pickle.loads(r["scores"]) for r in rows]
+    if [int(r["position"]) for r in rows] != list(range(len(items))):
+        raise RuntimeError(
+            f"the ray job returned {len(rows)} rows for {len(items)} documents: nothing written"
+        )
+    return rows, ray.__version__
 
 
 def prefill_scores(lm: Any, docs: list[Any], scores: list[Any]) -> Any:
