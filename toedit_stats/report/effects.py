@@ -138,23 +138,28 @@ def _contrast(report, reps: dict, replicates: int, base: str, variant: str) -> l
     return rows
 
 
-def _test_family(report, h: str, s: str) -> dict[str, Any]:
-    """Headline tests of the reference vs ``s`` across analyzers, Holm-corrected as one family."""
-    rows = []
-    for name, result in report.results.items():
-        for m in result.metrics():
-            if (
-                m.kind == "test"
-                and m.headline
-                and m.corpus == s
-                and m.reference == h
-                and math.isfinite(m.value)
-            ):
-                rows.append({"analyzer": name, "metric": m.name, "label": m.label, "pvalue": float(m.value)})
-    adjusted = holm([r["pvalue"] for r in rows])
-    for r, a in zip(rows, adjusted):
+def headline_tests(results: dict[str, Any], h: str, s: str) -> list[dict[str, Any]]:
+    """One row per finite headline test p-value of ``h`` (reference) vs ``s`` across the
+    analyzers' results (the report's family and each group's)."""
+    return [
+        {"analyzer": name, "metric": m.name, "label": m.label, "pvalue": float(m.value)}
+        for name, result in results.items()
+        for m in result.metrics()
+        if m.kind == "test" and m.headline and m.corpus == s and m.reference == h and math.isfinite(m.value)
+    ]
+
+
+def with_holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (each with a ``pvalue``), as one family: Holm-adjusted ``holm`` and ``rejects`` at 5%."""
+    for r, a in zip(rows, holm([r["pvalue"] for r in rows])):
         r["holm"] = a
         r["rejects"] = a < 0.05
+    return rows
+
+
+def _test_family(report, h: str, s: str) -> dict[str, Any]:
+    """Headline tests of the reference vs ``s`` across analyzers, Holm-corrected as one family."""
+    rows = with_holm(headline_tests(report.results, h, s))
     return {"family": f"{h} vs {s}", "count": len(rows), "rows": rows}
 
 
@@ -176,7 +181,4 @@ def _paired_family(report, s: str, e: str) -> dict[str, Any]:
                         "note": m.note,
                     }
                 )
-    for r, a in zip(rows, holm([r["pvalue"] for r in rows])):
-        r["holm"] = a
-        r["rejects"] = a < 0.05
-    return {"tests": rows, "views": views}
+    return {"tests": with_holm(rows), "views": views}

@@ -21,7 +21,6 @@ from typing import Any
 
 from ..corpus import Corpus, Document, MemoryCorpus, _as_text, _lookup
 from ..errors import ConfigError
-from ..stats import holm
 
 __all__ = ["GroupResults", "group_of", "run_groups", "split_by"]
 
@@ -161,30 +160,11 @@ def run_groups(report, corpora: dict[str, Corpus], field_name: str) -> GroupResu
             group.append(_memory([edited[d.id] for d in s_docs], n_e))
         out.sizes[g] = {c.name: len(c) for c in group}
         out.results[g] = {name: a.analyze(group, reference=0) for name, a in report._effective.items()}
-    rows = []
-    for g, res in out.results.items():
-        for name, r in res.items():
-            for m in r.metrics():
-                if (
-                    m.kind == "test"
-                    and m.headline
-                    and m.corpus == n_s
-                    and m.reference == n_h
-                    and math.isfinite(m.value)
-                ):
-                    rows.append(
-                        {
-                            "group": g,
-                            "analyzer": name,
-                            "metric": m.name,
-                            "label": m.label,
-                            "pvalue": float(m.value),
-                        }
-                    )
-    for r, a in zip(rows, holm([r["pvalue"] for r in rows])):
-        r["holm"] = a
-        r["rejects"] = a < 0.05
-    out.tests = rows
+    from .effects import headline_tests, with_holm
+
+    out.tests = with_holm(
+        [{"group": g, **row} for g, res in out.results.items() for row in headline_tests(res, n_h, n_s)]
+    )
     return out
 
 
