@@ -250,12 +250,16 @@ class DocumentAudit:
 class EditedDocument:
     """An edited document: ``doc`` carries the new text and the original metadata;
     ``audits`` holds one :class:`DocumentAudit` per generation; ``scores`` the first
-    generation's scores of the original text (for token statistics without re-scoring)."""
+    generation's scores of the original text (for token statistics without re-scoring);
+    ``edited_scores`` the scores of the edited text when :func:`edit` was asked for them
+    (``score_edited=True``: computed from the first changed token on, see
+    :meth:`~toedit_stats.lm.base.LanguageModel.score_variants`; ``None`` for an empty text)."""
 
     doc: Document
     original: str
     audits: list[DocumentAudit]
     scores: TokenScores | None = field(default=None, repr=False)
+    edited_scores: TokenScores | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> DocumentAudit:
@@ -483,6 +487,7 @@ def edit(
     backend: str = "transformers",
     lm_kwargs: dict[str, Any] | None = None,
     on_tokens: Callable[[int], None] | None = None,
+    score_edited: bool = False,
     **params: Any,
 ) -> Iterator[EditedDocument]:
     """Edit documents with ToEdit; yields :class:`EditedDocument` in input order.
@@ -491,7 +496,10 @@ def edit(
     ``seed``, ``generations``) set the edit. ``model`` is a name or a loaded backend.
     ``on_tokens(n)`` is passed to the backend's scoring (progress in tokens). Documents are never
     truncated: one longer than the model's context is scored in overlapping windows and edited
-    whole.
+    whole. ``score_edited=True`` also scores each edited text (``EditedDocument.edited_scores``,
+    no top-k) in the last generation's pass, from its first changed token on (a causal model's
+    scores before it are the original's): a model behind a score cache then serves the edited
+    corpus's token statistics without scoring it again.
 
     >>> out = next(edit(["The cat sat on the mat."], "fake", p=0.99, k=4, seed=0))   # doctest: +SKIP
     >>> out.audit.selected                                                          # doctest: +SKIP
@@ -506,7 +514,7 @@ def edit(
         docs = [d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(docs)]
         cfg = resolve_target([d for d in docs if d.text], lm, cfg)
     for buf in document_buffers(docs, buffer_docs):
-        yield from _edit_buffer(buf, lm, cfg, audit_positions, on_tokens)
+        yield from _edit_buffer(buf, lm, cfg, audit_positions, on_tokens, score_edited)
 
 
 def _edit_buffer(
@@ -515,23 +523,46 @@ def _edit_buffer(
     cfg: EditConfig,
     audit_positions: bool,
     on_tokens: Callable[[int], None] | None = None,
+    score_edited: bool = False,
 ) -> list[EditedDocument]:
-    top_k = cfg.k if cfg.revises else 0
     texts = [d.text for d in docs]
     audits: list[list[DocumentAudit]] = [[] for _ in docs]
     first_scores: list[TokenScores | None] = [None] * len(docs)
+    edited_scores: list[TokenScores | None] = [None] * len(docs)
     for g in range(cfg.generations):
         # empty texts (given, or emptied by deletions) have nothing to score: an all-zero audit
         live = [i for i, t in enumerate(texts) if t]
         for i in range(len(docs)):
             if not texts[i]:
                 audits[i].append(DocumentAudit(positions=[] if audit_positions else None))
-        current = [Document(docs[i].id, texts[i], docs[i].metadata, docs[i].source) for i in live]
         kw = {"on_tokens": on_tokens} if on_tokens is not None else {}
-        for i, scores in zip(live, lm.score(current, top_k=top_k, **kw)):
+        last = score_edited and g == cfg.generations - 1
+        done, rescored = _edit_generation(docs, live, texts, lm, cfg, g, audit_positions, last, kw)
+        for i, sc in rescored.items():
+            edited_scores[i] = sc
+        for i in live:
+            scores, new_text, audit = done[i]
             if g == 0:
                 first_scores[i] = scores
-            new_text, audit = edit_scores(
+            texts[i] = new_text
+            audits[i].append(audit)
+    return [
+        EditedDocument(Document(d.id, t, d.metadata, d.source), d.text, a, s, e)
+        for d, t, a, s, e in zip(docs, texts, audits, first_scores, edited_scores)
+    ]
+
+
+def _edit_generation(docs, live, texts, lm, cfg, g, audit_positions, score_edited, kw):
+    """One generation over the live documents: ``{i: (scores, new text, audit)}`` and, with
+    ``score_edited``, ``{i: scores of the new text}`` (``None`` for an emptied text)."""
+    top_k = cfg.k if cfg.revises else 0
+    current = [Document(docs[i].id, texts[i], docs[i].metadata, docs[i].source) for i in live]
+    done: dict[int, tuple[TokenScores, str, DocumentAudit]] = {}
+    rescored: dict[int, TokenScores | None] = {}
+
+    def edit_one(i: int, scores: TokenScores) -> str:
+        if i not in done:
+            new, audit = edit_scores(
                 texts[i],
                 scores,
                 cfg,
@@ -539,9 +570,21 @@ def _edit_buffer(
                 doc_rng(cfg.seed, docs[i].id, g),
                 audit_positions=audit_positions,
             )
-            texts[i] = new_text
-            audits[i].append(audit)
-    return [
-        EditedDocument(Document(d.id, t, d.metadata, d.source), d.text, a, s)
-        for d, t, a, s in zip(docs, texts, audits, first_scores)
-    ]
+            done[i] = (scores, new, audit)
+        return done[i][1]
+
+    if not score_edited:
+        for i, scores in zip(live, lm.score(current, top_k=top_k, **kw)):
+            edit_one(i, scores)
+        return done, rescored
+    index = {id(d): i for i, d in zip(live, current)}
+
+    def variants(doc: Document, scores: TokenScores) -> list[str]:
+        i = index[id(doc)]
+        new = edit_one(i, scores)
+        return [new] if new and new != texts[i] else []
+
+    for i, (scores, vs) in zip(live, lm.score_variants(current, variants, top_k=top_k, **kw)):
+        new = edit_one(i, scores)
+        rescored[i] = vs[0] if vs else (scores if new else None)
+    return done, rescored

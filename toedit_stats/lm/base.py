@@ -17,7 +17,14 @@ import numpy as np
 from ..corpus import Document
 from ..errors import ConfigError
 
-__all__ = ["LanguageModel", "TokenScores", "choose_prefix_token", "normalize_offsets", "plan_windows"]
+__all__ = [
+    "LanguageModel",
+    "TokenScores",
+    "choose_prefix_token",
+    "normalize_offsets",
+    "plan_windows",
+    "score_variants_in_full",
+]
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,22 @@ class LanguageModel(Protocol):
     ) -> Iterator[TokenScores]:
         """One :class:`TokenScores` per document, in input order. ``on_tokens(n)`` is called as
         tokens get scored (after every forward batch), so progress moves inside long documents."""
+        ...
+
+    def score_variants(
+        self,
+        docs: Iterable[Document | str],
+        variants: Callable[[Document, TokenScores], Sequence[str]],
+        *,
+        top_k: int = 0,
+        variant_top_k: int = 0,
+        on_tokens: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[TokenScores, list[TokenScores]]]:
+        """Score documents and, for each, the texts ``variants(doc, scores)`` derives from its
+        scores (edited versions): ``(scores, [variant scores])`` per document, in input order.
+        Variant scores equal scoring the texts on their own (within float rounding); a backend
+        may compute them from the first token that differs (transformers) or in full
+        (:func:`score_variants_in_full`)."""
         ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -201,3 +224,25 @@ def document_buffers(docs: Iterable[Document | str], size: int) -> Iterator[list
 
 def stitch(parts: Sequence[np.ndarray]) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def score_variants_in_full(
+    lm: Any,
+    docs: Iterable[Document | str],
+    variants: Callable[[Document, TokenScores], Sequence[str]],
+    *,
+    top_k: int = 0,
+    variant_top_k: int = 0,
+    buffer_docs: int = 256,
+    on_tokens: Callable[[int], None] | None = None,
+) -> Iterator[tuple[TokenScores, list[TokenScores]]]:
+    """:meth:`LanguageModel.score_variants` for a backend that cannot reuse a document's pass:
+    each buffer of documents is scored, then all their variants in one more call."""
+    kw = {} if on_tokens is None else {"on_tokens": on_tokens}
+    for buf in document_buffers(docs, buffer_docs):
+        scores = list(lm.score(buf, top_k=top_k, **kw))
+        texts = [list(variants(d, s)) for d, s in zip(buf, scores)]
+        flat = [Document(d.id, t) for d, ts in zip(buf, texts) for t in ts]
+        done = iter(lm.score(flat, top_k=variant_top_k, **kw) if flat else ())
+        for s, ts in zip(scores, texts):
+            yield s, [next(done) for _ in ts]

@@ -98,3 +98,78 @@ class CachedLM:
                     self._store(ns, buf[i].text, s)
                     found[i] = s
             yield from found
+
+    def score_variants(
+        self,
+        docs: Iterable[Document | str],
+        variants: Callable[[Document, TokenScores], Sequence[str]],
+        *,
+        top_k: int = 0,
+        variant_top_k: int = 0,
+        buffer_docs: int = 256,
+        on_tokens: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[TokenScores, list[TokenScores]]]:
+        """The inner model's ``score_variants`` with every document and variant text cached.
+
+        ``variants`` is called once per document, with the cached scores when the document is
+        cached (so derived texts equal what an editor reading the cache produces). Variant texts
+        already cached are not scored again. A cached document with two or more variants to
+        score goes through the inner model's ``score_variants`` once more (one pass for the
+        document, then only suffixes: cheaper than two variants in full); a single one is scored
+        on its own. ``hits``/``misses`` count documents and variant texts.
+        """
+        ns = namespace(self.inner.fingerprint)
+        kw = {} if on_tokens is None else {"on_tokens": on_tokens}
+        for buf in document_buffers(docs, buffer_docs):
+            yield from self._variants_buffer(ns, buf, variants, top_k, variant_top_k, kw, on_tokens)
+
+    def _variants_buffer(self, ns, buf, variants, top_k, variant_top_k, kw, on_tokens):
+        out: list[tuple[TokenScores, list[TokenScores]]] = []
+        found = [self._load(ns, d.text, d.id, top_k) for d in buf]
+        texts: list[list[str] | None] = [None] * len(buf)
+        todo: list[list[str]] = [[] for _ in buf]  # variant texts not in the cache
+
+        def derive(i: int, scores: TokenScores) -> list[str]:
+            if texts[i] is None:
+                texts[i] = list(variants(buf[i], scores))
+                todo[i] = [
+                    t for t in dict.fromkeys(texts[i]) if self._load(ns, t, buf[i].id, variant_top_k) is None
+                ]
+            return todo[i]
+
+        for i, f in enumerate(found):
+            if f is not None:
+                self.hits += 1
+                if on_tokens is not None:
+                    on_tokens(len(f))
+                derive(i, f)
+        again = [i for i, f in enumerate(found) if f is None or len(todo[i]) >= 2]
+        if again:
+            index = {id(buf[i]): i for i in again}
+
+            def fn(doc: Document, scores: TokenScores) -> list[str]:
+                i = index[id(doc)]
+                return derive(i, scores if found[i] is None else found[i])
+
+            inner = self.inner.score_variants(
+                [buf[i] for i in again], fn, top_k=top_k, variant_top_k=variant_top_k, **kw
+            )
+            for i, (s, vs) in zip(again, inner):
+                if found[i] is None:
+                    self.misses += 1
+                    self._store(ns, buf[i].text, s)
+                    found[i] = s
+                for t, v in zip(todo[i], vs):
+                    self.misses += 1
+                    self._store(ns, t, v)
+        for i in range(len(buf)):
+            if i not in again and todo[i]:  # one variant to score: in full
+                (v,) = self.inner.score([Document(buf[i].id, todo[i][0])], top_k=variant_top_k, **kw)
+                self.misses += 1
+                self._store(ns, todo[i][0], v)
+        for i, f in enumerate(found):
+            unique = list(dict.fromkeys(texts[i]))
+            self.hits += len(unique) - len(todo[i])
+            got = {t: self._load(ns, t, buf[i].id, variant_top_k) for t in unique}
+            out.append((f, [got[t] for t in texts[i]]))
+        return out

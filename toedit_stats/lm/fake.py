@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..corpus import Document
-from .base import TokenScores
+from .base import TokenScores, score_variants_in_full
 
 _PIECE = re.compile(r"\s*\S+|\s+")
 _COMMON = [" the", " a", " of", " and", " to", " in", " is", " that", " it", " with", " as", " for"]
@@ -53,6 +53,10 @@ class FakeLM:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [sum(1 for _ in _PIECE.finditer(t)) for t in texts]
+
+    def score_variants(self, docs, variants, **kw) -> Iterator[tuple[TokenScores, list[TokenScores]]]:
+        """Documents, then their variants, scored in full (:func:`score_variants_in_full`)."""
+        return score_variants_in_full(self, docs, variants, **kw)
 
     def score(
         self, docs: Iterable[Document | str], *, top_k: int = 0, on_tokens: Any = None, **_: object

@@ -379,38 +379,195 @@ class TransformersLM:
         for buf in document_buffers(docs, buffer_docs):
             yield from self._score_buffer(buf, top_k, on_tokens)
 
+    def score_variants(
+        self,
+        docs: Iterable[Document | str],
+        variants: Callable[[Document, TokenScores], Sequence[str]],
+        *,
+        top_k: int = 0,
+        variant_top_k: int = 0,
+        buffer_docs: int = 256,
+        on_tokens: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[TokenScores, list[TokenScores]]]:
+        """Score documents and texts derived from them, reusing each document's pass.
+
+        For every document, ``variants(doc, scores)`` is called with its scores as soon as they
+        exist and returns texts (e.g. edited versions); their scores (with ``variant_top_k``
+        candidates) are computed **from the first token where the variant's tokens differ from
+        the document's**: a causal model's scores before it are the document's, and the keys and
+        values of the document's forward pass, kept while its batch is in memory, stand in for
+        the common prefix. Yields ``(scores, [variant scores])`` in input order. A document
+        scored in more than one window, or a variant longer than the context, is scored in
+        full (same result, no saving). ``self.reused_tokens`` / ``self.rescored_tokens``
+        count variant tokens taken from the document's pass and recomputed.
+        """
+        if top_k < 0 or variant_top_k < 0:
+            raise ConfigError(f"top_k must be >= 0, got {min(top_k, variant_top_k)}")
+        self.load()
+        for buf in document_buffers(docs, buffer_docs):
+            found: dict[int, list[TokenScores]] = {}
+            scores = self._score_buffer(buf, top_k, on_tokens, (variants, variant_top_k, found))
+            for di, (doc, sc) in enumerate(zip(buf, scores)):
+                if di not in found:  # scored in windows: its variants are scored in full
+                    texts = list(variants(doc, sc))
+                    found[di] = self._score_buffer(
+                        [Document(doc.id, t) for t in texts], variant_top_k, on_tokens
+                    )
+                yield sc, found[di]
+
     def _score_buffer(
-        self, docs: list[Document], top_k: int, on_tokens: Callable[[int], None] | None = None
+        self,
+        docs: list[Document],
+        top_k: int,
+        on_tokens: Callable[[int], None] | None = None,
+        variants: tuple | None = None,
     ) -> list[TokenScores]:
         torch = require("torch")
         toks = self.tokenize([d.text for d in docs])
         seqs = [np.concatenate([[self._prefix], ids]) for ids, _ in toks]
+        plans = [plan_windows(seq.size, self._context) for seq in seqs]
         segments = []  # (doc, window index, start, end, score_from)
-        for di, seq in enumerate(seqs):
-            for wi, (s, e, f) in enumerate(plan_windows(seq.size, self._context)):
+        for di, plan in enumerate(plans):
+            for wi, (s, e, f) in enumerate(plan):
                 segments.append((di, wi, s, e, f))
         segments.sort(key=lambda t: t[3] - t[2], reverse=True)
         parts: dict[tuple[int, int], tuple] = {}
+
+        def assemble(di: int) -> TokenScores:
+            pieces = [parts[(di, wi)] for wi in range(len(plans[di]))]
+            lp, rk, ent, tki, tkl = (stitch([p[j] for p in pieces]) for j in range(5))
+            ids, off = toks[di]
+            return TokenScores(docs[di].id, ids, off, lp, rk, ent, tki, tkl)
+
         i = 0
         while i < len(segments):
             longest = segments[i][3] - segments[i][2]
             n = max(1, self.batch_tokens // max(1, longest))
             batch = segments[i : i + n]
             i += n
-            for key, arrays in zip(
-                ((b[0], b[1]) for b in batch), self._score_batch(torch, seqs, batch, top_k)
-            ):
-                parts[key] = arrays
+            arrays, cache = self._score_batch(torch, seqs, batch, top_k, keep_cache=variants is not None)
+            for key, a in zip(((b[0], b[1]) for b in batch), arrays):
+                parts[key] = a
             if on_tokens is not None:
                 on_tokens(sum(e - f for _, _, _, e, f in batch))
-        out = []
-        for di, (doc, (ids, off)) in enumerate(zip(docs, toks)):
-            pieces = [parts[(di, wi)] for wi in range(len(plan_windows(seqs[di].size, self._context)))]
-            lp, rk, ent, tki, tkl = (stitch([p[j] for p in pieces]) for j in range(5))
-            out.append(TokenScores(doc.id, ids, off, lp, rk, ent, tki, tkl))
+            if variants is not None:
+                fn, variant_top_k, found = variants
+                whole = [(r, b[0]) for r, b in enumerate(batch) if len(plans[b[0]]) == 1]
+                for r, di in whole:
+                    texts = list(fn(docs[di], assemble(di)))
+                    found[di] = self._score_from_prefix(
+                        torch, cache, r, seqs[di], assemble(di), texts, variant_top_k, on_tokens
+                    )
+            del cache
+        return [assemble(di) for di in range(len(docs))]
+
+    def _score_from_prefix(self, torch, cache, row, seq, base_scores, texts, top_k, on_tokens):
+        """Scores of ``texts``, each from its first token that differs from ``seq`` (the
+        document's ids, prefix included), with the document's keys and values (row ``row`` of
+        ``cache``) for the common prefix."""
+        self.reused_tokens = getattr(self, "reused_tokens", 0)
+        self.rescored_tokens = getattr(self, "rescored_tokens", 0)
+        toks = self.tokenize(texts)
+        out: list[TokenScores | None] = [None] * len(texts)
+        jobs = []  # (variant index, new sequence, past length P)
+        full = []
+        for vi, (ids, _) in enumerate(toks):
+            ns = np.concatenate([[self._prefix], ids])
+            if ns.size > self._context:
+                full.append(vi)
+                continue
+            m = min(ns.size, seq.size)
+            diff = np.flatnonzero(ns[:m] != seq[:m])
+            j = int(diff[0]) if diff.size else m  # first position (sequence coordinates) that differs
+            jobs.append((vi, ns, j))
+        base = (
+            base_scores.logprobs,
+            base_scores.ranks,
+            base_scores.entropy,
+            base_scores.topk_ids[:, :top_k],
+            base_scores.topk_logprobs[:, :top_k],
+        )
+        if base_scores.topk_ids.shape[1] < top_k:  # the document's pass has too few candidates
+            full.extend(vi for vi, _, _ in jobs)
+            jobs = []
+        jobs.sort(key=lambda t: t[1].size - t[2], reverse=True)  # longest suffix first
+        i = 0
+        while i < len(jobs):
+            n = max(1, self.batch_tokens // max(1, jobs[i][1].size - jobs[i][2]))
+            group = jobs[i : i + n]
+            i += n
+            todo = [(vi, ns, j) for vi, ns, j in group if ns.size > j]
+            suffix = dict(
+                zip((vi for vi, _, _ in todo), self._score_suffix_batch(torch, cache, row, todo, top_k))
+            )
+            for vi, _ns, j in group:
+                keep = j - 1  # tokens 1..j-1 of the document are the variant's too
+                head = tuple(a[:keep] for a in base)
+                tail = suffix.get(vi)
+                arr = head if tail is None else tuple(stitch([h, t]) for h, t in zip(head, tail))
+                ids, off = toks[vi]
+                out[vi] = TokenScores(base_scores.doc_id, ids, off, *arr)
+                self.reused_tokens += keep
+                self.rescored_tokens += ids.size - keep
+            if on_tokens is not None:
+                on_tokens(sum(ns.size - j for _, ns, j in todo))
+        if full:
+            rest = self._score_buffer(
+                [Document(base_scores.doc_id, texts[vi]) for vi in full], top_k, on_tokens
+            )
+            for vi, sc in zip(full, rest):
+                out[vi] = sc
+                self.rescored_tokens += len(sc)
         return out
 
-    def _score_batch(self, torch, seqs, batch, top_k):
+    def _score_suffix_batch(self, torch, cache, row, jobs, top_k):
+        """Positions ``j..`` of each new sequence, with positions ``0..j-2`` taken from ``row`` of
+        the document's cache: the past is left-padded to a common length and masked, and each
+        row's inputs start at its own position."""
+        if not jobs:
+            return []
+        B = len(jobs)
+        past = [j - 1 for _, _, j in jobs]
+        P = max(past)
+        N = max(ns.size - j for _, ns, j in jobs)
+        device = self._device
+        input_ids = torch.full((B, N), self._prefix, dtype=torch.long)
+        mask = torch.zeros((B, P + N), dtype=torch.long)
+        positions = torch.zeros((B, N), dtype=torch.long)
+        for r, (_, ns, j) in enumerate(jobs):
+            n = ns.size - j
+            input_ids[r, :n] = torch.from_numpy(ns[j - 1 : -1])
+            mask[r, P - past[r] : P + n] = 1
+            positions[r] = torch.arange(past[r], past[r] + N)
+        layers = []
+        for k_all, v_all in cache:
+            shape = (B, k_all.shape[1], P, k_all.shape[3])
+            k = k_all.new_zeros(shape)
+            v = v_all.new_zeros(shape)
+            for r, p in enumerate(past):
+                if p:
+                    k[r, :, P - p :] = k_all[row, :, :p]
+                    v[r, :, P - p :] = v_all[row, :, :p]
+            layers.append((k, v))
+        transformers = require("transformers")
+        with torch.inference_mode():
+            kv = transformers.DynamicCache(layers) if P else None
+            base = getattr(self._model, self._model.base_model_prefix)
+            hidden = base(
+                input_ids=input_ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                use_cache=kv is not None,
+                **{_cache_argument(base): kv},
+            ).last_hidden_state
+            rows = np.concatenate([np.full(ns.size - j, r) for r, (_, ns, j) in enumerate(jobs)])
+            cols = np.concatenate([np.arange(ns.size - j) for _, ns, j in jobs])
+            tgt = np.concatenate([ns[j:] for _, ns, j in jobs])
+            sel = hidden[torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)]
+            arrays = self._head(torch, sel, torch.from_numpy(tgt).to(device), top_k)
+        return _split(arrays, [ns.size - j for _, ns, j in jobs])
+
+    def _score_batch(self, torch, seqs, batch, top_k, keep_cache: bool = False):
         B = len(batch)
         L = max(e - s for _, _, s, e, _ in batch)
         input_ids = torch.full((B, L), self._prefix, dtype=torch.long)
@@ -424,48 +581,72 @@ class TransformersLM:
             targets.append(seq[pos])
             counts.append(pos.size)
         device = self._device
+        cache = None
         with torch.inference_mode():
             # Right padding needs no attention mask in a causal LM: a real token only attends to
             # earlier positions, which are all real. Without a mask SDPA takes its causal fast path.
             base = getattr(self._model, self._model.base_model_prefix)
-            hidden = base(input_ids=input_ids.to(device)).last_hidden_state
+            out = base(input_ids=input_ids.to(device), use_cache=keep_cache)
+            hidden = out.last_hidden_state
+            if keep_cache:  # (keys, values) per layer, batch rows in ``batch`` order
+                kv = getattr(out, "cache", None) or out.past_key_values
+                cache = [(layer.keys, layer.values) for layer in kv.layers]
             rows_t = torch.from_numpy(np.concatenate(rows)).to(device)
             cols_t = torch.from_numpy(np.concatenate(cols)).to(device)
             sel = hidden[rows_t, cols_t]
             tgt = torch.from_numpy(np.concatenate(targets)).to(device)
-            head = self._model.get_output_embeddings()
-            lps, ranks, ents, tk_i, tk_l = [], [], [], [], []
-            for c0 in range(0, sel.shape[0], self.chunk_positions):
-                z = head(sel[c0 : c0 + self.chunk_positions]).float()
-                if self._softcap:
-                    z = torch.tanh(z / self._softcap) * self._softcap
-                # rank and top-k on the logits, then log p = z - logsumexp(z) in place, and
-                # entropy = -sum(p * log p) reusing one buffer: two vocabulary-sized temporaries
-                t = tgt[c0 : c0 + self.chunk_positions]
-                actual = z.gather(1, t[:, None])
-                ranks.append((z > actual).sum(dim=1) + 1)
-                if top_k:
-                    v, ix = z.topk(top_k, dim=1)
-                lse = torch.logsumexp(z, dim=-1, keepdim=True)
-                lps.append((actual - lse)[:, 0])
-                if top_k:
-                    tk_i.append(ix)
-                    tk_l.append(v - lse)
-                logp = z.sub_(lse)
-                ents.append(-(logp.exp().mul_(logp)).sum(dim=1))
-            lp_all = torch.cat(lps).float().cpu().numpy()
-            rk_all = torch.cat(ranks).cpu().numpy().astype(np.int64)
-            ent_all = torch.cat(ents).float().cpu().numpy()
+            arrays = self._head(torch, sel, tgt, top_k)
+        return _split(arrays, counts), cache
+
+    def _head(self, torch, sel, tgt, top_k):
+        """LM head and per-position statistics over chunks of ``chunk_positions`` hidden states:
+        (log p of the target, its rank, entropy, top-k ids, top-k log p) as numpy arrays."""
+        head = self._model.get_output_embeddings()
+        lps, ranks, ents, tk_i, tk_l = [], [], [], [], []
+        for c0 in range(0, sel.shape[0], self.chunk_positions):
+            z = head(sel[c0 : c0 + self.chunk_positions]).float()
+            if self._softcap:
+                z = torch.tanh(z / self._softcap) * self._softcap
+            # rank and top-k on the logits, then log p = z - logsumexp(z) in place, and
+            # entropy = -sum(p * log p) reusing one buffer: two vocabulary-sized temporaries
+            t = tgt[c0 : c0 + self.chunk_positions]
+            actual = z.gather(1, t[:, None])
+            ranks.append((z > actual).sum(dim=1) + 1)
             if top_k:
-                ti = torch.cat(tk_i).cpu().numpy().astype(np.int64)
-                tl = torch.cat(tk_l).float().cpu().numpy()
-            else:
-                ti = np.zeros((lp_all.size, 0), np.int64)
-                tl = np.zeros((lp_all.size, 0), np.float32)
-        out = []
-        start = 0
-        for n in counts:
-            sl = slice(start, start + n)
-            out.append((lp_all[sl], rk_all[sl], ent_all[sl], ti[sl], tl[sl]))
-            start += n
-        return out
+                v, ix = z.topk(top_k, dim=1)
+            lse = torch.logsumexp(z, dim=-1, keepdim=True)
+            lps.append((actual - lse)[:, 0])
+            if top_k:
+                tk_i.append(ix)
+                tk_l.append(v - lse)
+            logp = z.sub_(lse)
+            ents.append(-(logp.exp().mul_(logp)).sum(dim=1))
+        lp_all = torch.cat(lps).float().cpu().numpy()
+        rk_all = torch.cat(ranks).cpu().numpy().astype(np.int64)
+        ent_all = torch.cat(ents).float().cpu().numpy()
+        if top_k:
+            ti = torch.cat(tk_i).cpu().numpy().astype(np.int64)
+            tl = torch.cat(tk_l).float().cpu().numpy()
+        else:
+            ti = np.zeros((lp_all.size, 0), np.int64)
+            tl = np.zeros((lp_all.size, 0), np.float32)
+        return lp_all, rk_all, ent_all, ti, tl
+
+
+def _cache_argument(module: Any) -> str:
+    """The keyword a model's forward takes its key/value cache by: ``cache`` in transformers
+    5.2x, ``past_key_values`` before (and deprecated after)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+
+
+def _split(arrays: tuple, counts: Sequence[int]) -> list[tuple]:
+    """Per-row slices of concatenated per-position arrays."""
+    out = []
+    start = 0
+    for n in counts:
+        sl = slice(start, start + n)
+        out.append(tuple(a[sl] for a in arrays))
+        start += n
+    return out

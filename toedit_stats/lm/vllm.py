@@ -27,7 +27,14 @@ import numpy as np
 from .._deps import require
 from ..corpus import Document
 from ..errors import ConfigError
-from .base import TokenScores, document_buffers, normalize_offsets, plan_windows, stitch
+from .base import (
+    TokenScores,
+    document_buffers,
+    normalize_offsets,
+    plan_windows,
+    score_variants_in_full,
+    stitch,
+)
 from .models import DEFAULT_MODEL, resolve_model
 
 __all__ = ["VLLMModel", "convert_prompt_logprobs"]
@@ -205,6 +212,10 @@ class VLLMModel:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         self.load()
         return [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    def score_variants(self, docs, variants, **kw) -> Iterator[tuple[TokenScores, list[TokenScores]]]:
+        """Documents, then their variants, scored in full (:func:`score_variants_in_full`); vLLM runs with prefix caching off (see the module docstring), so nothing of the document's pass is reused."""
+        return score_variants_in_full(self, docs, variants, **kw)
 
     def score(
         self,
