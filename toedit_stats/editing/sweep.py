@@ -2,13 +2,21 @@
 what cost in fluency.
 
 The synthetic corpus is scored **once**, with the largest ``k`` of the grid, into an in-memory
-score cache; every grid point then edits from those scores (the editor asks the cache for its own
+score cache that keeps the top-k candidates only at positions the smallest ``p`` of the grid can
+select; every grid point then edits from those scores (the editor asks the cache for its own
 ``k``, served by slicing the stored top-k) — so each variant is byte-identical to a standalone
 ``edit`` with the same configuration and seed. Each variant is compared with the human corpus by
 every analyzer through a :class:`~toedit_stats.report.Report` with the variant as the edited
-corpus: the paired bootstrap gives the change of every headline distance with its interval. Token
-statistics of a variant need its own scores: documents the variant left unchanged come from the
-cache; changed documents are rescored in full (no suffix-only rescoring yet).
+corpus: the paired bootstrap gives the change of every headline distance with its interval.
+
+Token statistics of a variant need its own scores. They are computed in the same pass, **from each
+document's first changed token on** (:meth:`~toedit_stats.lm.base.LanguageModel.score_variants`:
+a causal model's scores before that token are the document's, and the transformers backend reuses
+the document's keys and values for the common prefix): while a batch of documents is in memory,
+every grid point's edit of each document is made and its suffix scored. Documents a variant left
+unchanged are the synthetic ones. Grid points with ``target_change_rate`` (their p is known only
+after the whole corpus is scored) or several generations are rescored in full, and with a
+``target_change_rate`` point the cache keeps every top-k row (choosing p reads them all).
 
 Fluency cost per variant: ``delta_mean_logprob`` — the change of the mean log-probability per token
 of the corpus under the prior (edited minus synthetic; negative is less fluent) — and
@@ -234,7 +242,7 @@ def sweep(
     from ..lm.cache import CachedLM
     from ..report import Report
     from ..report.build import _as_corpus, make_analyzers
-    from .toedit import edit, resolve_target
+    from .toedit import doc_rng, edit, edit_scores, resolve_target
 
     configs = (
         list(grid)
@@ -251,7 +259,20 @@ def sweep(
     docs = [d for d in ss]
     t0 = time.perf_counter()
     kmax = max(c.k for c in configs)
-    for _ in shared.score(docs, top_k=kmax):  # the one scoring pass; every variant edits from it
+    inline = [c for c in configs if c.target_change_rate is None and c.generations == 1]
+    if not isinstance(model, CachedLM) and len(inline) == len(configs):
+        revising = [c.p for c in configs if c.revises]
+        shared.topk_floor = min(revising) if revising else None
+    token_text = shared.token_text
+
+    def variants(doc: Any, scores: Any) -> list[str]:
+        texts = (edit_scores(doc.text, scores, c, token_text, doc_rng(c.seed, doc.id, 0))[0] for c in inline)
+        return list(dict.fromkeys(t for t in texts if t and t != doc.text))
+
+    reused0 = getattr(shared.inner, "reused_tokens", 0)
+    rescored0 = getattr(shared.inner, "rescored_tokens", 0)
+    # the one scoring pass: every variant edits from it, and every inline variant is scored in it
+    for _ in shared.score_variants(docs, variants, top_k=kmax):
         pass
     score_seconds = time.perf_counter() - t0
     rows, effects = [], []
@@ -324,5 +345,11 @@ def sweep(
         "model": shared.info(),
         "score_seconds": round(score_seconds, 2),
         "score_cache": {"hits": shared.hits, "misses": shared.misses},
+        "topk_floor": shared.topk_floor,
+        # variant tokens whose scores came from the synthetic document's pass, and those recomputed
+        "suffix_rescoring": {
+            "reused_tokens": getattr(shared.inner, "reused_tokens", 0) - reused0,
+            "rescored_tokens": getattr(shared.inner, "rescored_tokens", 0) - rescored0,
+        },
     }
     return SweepResult(rows, effects, config)

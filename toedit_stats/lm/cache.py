@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from .._cache import ArrayStore, namespace, text_key
 from ..corpus import Document
 from .base import TokenScores, document_buffers
@@ -29,10 +31,21 @@ class CachedLM:
     """Wrap a language model with a score cache. ``hits``/``misses`` count documents.
 
     ``directory=None`` uses the user cache directory; ``memory=True`` keeps entries in this
-    object only (nothing written)."""
+    object only (nothing written). ``topk_floor=p`` keeps top-k candidates only at positions
+    whose token probability is ``>= p`` (the only ones an editor with threshold ``p`` or above
+    reads; the editor sweep sets its smallest p): the other rows come back as id 0 with log
+    probability ``-inf``."""
 
-    def __init__(self, inner: Any, directory: str | os.PathLike | None = None, *, memory: bool = False):
+    def __init__(
+        self,
+        inner: Any,
+        directory: str | os.PathLike | None = None,
+        *,
+        memory: bool = False,
+        topk_floor: float | None = None,
+    ):
         self.inner = inner
+        self.topk_floor = topk_floor
         self.store = ArrayStore(None if memory else (directory or cache_dir() / "scores"))
         self.directory = self.store.directory
         self.hits = 0
@@ -52,22 +65,31 @@ class CachedLM:
         z = self.store.get(ns, text_key(text))
         if z is None or any(f not in z for f in _FIELDS) or z["topk_ids"].shape[1] < top_k:
             return None
+        tki, tkl = z["topk_ids"][:, :top_k], z["topk_logprobs"][:, :top_k]
+        if "topk_rows" in z:  # stored at selectable positions only (``topk_floor``)
+            rows = z["topk_rows"]
+            T = z["token_ids"].size
+            tki = np.zeros((T, tki.shape[1]), np.int64)
+            tkl = np.full((T, tki.shape[1]), -np.inf, np.float32)
+            tki[rows] = z["topk_ids"][:, :top_k]
+            tkl[rows] = z["topk_logprobs"][:, :top_k]
         return TokenScores(
-            doc_id,
-            z["token_ids"],
-            z["offsets"],
-            z["logprobs"],
-            z["ranks"],
-            z.get("entropy"),
-            z["topk_ids"][:, :top_k],
-            z["topk_logprobs"][:, :top_k],
+            doc_id, z["token_ids"], z["offsets"], z["logprobs"], z["ranks"], z.get("entropy"), tki, tkl
         )
 
     def _store(self, ns: str, text: str, s: TokenScores) -> None:
         arrays = {f: getattr(s, f) for f in _FIELDS}
         if s.entropy is not None:
             arrays["entropy"] = s.entropy
+        if self.topk_floor is not None and s.topk_ids.shape[1]:
+            # the editor's own test (probability >= p, in float64), so no selectable row is dropped
+            rows = np.flatnonzero(np.exp(s.logprobs.astype(np.float64)) >= self.topk_floor)
+            arrays.update(topk_rows=rows, topk_ids=s.topk_ids[rows], topk_logprobs=s.topk_logprobs[rows])
         self.store.put(ns, text_key(text), arrays)
+
+    def nbytes(self) -> int:
+        """Bytes held by an in-memory cache's arrays (0 on disk)."""
+        return sum(a.nbytes for entry in self.store._memory.values() for a in entry.values())
 
     def put(self, text: str, scores: TokenScores) -> None:
         """Store scores computed elsewhere (e.g. by Ray actors with the same model) for ``text``."""
@@ -132,8 +154,10 @@ class CachedLM:
         def derive(i: int, scores: TokenScores) -> list[str]:
             if texts[i] is None:
                 texts[i] = list(variants(buf[i], scores))
-                todo[i] = [
-                    t for t in dict.fromkeys(texts[i]) if self._load(ns, t, buf[i].id, variant_top_k) is None
+                todo[i] = [  # the document's own text is stored with the document
+                    t
+                    for t in dict.fromkeys(texts[i])
+                    if t != buf[i].text and self._load(ns, t, buf[i].id, variant_top_k) is None
                 ]
             return todo[i]
 

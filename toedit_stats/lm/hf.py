@@ -184,6 +184,9 @@ class TransformersLM:
         self._tokenizer = None
         self._source = None
         self.load_seconds: float | None = None
+        # score_variants: variant tokens taken from the document's pass, and those recomputed
+        self.reused_tokens = 0
+        self.rescored_tokens = 0
 
     def __repr__(self) -> str:
         return f"TransformersLM(model={self.name!r}, device={self.device!r}, dtype={self.dtype!r})"
@@ -465,8 +468,6 @@ class TransformersLM:
         """Scores of ``texts``, each from its first token that differs from ``seq`` (the
         document's ids, prefix included), with the document's keys and values (row ``row`` of
         ``cache``) for the common prefix."""
-        self.reused_tokens = getattr(self, "reused_tokens", 0)
-        self.rescored_tokens = getattr(self, "rescored_tokens", 0)
         toks = self.tokenize(texts)
         out: list[TokenScores | None] = [None] * len(texts)
         jobs = []  # (variant index, new sequence, past length P)

@@ -248,12 +248,18 @@ class Report:
                 enabled=self.progress,
             )
             self.edited_docs = []
+            # the edited texts' scores come from the editing pass, from each first changed token
+            # on (the score cache then serves them to the token analyzer)
+            rescore = any(
+                "lm" in a.needs and getattr(a, "model", None) == _default_model(a) for a in self.analyzers
+            )
             for ed in edit_documents(
                 docs,
                 lm,
                 self.editor,
                 audit_positions=True,
                 on_tokens=bar.on_tokens if self.progress else None,
+                score_edited=rescore,
             ):
                 self.edited_docs.append(ed)
                 bar.document_done(
