@@ -35,7 +35,7 @@ def main() -> None:
         rows.append(("local engine", time.perf_counter() - t))
         for actors in (1, 2):
             t = time.perf_counter()
-            ray_edit(corpus, Path(tmp) / f"ray{actors}.jsonl", lm=lm, config=cfg, actors=actors, batch_docs=4)
+            ray_edit(corpus, Path(tmp) / f"ray{actors}.jsonl", lm=lm, config=cfg, actors=actors, chunk_docs=4)
             rows.append((f"ray, {actors} actor(s)", time.perf_counter() - t))
         same = all(
             (Path(tmp) / f"ray{a}.jsonl").read_bytes() == (Path(tmp) / "local.jsonl").read_bytes()

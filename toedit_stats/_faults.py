@@ -4,7 +4,9 @@
 passes :func:`checkpoint` ``(NAME)``. Unset, a checkpoint costs one dictionary lookup. The edit
 job's phase boundaries are checkpoints, so the tests can kill it exactly there and check that
 ``--resume`` recovers. ``TOEDIT_STATS_CRASH_SIGNAL=INT`` sends SIGINT instead (an interrupt
-from the keyboard).
+from the keyboard). ``TOEDIT_STATS_CRASH_ONCE=PATH`` makes it happen once across processes (the
+first process to get there creates PATH; later ones, e.g. a restarted Ray worker, pass): the
+worker-kill test of the Ray engine.
 """
 
 from __future__ import annotations
@@ -26,5 +28,11 @@ def checkpoint(name: str) -> None:
         return
     _passed[name] = _passed.get(name, 0) + 1
     if _passed[name] >= int(nth or 1):
+        once = os.environ.get("TOEDIT_STATS_CRASH_ONCE")
+        if once:
+            try:
+                os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
         sig = signal.SIGINT if os.environ.get("TOEDIT_STATS_CRASH_SIGNAL") == "INT" else signal.SIGKILL
         os.kill(os.getpid(), sig)

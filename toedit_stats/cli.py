@@ -849,26 +849,27 @@ main.add_command(_report_command())
 
 def _ray_edit_cmd(corpus, output, lm_config, cfg, opts, shard, quiet, address, actors, gpus) -> None:
     from ._io import visible
-    from .ray_engine import ray_edit
+    from .editing import run_edit_job
+    from .ray_engine import RayOptions
 
-    if opts["resume"] or shard != (0, 1):
-        raise ConfigError("--resume and --shard are not supported with --engine ray yet; use --engine local")
-    manifest = ray_edit(
+    result = run_edit_job(
         corpus,
         output,
-        lm=lm_config,
+        model=lm_config,
         config=cfg,
-        address=address,
-        actors=actors,
-        num_gpus=gpus,
+        shard=shard,
+        resume=opts["resume"],
         audit_positions=opts["audit_positions"],
+        chunk_docs=opts["chunk_docs"],
+        progress=progress_enabled(quiet),
         overwrite=opts["overwrite"],
+        engine=RayOptions(lm_config, address=address, actors=actors, num_gpus=gpus),
     )
-    t = manifest["totals"]
+    t = result.totals
     if not quiet:
         click.echo(
             f"wrote {t['documents']} documents with {actors} Ray actor(s), {t['tokens']} tokens: changed "
-            f"{t['changed']}, deleted {t['deleted']} in {manifest['seconds']:.0f} s -> {visible(str(output))}",
+            f"{t['changed']}, deleted {t['deleted']} -> {visible(str(output))}",
             err=True,
         )
 

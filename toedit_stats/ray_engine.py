@@ -1,77 +1,186 @@
 """The Ray Data engine (``--engine ray``): the same edit job on a Ray cluster, with the same output.
 
-So far this covers ``edit`` and the scoring of ``tokens`` (:func:`ray_score` fills the analyzer's
-score cache; the statistics are then computed on the driver from those scores); the other
-analyzers and the report run locally. The corpus is read by our
-own readers on the driver (the same validation, field options, filters and one-line errors as the
-local engine), documents flow as Ray Data blocks, and the editing runs in ``map_batches`` with an
-actor pool: each actor loads one language model (:class:`~toedit_stats.options.LMConfig`) once and
-edits its batches with :func:`toedit_stats.editing.edit`. Editing is seeded per document, so the
-edited texts are the local engine's whatever the batching, the number of actors or the order they
-finish in; the driver puts the records back in input order and writes them with the local job's
-writer (and format), to a temporary name renamed when complete, with a manifest (``engine: ray``).
-With the fake model the output file is byte-identical; with a real model the texts and counts
-are, and the audit's ``expected_changed`` (a float sum) can differ in its 6th decimal, because
-actors run torch with one thread and the thread count changes float rounding. A worker that dies
-mid-job costs its batch, not the job (Ray Data's actor pools restart actors and retry their tasks).
+``edit --engine ray`` is the local edit job (:func:`toedit_stats.editing.job.run_edit_job`:
+the same read-once plan of input chunks, parts folder, manifest with the configuration
+fingerprint, ``--resume``, ``--shard`` and final join) with the chunks edited by a Ray Data actor
+pool: the driver reads and validates the corpus with our readers (the same field options, filters
+and one-line ``file:line`` errors), puts each chunk still to do into Ray's object store (the
+driver's own memory holds one chunk at a time and a reference per chunk; the object store spills
+to disk), and ``map_batches`` hands one chunk at a time to an actor that holds one language model
+(:class:`~toedit_stats.options.LMConfig`), edits it with :func:`toedit_stats.editing.edit` and
+**writes the chunk file itself** into ``OUTPUT.parts/`` (a shared file system for a multi-node
+cluster), atomically, followed by its completion marker ``chunk-NNNNN.jsonl.done`` (the chunk's
+manifest entry: input range, input hash, file hash, totals). The driver records each finished
+chunk in the manifest as it arrives. A killed driver is resumed with ``--resume``: chunks listed
+in the manifest or with an intact marker are kept, every other chunk is redone. A worker that
+dies mid-job costs its chunk, not the job: Ray Data's actor pools restart the actor and retry
+its task (at-least-once; a chunk written twice is written with the same bytes).
+
+Editing is seeded per document, so the edited texts are the local engine's whatever the batching,
+the number of actors or the order they finish in. With the fake model the output file is
+byte-identical; with a real model the texts and counts are, and the audit's ``expected_changed``
+(a float sum) can differ in its 6th decimal, because actors run torch with one thread and the
+thread count changes float rounding.
+
+:func:`ray_score` scores documents on an actor pool for ``tokens --engine ray`` (the statistics
+are then computed on the driver from those scores). Not yet on Ray: ``target_change_rate`` (it
+needs a corpus-wide pass first), ``embed``, ``ngrams --sketch`` and the report.
 
 Ray's core (C++) prints one notice per job on stderr that restartable actors were given
 constructor arguments (ray-project/ray#53727); it is kept, since the restarts are what make a lost
-worker cost only its batch. Not yet: sharded output written by the workers, ``--resume`` and
-``--shard`` (refused with ``--engine ray``), ``target_change_rate`` (needs a corpus-wide pass), and
-a driver whose memory is bounded — it holds the documents and the edited records.
+worker cost only its chunk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-import time
+import logging
 from pathlib import Path
 from typing import Any
 
 from ._deps import require
 from .errors import ConfigError
 
-__all__ = ["prefill_scores", "ray_edit", "ray_score"]
+__all__ = ["RayOptions", "edit_chunks", "prefill_scores", "ray_edit", "ray_score"]
 
 
-class _EditActor:
-    """One language model per actor; ``__call__`` edits one batch of documents."""
+@dataclasses.dataclass(frozen=True)
+class RayOptions:
+    """Where and how an edit job runs on Ray: the model each actor loads (an
+    :class:`~toedit_stats.options.LMConfig`), the cluster (``address``: ``None`` starts a local
+    one, ``"auto"`` joins a running one), and the actor pool (``actors``, each with ``num_cpus``
+    and ``num_gpus``)."""
 
-    spec: tuple[dict[str, Any], dict[str, Any], bool]  # set on the subclass the job makes
+    lm: Any
+    address: str | None = None
+    actors: int = 1
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+    def __post_init__(self):
+        from .options import LMConfig
+
+        if not isinstance(self.lm, LMConfig):
+            raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
+        if self.actors < 1:
+            raise ConfigError(f"actors must be >= 1, got {self.actors}")
+
+    def manifest(self) -> dict[str, Any]:
+        return {"name": "ray", "address": self.address, "actors": self.actors, "num_gpus": self.num_gpus}
+
+
+class _ChunkActor:
+    """One language model per actor; ``__call__`` edits one chunk and writes its file and marker."""
+
+    spec: tuple[dict[str, Any], dict[str, Any], bool, str, str]  # set on the subclass the job makes
 
     def __init__(self):
         # the settings ride on the class, not as constructor arguments: Ray keeps constructor
         # arguments in its object store and warns that restarts depend on them
         from .editing import EditConfig
+        from .editing.job import check_k
         from .options import LMConfig
 
-        lm, config, audit_positions = self.spec
-        self.lm = LMConfig(**lm).load()
+        lm, config, self.audit_positions, parts, self.text_field = self.spec
+        self.parts = Path(parts)
         self.config = EditConfig(**config)
-        self.audit_positions = audit_positions
+        self.error = None
+        try:
+            self.lm = LMConfig(**lm).load()
+            check_k(self.lm, self.config)
+        except ConfigError as exc:  # reported by the first call, as a clean error on the driver
+            self.error = str(exc)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import ray
+
+        from ._faults import checkpoint
         from .corpus import Document
         from .editing import edit
+        from .editing.job import _write_chunk, write_marker
 
-        docs = [
-            Document(str(i), str(t), json.loads(m), str(s))
-            for i, t, m, s in zip(batch["id"], batch["text"], batch["meta"], batch["source"])
-        ]
-        out = list(
-            edit(docs, self.lm, self.config, audit_positions=self.audit_positions, buffer_docs=len(docs))
+        out: dict[str, list[Any]] = {"chunk": [], "entry": [], "model": [], "error": []}
+        for c, span, ref in zip(batch["chunk"], batch["span"], batch["docs"]):
+            out["chunk"].append(int(c))
+            if self.error is not None:
+                out["entry"].append("")
+                out["model"].append("")
+                out["error"].append(self.error)
+                continue
+            docs = [Document(*d) for d in ray.get(ref)]
+            edited = list(
+                edit(docs, self.lm, self.config, audit_positions=self.audit_positions, buffer_docs=64)
+            )
+            checkpoint("ray-chunk-edited")  # a worker killed here: Ray restarts it and retries
+            span = json.loads(span)
+            entry = _write_chunk(self.parts, int(c), span, edited, self.text_field)
+            write_marker(self.parts, entry)
+            out["entry"].append(json.dumps(entry))
+            out["model"].append(json.dumps(self.lm.info()))
+            out["error"].append("")
+        return out
+
+
+def edit_chunks(
+    docs: Any,
+    plan: list[dict[str, Any]],
+    chunk_docs: int,
+    todo: list[int],
+    parts: Path,
+    *,
+    text_field: str,
+    config: Any,
+    audit_positions: bool,
+    options: RayOptions,
+):
+    """Edit the chunks ``todo`` of ``plan`` (the edit job's input ranges over the stream of
+    documents ``docs``) on a Ray actor pool; yields ``(chunk, manifest entry, model info)`` as
+    chunks finish (any order). The actors write the chunk files and markers into ``parts``."""
+    ray = require("ray", feature="--engine ray")
+    require("ray.data", feature="--engine ray")
+    if not todo:
+        return
+    with _quiet_ray():
+        _init(ray, options.address)
+        want = set(todo)
+        items, current = [], []
+        for pos, d in enumerate(docs):
+            c = pos // chunk_docs  # the edit job's chunks are fixed input ranges
+            if c not in want:
+                continue
+            current.append([d.id, d.text, d.metadata, d.source])
+            if pos == plan[c]["last"]:
+                span = {k: plan[c][k] for k in ("first", "last", "documents", "input_sha256")}
+                # into the object store: the driver keeps a reference, not the documents
+                items.append({"chunk": c, "span": json.dumps(span), "docs": ray.put(current)})
+                current = []
+        actor = type(
+            "ChunkActor",
+            (_ChunkActor,),
+            {
+                "spec": (
+                    dataclasses.asdict(options.lm),
+                    dataclasses.asdict(config),
+                    audit_positions,
+                    str(parts),
+                    text_field,
+                )
+            },
         )
-        return {
-            "position": batch["position"],
-            "record": [
-                json.dumps(e.record(str(f)), ensure_ascii=False) for e, f in zip(out, batch["text_field"])
-            ],
-            "audit": [json.dumps(e.audit.to_dict()) for e in out],
-            "changed": [e.doc.text != e.original for e in out],
-            "model": [json.dumps(self.lm.info())] * len(out),
-        }
+        ds = ray.data.from_items(items, override_num_blocks=len(items))
+        for row in ds.map_batches(
+            actor,
+            batch_size=1,
+            batch_format="numpy",
+            concurrency=min(options.actors, len(items)),
+            num_cpus=options.num_cpus,
+            num_gpus=options.num_gpus or None,
+        ).iter_rows():
+            if row["error"]:
+                raise ConfigError(str(row["error"]))
+            yield int(row["chunk"]), json.loads(row["entry"]), json.loads(row["model"])
 
 
 def ray_edit(
@@ -84,82 +193,32 @@ def ray_edit(
     actors: int = 1,
     num_cpus: float = 1.0,
     num_gpus: float = 0.0,
-    batch_docs: int = 16,
+    chunk_docs: int = 16,
     audit_positions: bool = False,
     overwrite: bool = False,
+    resume: bool = False,
+    shard: tuple[int, int] = (0, 1),
 ) -> dict[str, Any]:
     """Edit ``corpus`` into ``output`` on Ray (see the module docstring); returns the manifest.
 
-    ``lm`` is an :class:`~toedit_stats.options.LMConfig` (each actor loads its own model);
-    ``address`` joins a running cluster (``"auto"``) or, ``None``, starts a local one; ``actors``
-    is the size of the actor pool, each with ``num_cpus``/``num_gpus``.
-    """
-    from ._io import atomic_write_text, dumps
-    from ._provenance import file_sha256, package_versions
-    from .corpus import output_format, write_records
-    from .editing.job import _COUNTS, check_edit_output, edit_job_config
-    from .editing.toedit import DAMAGE_CLASSES
-    from .options import LMConfig
+    ``lm`` is an :class:`~toedit_stats.options.LMConfig` (each actor loads its own model); the
+    other arguments are :class:`RayOptions` and the edit job's (``chunk_docs`` documents per
+    chunk: the unit of work, of retries and of resume)."""
+    from .editing.job import run_edit_job
 
-    if not isinstance(lm, LMConfig):
-        raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
-    if config.target_change_rate is not None:
-        raise ConfigError("target_change_rate needs a pass over the whole corpus: not yet with --engine ray")
-    if actors < 1 or batch_docs < 1:
-        raise ConfigError(f"actors and batch_docs must be >= 1, got {actors} and {batch_docs}")
-    out = Path(output)
-    fmt = output_format(out)
-    check_edit_output(out, list(corpus.paths), overwrite=overwrite)
-    t0 = time.perf_counter()
-    import copy
-
-    corpus = copy.copy(corpus)
-    corpus.keep_empty = True  # empty texts pass through unedited, as with the local engine
-    items = [
-        {
-            "position": i,
-            "id": d.id,
-            "text": d.text,
-            "meta": json.dumps(d.metadata, ensure_ascii=False),
-            "source": d.source or "",
-            "text_field": corpus.text_field,
-        }
-        for i, d in enumerate(corpus)  # read and validated here, on the driver: clean errors
-    ]
-    read_stats = corpus.stats.to_dict()
-    actor = type(
-        "EditActor",
-        (_EditActor,),
-        {"spec": (dataclasses.asdict(lm), dataclasses.asdict(config), audit_positions)},
-    )
-    rows, ray_version = _map_on_ray(items, actor, address, actors, num_cpus, num_gpus, batch_docs)
-    write_records((json.loads(r["record"]) for r in rows), out, fmt=fmt)
-    audits = [json.loads(r["audit"]) for r in rows]
-    totals: dict[str, Any] = {"documents": len(rows), **{k: 0 for k in _COUNTS}}
-    for a in audits:
-        for k in _COUNTS:
-            totals[k] += a.get(k, 0)
-    totals["expected_changed"] = round(totals["expected_changed"], 6)
-    totals["documents_changed"] = sum(bool(r["changed"]) for r in rows)
-    totals["damage"] = {c: sum(a["damage"].get(c, 0) for a in audits) for c in DAMAGE_CLASSES}
-    totals["empty_passed_through"] = sum(1 for it in items if not it["text"])
-    totals["skipped_bad"] = read_stats["skipped_bad"]
-    model_info = json.loads(rows[0]["model"]) if rows else None
-    manifest = {
-        "engine": {"name": "ray", "address": address, "actors": actors, "batch_docs": batch_docs},
-        "config": edit_job_config(
-            corpus, model_info, config, shard=(0, 1), chunk_docs=None, audit_positions=audit_positions
-        ),
-        "versions": {**package_versions(), "ray": ray_version},
-        "complete": True,
-        "totals": totals,
-        "input": read_stats,
-        "output": str(out),
-        "output_sha256": file_sha256(out),
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    atomic_write_text(out.with_name(out.name + ".manifest.json"), dumps(manifest) + "\n")
-    return manifest
+    options = RayOptions(lm, address=address, actors=actors, num_cpus=num_cpus, num_gpus=num_gpus)
+    return run_edit_job(
+        corpus,
+        output,
+        model=lm,
+        config=config,
+        shard=shard,
+        resume=resume,
+        audit_positions=audit_positions,
+        chunk_docs=chunk_docs,
+        overwrite=overwrite,
+        engine=options,
+    ).manifest
 
 
 class _ScoreActor:
@@ -222,27 +281,12 @@ def _map_on_ray(
     """``items`` (dicts with a ``position``) through ``map_batches`` on an actor pool of ``actor``,
     the rows returned in position order (every position exactly once, or an error), and Ray's
     version. Starts a local cluster or joins ``address``; Ray Data's own logs stay off stderr."""
-    import logging
-
     ray = require("ray", feature="--engine ray")
     require("ray.data", feature="--engine ray")  # imported first: it configures its own loggers
     if not items:
         return [], ray.__version__
-    # Ray Data logs each dataset's start and end on the driver's stderr: library code stays quiet
-    quiet = [logging.getLogger(n) for n in ("ray", "ray.data")]
-    levels = [lg.level for lg in quiet]
-    for lg in quiet:
-        lg.setLevel(logging.ERROR)
-    try:
-        if not ray.is_initialized():
-            ray.init(
-                address=address,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-                ignore_reinit_error=True,
-            )
-        ray.data.DataContext.get_current().enable_progress_bars = False
+    with _quiet_ray():
+        _init(ray, address)
         ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * actors)))
         rows = list(
             ds.map_batches(
@@ -254,15 +298,40 @@ def _map_on_ray(
                 num_gpus=num_gpus or None,
             ).iter_rows()
         )
-    finally:
-        for lg, lv in zip(quiet, levels):
-            lg.setLevel(lv)
     rows.sort(key=lambda r: int(r["position"]))
     if [int(r["position"]) for r in rows] != list(range(len(items))):
         raise RuntimeError(
             f"the ray job returned {len(rows)} rows for {len(items)} documents: nothing written"
         )
     return rows, ray.__version__
+
+
+@contextlib.contextmanager
+def _quiet_ray():
+    """Ray Data logs each dataset's start and end on the driver's stderr: library code stays
+    quiet (ERROR and above only, while the job runs)."""
+    quiet = [logging.getLogger(n) for n in ("ray", "ray.data")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(quiet, levels):
+            lg.setLevel(lv)
+
+
+def _init(ray: Any, address: str | None) -> None:
+    """Start a local cluster (``address=None``) or join ``address``, once per process."""
+    if not ray.is_initialized():
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            ignore_reinit_error=True,
+        )
+    ray.data.DataContext.get_current().enable_progress_bars = False
 
 
 def prefill_scores(lm: Any, docs: list[Any], scores: list[Any]) -> Any:

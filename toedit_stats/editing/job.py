@@ -59,7 +59,7 @@ from ..errors import ConfigError
 from ..progress import TokenProgress
 from .toedit import DAMAGE_CLASSES, EditConfig, EditedDocument, edit, resolve_target
 
-__all__ = ["EditJobResult", "check_edit_output", "run_edit_job"]
+__all__ = ["EditJobResult", "check_edit_output", "run_edit_job", "write_marker"]
 
 _COUNTS = ("tokens", "selected", "changed", "deleted", "skipped_unsafe", "expected_changed", "protected")
 
@@ -120,9 +120,20 @@ def _chunk_name(index: int) -> str:
 
 
 def _valid_chunks(parts: Path, old: dict[str, Any], plan: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """The old manifest's chunks that still match the plan and whose files are intact."""
+    """The chunks that still match the plan and whose files are intact: those the old manifest
+    lists, and those with a completion marker (written by the chunk's writer right after the
+    chunk: the Ray engine's workers, whose driver may have died before recording them)."""
+    entries = list(old.get("chunks", []))
+    listed = {e.get("index") for e in entries if isinstance(e, dict)}
+    for marker in sorted(parts.glob("chunk-*.jsonl.done")):
+        try:
+            entry = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(entry, dict) and entry.get("index") not in listed:
+            entries.append(entry)
     valid: dict[int, dict[str, Any]] = {}
-    for entry in old.get("chunks", []):
+    for entry in entries:
         try:
             c = int(entry["index"])
             want = plan[c] if 0 <= c < len(plan) else None
@@ -138,9 +149,15 @@ def _valid_chunks(parts: Path, old: dict[str, Any], plan: list[dict[str, Any]]) 
     return valid
 
 
+def write_marker(parts: Path, entry: dict[str, Any]) -> None:
+    """The completion marker of a chunk already written: ``<chunk file>.done`` holding its manifest
+    entry (a resumed job keeps the chunk if the entry matches the plan and the file's hash)."""
+    atomic_write_text(parts / (entry["file"] + ".done"), dumps(entry) + "\n")
+
+
 def _clean_parts(parts: Path, keep: dict[int, dict[str, Any]]) -> None:
     """Remove everything in ``parts`` but the manifest and the files of ``keep``."""
-    names = {"manifest.json"} | {_chunk_name(c) for c in keep}
+    names = {"manifest.json"} | {_chunk_name(c) for c in keep} | {_chunk_name(c) + ".done" for c in keep}
     for p in parts.iterdir():
         if p.name in names:
             continue
@@ -314,8 +331,13 @@ def run_edit_job(
     chunk_docs: int = 256,
     progress: bool = False,
     overwrite: bool = False,
+    engine: Any = None,
 ) -> EditJobResult:
-    """Edit ``corpus`` into ``output`` (see the module docstring); returns the manifest and totals."""
+    """Edit ``corpus`` into ``output`` (see the module docstring); returns the manifest and totals.
+
+    ``engine``: ``None`` edits in this process with ``model`` (a name or loaded backend); a
+    :class:`~toedit_stats.ray_engine.RayOptions` edits the chunks on a Ray actor pool (``model``
+    is then its ``LMConfig``; see :mod:`toedit_stats.ray_engine`)."""
     from ..lm import load_lm
 
     out = Path(output)
@@ -339,11 +361,26 @@ def run_edit_job(
     # parts and the final output each hold about the shard's bytes
     check_free_space(out, 2 * shard_bytes)
 
-    lm = load_lm(model)
-    check_k(lm, config)
+    if engine is None:
+        lm = load_lm(model)
+        check_k(lm, config)
+        model_info = lm.info()
+    else:  # each actor loads its own model: the configuration stands for it in the fingerprint
+        if config.target_change_rate is not None:
+            raise ConfigError(
+                "target_change_rate needs a pass over the whole corpus: not yet with --engine ray"
+            )
+        lm = None
+        model_info = {
+            "backend": engine.lm.backend,
+            "name": engine.lm.model,
+            "fingerprint": _ray_model(engine.lm),
+        }
     job_config = edit_job_config(
-        corpus, lm.info(), config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions
+        corpus, model_info, config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions
     )
+    if engine is not None:
+        job_config["engine"] = "ray"
     fp = _fingerprint(job_config)
     if resume:
         done_before = _completed(out, fp)
@@ -399,41 +436,39 @@ def run_edit_job(
     atomic_write_text(manifest_path, dumps(manifest) + "\n")
 
     todo = [c for c in range(len(plan)) if c not in done]
-    todo_set = set(todo)
-    to_edit = (d for pos, d in enumerate(_shard_docs(corpus, shard)) if pos // chunk_docs in todo_set)
-    # progress in tokens, live inside long documents (the ETA follows the text, not the count)
-    bar = TokenProgress(
-        chars_total=sum(plan[c]["characters"] for c in todo),
-        documents=sum(plan[c]["documents"] for c in todo),
-        desc="editing",
-        enabled=progress,
-    )
-    edited = edit(
-        to_edit,
-        lm,
-        config,
-        audit_positions=audit_positions,
-        buffer_docs=min(chunk_docs, 64),
-        on_tokens=bar.on_tokens if progress else None,
-    )
-    pending = iter(todo)
-    current = next(pending, None)
-    chunk: list[EditedDocument] = []
-    for ed in edited:
-        chunk.append(ed)
-        bar.document_done(
-            chars=len(ed.original),
-            tokens=sum(a.tokens for a in ed.audits),
-            edits=sum(a.changed + a.deleted for a in ed.audits),
+
+    def record(c: int, entry: dict[str, Any]) -> None:
+        done[c] = entry
+        checkpoint("chunk-written")
+        manifest["chunks"] = [done[k] for k in sorted(done)]
+        atomic_write_text(manifest_path, dumps(manifest) + "\n")
+        checkpoint("manifest-updated")
+
+    if engine is None:
+        chunk = _edit_locally(
+            corpus, shard, plan, todo, parts, lm, config, audit_positions, chunk_docs, progress, record
         )
-        if current is not None and len(chunk) == plan[current]["documents"]:
-            done[current] = _write_chunk(parts, current, plan[current], chunk, corpus.text_field)
-            checkpoint("chunk-written")
-            manifest["chunks"] = [done[c] for c in sorted(done)]
-            atomic_write_text(manifest_path, dumps(manifest) + "\n")
-            checkpoint("manifest-updated")
-            current, chunk = next(pending, None), []
-    bar.close()
+    else:
+        from ..progress import bar as progress_bar
+        from ..ray_engine import edit_chunks
+
+        chunk = []
+        chunks_bar = progress_bar(total=len(todo), desc="editing (ray)", unit="chunk", disable=not progress)
+        for c, entry, info in edit_chunks(
+            _shard_docs(corpus, shard),
+            plan,
+            chunk_docs,
+            todo,
+            parts,
+            text_field=corpus.text_field,
+            config=config,
+            audit_positions=audit_positions,
+            options=engine,
+        ):
+            manifest.setdefault("model", info)
+            record(c, entry)
+            chunks_bar.update(1)
+        chunks_bar.close()
     missing = [c for c in range(len(plan)) if c not in done]
     if missing or chunk:  # the input changed between the two passes
         raise ConfigError(f"{inputs[0]}: the input changed while it was being edited; rerun the job")
@@ -467,10 +502,57 @@ def run_edit_job(
     manifest.update(
         complete=True, totals=totals, input=read_stats, output=str(out), output_sha256=file_sha256(out)
     )
+    if engine is not None:
+        manifest["engine"] = engine.manifest()
     atomic_write_text(_final_manifest(out), dumps(manifest) + "\n")
     checkpoint("final-manifest-written")
     _finish_cleanup(out, parts)
     return EditJobResult(out, manifest, totals)
+
+
+def _edit_locally(
+    corpus, shard, plan, todo, parts, lm, config, audit_positions, chunk_docs, progress, record
+):
+    """The local engine: edit the chunks ``todo`` in this process, in input order, calling
+    ``record(chunk, entry)`` as each is written; returns what is left over (nothing, unless the
+    input changed between the two passes)."""
+    todo_set = set(todo)
+    to_edit = (d for pos, d in enumerate(_shard_docs(corpus, shard)) if pos // chunk_docs in todo_set)
+    # progress in tokens, live inside long documents (the ETA follows the text, not the count)
+    bar = TokenProgress(
+        chars_total=sum(plan[c]["characters"] for c in todo),
+        documents=sum(plan[c]["documents"] for c in todo),
+        desc="editing",
+        enabled=progress,
+    )
+    edited = edit(
+        to_edit,
+        lm,
+        config,
+        audit_positions=audit_positions,
+        buffer_docs=min(chunk_docs, 64),
+        on_tokens=bar.on_tokens if progress else None,
+    )
+    pending = iter(todo)
+    current = next(pending, None)
+    chunk: list[EditedDocument] = []
+    for ed in edited:
+        chunk.append(ed)
+        bar.document_done(
+            chars=len(ed.original),
+            tokens=sum(a.tokens for a in ed.audits),
+            edits=sum(a.changed + a.deleted for a in ed.audits),
+        )
+        if current is not None and len(chunk) == plan[current]["documents"]:
+            record(current, _write_chunk(parts, current, plan[current], chunk, corpus.text_field))
+            current, chunk = next(pending, None), []
+    bar.close()
+    return chunk
+
+
+def _ray_model(lm_config: Any) -> str:
+    """What stands for the model in a Ray job's fingerprint: the settings that decide the scores."""
+    return ":".join(str(getattr(lm_config, k)) for k in ("backend", "model", "dtype"))
 
 
 def _write_chunk(
