@@ -267,3 +267,83 @@ def test_prefilled_scores_are_not_scored_again(sample_synthetic):
     lm = prefill_scores(Counting(), docs, scores)
     TokenAnalyzer(model=lm).analyze(read_corpus(sample_synthetic, limit=5))
     assert Counting.calls == 0 and lm.hits == 5
+
+
+@pytest.mark.model
+def test_embed_on_ray_equals_local(sample_human, sample_synthetic):
+    """`embed --engine ray`: the texts embedded on the actor pool, the statistics here from those
+    vectors — the same JSON as the local engine (MiniLM, 12 documents per corpus)."""
+    pytest.importorskip("sentence_transformers")
+    args = [
+        str(sample_human),
+        str(sample_synthetic),
+        "--max-docs",
+        "12",
+        "--mauve-seeds",
+        "1",
+        "--json",
+        "--quiet",
+    ]
+    outs = [
+        subprocess.run([*PY, "embed", *args, *extra], capture_output=True, text=True, timeout=600)
+        for extra in ([], ["--engine", "ray", "--ray-actors", "2"])
+    ]
+    assert all(o.returncode == 0 for o in outs), [o.stderr[-2000:] for o in outs]
+    local, ray_out = json.loads(outs[0].stdout), json.loads(outs[1].stdout)
+    # one thread per actor: float rounding in the last digits of the vectors
+    assert json.dumps(local["embedder"]) == json.dumps(ray_out["embedder"])
+    flat = lambda d, p="": (  # noqa: E731
+        [x for k, v in d.items() for x in flat(v, f"{p}.{k}")] if isinstance(d, dict) else [(p, d)]
+    )
+    a, b = dict(flat(local)), dict(flat(ray_out))
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], float):
+            assert b[k] == pytest.approx(a[k], rel=1e-3, abs=1e-5), k
+    r = subprocess.run(
+        [*PY, "embed", *args, "--embedder", "tfidf", "--engine", "ray"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "tfidf is fitted on the corpora at hand" in r.stderr
+
+
+_SKETCH = r"""
+import json, sys
+from toedit_stats import read_corpus
+from toedit_stats.analyzers.ngram_sketch import analyze_ngrams_sketch
+from toedit_stats.ray_engine import RayOptions
+
+corpora = [read_corpus(p) for p in sys.argv[1:3]]
+kw = dict(n=(1, 2), capacity=50, chunk_docs=7)
+local = analyze_ngrams_sketch(corpora, **kw)
+ray = analyze_ngrams_sketch(corpora, engine=RayOptions(actors=2), **kw)
+print(json.dumps({"local": local.to_dict(), "ray": ray.to_dict()}))
+"""
+
+
+def test_ngram_sketch_on_ray_merges_to_the_local_result(sample_human, sample_synthetic):
+    """`ngrams --sketch` with runs of 7 documents sketched by Ray tasks and merged on the driver:
+    counts, HyperLogLog++ distinct estimates (register merges are exact), DSIR buckets, the gzip
+    ratio and near-duplicates equal the local run; Misra–Gries (capacity 50, so its bound bites)
+    top masses stay within the stated bound of the local ones."""
+    r = subprocess.run(
+        [sys.executable, "-c", _SKETCH, str(sample_human), str(sample_synthetic)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for a, b in zip(out["local"]["corpora"], out["ray"]["corpora"]):
+        for key in ("documents", "tokens", "compression_ratio", "near_duplicate_rate"):
+            assert a[key] == b[key], key
+        assert a["hashed"] == b["hashed"]
+        bounds = out["ray"]["sketch"]["bounds"][a["name"]]
+        for sa, sb in zip(a["by_n"], b["by_n"]):
+            assert (sa["total"], sa["distinct"]) == (sb["total"], sb["distinct"])
+            err = bounds[str(sa["n"])]["top100_mass_max_error"]
+            assert abs(sa["top100_mass"] - sb["top100_mass"]) <= err
+    assert out["local"]["hashed_pairs"] == out["ray"]["hashed_pairs"]
+    r = subprocess.run(
+        [*PY, "ngrams", str(sample_human), "--engine", "ray", "--quiet"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "needs --sketch" in r.stderr

@@ -210,3 +210,21 @@ def test_suffix_rescoring_equals_full_rescore_on_shared_corpora(request, lm, cor
         rank_agree.append(np.mean(v.topk_ids[:, 0] == f.topk_ids[:, 0]))
     assert lp_err <= 1e-4 and ent_err <= 1e-4
     assert min(rank_agree) >= 0.99
+
+
+@pytest.mark.model
+def test_real_model_variants_none_some_and_identical(lm, sample_synthetic):
+    """Documents with no variant, with their own text as a variant, and a deletion at the end:
+    the transformers backend handles each (nothing rescored for an identical text)."""
+    from toedit_stats.lm.hf import TransformersLM
+
+    docs = _docs(sample_synthetic, 3)
+    fresh = TransformersLM("smollm2-135m", device="cpu", dtype="float32").load()
+    pick = {docs[0].id: [], docs[1].id: [docs[1].text], docs[2].id: [docs[2].text[:-40], docs[2].text]}
+    out = list(fresh.score_variants(docs, lambda d, s: pick[d.id], top_k=2, variant_top_k=2))
+    assert [len(vs) for _, vs in out] == [0, 1, 2]
+    _same(out[1][1][0], out[1][0])  # its own text: the document's scores, nothing recomputed
+    ref = next(lm.score([docs[2].text[:-40]]))
+    v = out[2][1][0]
+    np.testing.assert_array_equal(v.token_ids, ref.token_ids)
+    assert np.abs(v.logprobs - ref.logprobs).max() <= 1e-4

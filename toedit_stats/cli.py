@@ -401,16 +401,28 @@ def analyzer_command(name: str) -> click.Command:
             analyzer = dataclasses.replace(analyzer, model=lm)
         if engine == "local" and ray_actors != 1:
             raise ConfigError("--ray-actors needs --engine ray")
-        if engine == "ray":  # the scoring on a Ray actor pool, the statistics here from its scores
+        if engine == "ray" and name == "ngrams":  # runs of documents sketched on Ray, merged here
+            from .ray_engine import RayOptions
+
+            if not analyzer.sketch:
+                raise ConfigError("ngrams --engine ray needs --sketch (the exact mode runs in one process)")
+            analyzer = dataclasses.replace(analyzer, engine=RayOptions(actors=ray_actors))
+        elif engine == "ray":  # model work on a Ray actor pool, the statistics here from its output
             from .analyzers.base import prepare_corpora
-            from .options import LMConfig, from_options
-            from .ray_engine import prefill_scores, ray_score
 
             # the documents the analyzer will sample (the sampling is seeded), scored on Ray first
             prepared, _ = prepare_corpora(cs, 0, analyzer.max_docs, seed)
             docs = [d for c in prepared for d in c]
-            scores = ray_score(docs, ray_lm, actors=ray_actors)
-            analyzer = dataclasses.replace(analyzer, model=prefill_scores(lm, docs, scores))
+            if needs_lm:
+                from .ray_engine import prefill_scores, ray_score
+
+                scores = ray_score(docs, ray_lm, actors=ray_actors)
+                analyzer = dataclasses.replace(analyzer, model=prefill_scores(lm, docs, scores))
+            else:
+                from .ray_engine import ray_embed
+
+                vectors = ray_embed([d.text for d in docs], analyzer.embedder, seed=seed, actors=ray_actors)
+                analyzer = dataclasses.replace(analyzer, embedder=vectors, cache=False)
         result = analyzer.analyze(cs)
         if output:
             result.save(output, overwrite=overwrite, inputs=[p for c in cs for p in c.paths])
@@ -422,13 +434,13 @@ def analyzer_command(name: str) -> click.Command:
     doc = (cls.__doc__ or cls.title).strip().split("\n\n")[0].replace("\n", " ").replace("``", "")
     cmd: Callable = run
     cmd = result_options(f"{name}.json")(cmd)
-    if needs_lm:
+    if needs_lm or "embedder" in fields or name == "ngrams":
         cmd = click.option(
             "--engine",
             type=click.Choice(["local", "ray"]),
             default="local",
             show_default=True,
-            help="ray: score on a Ray Data actor pool (extra `ray`); the statistics are computed here.",
+            help="ray: score, embed or (ngrams --sketch) sketch on Ray (extra `ray`); results merged here.",
         )(cmd)
         cmd = click.option("--ray-actors", type=click.IntRange(min=1), default=1, help="With --engine ray.")(
             cmd

@@ -22,9 +22,11 @@ byte-identical; with a real model the texts and counts are, and the audit's ``ex
 (a float sum) can differ in its 6th decimal, because actors run torch with one thread and the
 thread count changes float rounding.
 
-:func:`ray_score` scores documents on an actor pool for ``tokens --engine ray`` (the statistics
-are then computed on the driver from those scores). Not yet on Ray: ``target_change_rate`` (it
-needs a corpus-wide pass first), ``embed``, ``ngrams --sketch`` and the report.
+:func:`ray_score` scores documents on an actor pool for ``tokens --engine ray`` and
+:func:`ray_embed` embeds them for ``embed --engine ray`` (each actor holds one model; the
+statistics are then computed on the driver from those scores or vectors, so they equal the local
+engine's). Not yet on Ray: ``target_change_rate`` (it needs a corpus-wide pass first),
+``ngrams --sketch`` and the report.
 
 Ray's core (C++) prints one notice per job on stderr that restartable actors were given
 constructor arguments (ray-project/ray#53727); it is kept, since the restarts are what make a lost
@@ -43,17 +45,25 @@ from typing import Any
 from ._deps import require
 from .errors import ConfigError
 
-__all__ = ["RayOptions", "edit_chunks", "prefill_scores", "ray_edit", "ray_score"]
+__all__ = [
+    "PrefilledEmbedder",
+    "RayOptions",
+    "edit_chunks",
+    "prefill_scores",
+    "ray_edit",
+    "ray_embed",
+    "ray_score",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class RayOptions:
-    """Where and how an edit job runs on Ray: the model each actor loads (an
-    :class:`~toedit_stats.options.LMConfig`), the cluster (``address``: ``None`` starts a local
-    one, ``"auto"`` joins a running one), and the actor pool (``actors``, each with ``num_cpus``
-    and ``num_gpus``)."""
+    """Where and how a job runs on Ray: the model each actor loads (an
+    :class:`~toedit_stats.options.LMConfig`; ``None`` for jobs without one, such as
+    ``ngrams --sketch``), the cluster (``address``: ``None`` starts a local one, ``"auto"`` joins a
+    running one), and the workers (``actors``, each with ``num_cpus`` and ``num_gpus``)."""
 
-    lm: Any
+    lm: Any = None
     address: str | None = None
     actors: int = 1
     num_cpus: float = 1.0
@@ -62,7 +72,7 @@ class RayOptions:
     def __post_init__(self):
         from .options import LMConfig
 
-        if not isinstance(self.lm, LMConfig):
+        if self.lm is not None and not isinstance(self.lm, LMConfig):
             raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
         if self.actors < 1:
             raise ConfigError(f"actors must be >= 1, got {self.actors}")
@@ -267,6 +277,126 @@ def ray_score(
     actor = type("ScoreActor", (_ScoreActor,), {"spec": (dataclasses.asdict(lm), top_k)})
     rows, _ = _map_on_ray(items, actor, address, actors, num_cpus, num_gpus, batch_docs)
     return [pickle.loads(r["scores"]) for r in rows]
+
+
+class _EmbedActor:
+    """One embedder per actor; ``__call__`` embeds one batch of texts."""
+
+    spec: tuple[str, int]
+
+    def __init__(self):
+        from .embed import load_embedder
+
+        name, seed = self.spec
+        self.embedder = load_embedder(name, seed=seed)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        vectors = np.asarray(self.embedder.embed([str(t) for t in batch["text"]]), np.float32)
+        info = json.dumps(
+            {
+                "name": self.embedder.name,
+                "fingerprint": self.embedder.fingerprint,
+                "dim": int(vectors.shape[1]),
+            }
+        )
+        return {"position": batch["position"], "vector": vectors, "info": [info] * len(vectors)}
+
+
+class PrefilledEmbedder:
+    """An embedder whose vectors were computed elsewhere (by Ray actors): ``embed`` returns them
+    for the texts it was given, and refuses any other text."""
+
+    def __init__(self, info: dict[str, Any], texts: list[str], vectors: Any):
+        import numpy as np
+
+        from ._cache import text_key
+
+        self.name, self.fingerprint, self.dim = info["name"], info["fingerprint"], int(info["dim"])
+        self._vectors = {text_key(t): np.asarray(v, np.float32) for t, v in zip(texts, vectors)}
+
+    def embed(self, texts: Any) -> Any:
+        import numpy as np
+
+        from ._cache import text_key
+
+        try:
+            rows = [self._vectors[text_key(t)] for t in texts]
+        except KeyError:
+            raise RuntimeError("a text was not embedded on Ray (the sampling changed?)") from None
+        return np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
+
+
+def ray_embed(
+    texts: list[str],
+    embedder: str,
+    *,
+    seed: int = 0,
+    address: str | None = None,
+    actors: int = 1,
+    num_cpus: float = 1.0,
+    num_gpus: float = 0.0,
+    batch_docs: int = 64,
+) -> PrefilledEmbedder:
+    """``texts`` embedded by a Ray Data actor pool (each actor loads the embedder ``embedder`` by
+    name), as an embedder that serves those vectors to the embedding analyzer."""
+    if not isinstance(embedder, str) or embedder == "tfidf":
+        raise ConfigError(
+            "--engine ray embeds with a named neural embedder; tfidf is fitted on the corpora at hand: "
+            "use --engine local"
+        )
+    unique = list(dict.fromkeys(texts))
+    if not unique:
+        return PrefilledEmbedder({"name": embedder, "fingerprint": "", "dim": 0}, [], [])
+    items = [{"position": i, "text": t} for i, t in enumerate(unique)]
+    actor = type("EmbedActor", (_EmbedActor,), {"spec": (embedder, seed)})
+    rows, _ = _map_on_ray(items, actor, address, actors, num_cpus, num_gpus, batch_docs)
+    return PrefilledEmbedder(json.loads(rows[0]["info"]), unique, [r["vector"] for r in rows])
+
+
+def _sketch_run(batch: dict[str, Any], params: dict[str, Any], chunk_docs: int) -> dict[str, Any]:
+    """A Ray task: the n-gram sketch of one run of documents (pickled)."""
+    import ray
+    from ray import cloudpickle
+
+    from .analyzers.ngram_sketch import _Sketch
+
+    out = []
+    for ref in batch["docs"]:
+        sketch = _Sketch(**params)
+        sketch.add(ray.get(ref), chunk_docs)
+        out.append(cloudpickle.dumps(sketch))
+    return {"run": batch["run"], "sketch": out}
+
+
+def ray_sketch(runs: Any, params: dict[str, Any], chunk_docs: int, options: RayOptions) -> list[Any]:
+    """Sketches of the runs of texts ``runs`` (an iterable of lists, each put into the object
+    store as it is read), computed by Ray tasks, returned in run order for merging."""
+    ray = require("ray", feature="--engine ray")
+    require("ray.data", feature="--engine ray")
+    from ray import cloudpickle
+
+    with _quiet_ray():
+        _init(ray, options.address)
+        items = [{"run": i, "docs": ray.put(run)} for i, run in enumerate(runs)]
+        if not items:
+            return []
+        ds = ray.data.from_items(items, override_num_blocks=len(items))
+        rows = list(
+            ds.map_batches(
+                _sketch_run,
+                fn_kwargs={"params": params, "chunk_docs": chunk_docs},
+                batch_size=1,
+                batch_format="numpy",
+                concurrency=min(options.actors, len(items)),
+                num_cpus=options.num_cpus,
+            ).iter_rows()
+        )
+    rows.sort(key=lambda r: int(r["run"]))
+    if [int(r["run"]) for r in rows] != list(range(len(items))):
+        raise RuntimeError(f"the ray job returned {len(rows)} sketches for {len(items)} runs")
+    return [cloudpickle.loads(r["sketch"]) for r in rows]
 
 
 def _map_on_ray(

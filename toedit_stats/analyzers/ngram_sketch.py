@@ -27,6 +27,7 @@ import math
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +83,14 @@ class MisraGries:
             uk, uc = uk[keep], uc[keep]
         self.keys, self.counts = uk, uc
 
+    def merge(self, other: MisraGries) -> None:
+        """Merge another summary of the same capacity (mergeable summaries, Agarwal et al. 2012):
+        counters added, then the (capacity+1)-th largest subtracted; the guarantee holds for the
+        combined total."""
+        total = self.total + other.total
+        self.update(other.keys, other.counts)
+        self.total = total
+
     @property
     def error_bound(self) -> float:
         return self.total / (self.capacity + 1)
@@ -108,48 +117,81 @@ def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(keys, return_counts=True)
 
 
-def _sketch_one(corpus: Corpus, ns, *, capacity, p, chunk_docs, seed, top_k, max_docs):
-    from datasketch import HyperLogLogPlusPlus, LeanMinHash, MinHash, MinHashLSH
+class _Sketch:
+    """The mergeable part of one corpus's sketch over a run of documents: HyperLogLog++ and
+    Misra–Gries per n, n-gram totals, DSIR bucket mass, names of heavy hitters, and each document's
+    MinHash signature (the near-duplicate LSH and the streamed gzip run where the documents are
+    read, in document order, so that they equal the single-process result)."""
 
-    identity = lambda x: x  # noqa: E731 - keys are already uniform 64-bit hashes
-    hll = {n: HyperLogLogPlusPlus(p=p, hashfunc=identity) for n in ns}
-    mg = {n: MisraGries(capacity) for n in ns}
-    totals = dict.fromkeys(ns, 0)
-    mass = np.zeros(N_BUCKETS)
-    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-    raw_bytes = comp_bytes = 0
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
-    template = MinHash(num_perm=128, seed=seed, hashfunc=_identity)
-    dup: set[int] = set()
-    names: dict[int, str] = {}  # readable text of heavy-hitter keys
-    findall = WORD_PATTERN.findall
-    docs = tokens = 0
+    def __init__(self, ns, *, capacity: int, p: int, seed: int, top_k: int):
+        from datasketch import HyperLogLogPlusPlus, MinHash
 
-    def flush(batch: list[list[str]]):
-        nonlocal tokens
-        flat = [w for toks in batch for w in toks]
-        lengths = np.fromiter((len(t) for t in batch), np.int64, len(batch))
-        tokens += len(flat)
-        h = _word_hashes(flat) if flat else np.zeros(0, np.uint64)
-        for n in ns:
-            uk, uc = _count(_keys(h, lengths, n))
-            totals[n] += int(uc.sum())
-            for key in uk.tolist():
-                hll[n].update(key)
-            mg[n].update(uk, uc)
-        # DSIR buckets: sha256 once per distinct uni/bigram string of the chunk
+        identity = lambda x: x  # noqa: E731 - keys are already uniform 64-bit hashes
+        self.ns, self.top_k = ns, top_k
+        self.hll = {n: HyperLogLogPlusPlus(p=p, hashfunc=identity) for n in ns}
+        self.mg = {n: MisraGries(capacity) for n in ns}
+        self.totals = dict.fromkeys(ns, 0)
+        self.mass = np.zeros(N_BUCKETS)
+        self.names: dict[int, str] = {}  # readable text of heavy-hitter keys
+        self.signatures: list[np.ndarray] = []
+        self.docs = self.tokens = 0
+        self._template = MinHash(num_perm=128, seed=seed, hashfunc=_identity)
+        self.scheme = getattr(self._template, "scheme", None)  # datasketch >= 2.0 names it
+
+    def add(self, texts: Sequence[str], chunk_docs: int) -> None:
+        """Add documents (their signatures in order), flushing the counters every ``chunk_docs``."""
+        findall = WORD_PATTERN.findall
+        batch: list[list[str]] = []
+        for text in texts:
+            toks = findall(text.lower())
+            m = self._template.copy()
+            m.update_batch(shingle_hashes(_word_hashes(toks), np.array([len(toks)]))[0].tolist())
+            self.signatures.append(np.asarray(m.hashvalues))
+            self.docs += 1
+            batch.append(toks)
+            if len(batch) >= chunk_docs:
+                self._flush(batch)
+                batch = []
+        if batch:
+            self._flush(batch)
+
+    def merge(self, other: _Sketch) -> None:
+        """Add the sketch of the documents that follow this one's."""
+        for n in self.ns:
+            self.hll[n].merge(other.hll[n])
+            self.mg[n].merge(other.mg[n])
+            self.totals[n] += other.totals[n]
+        self.mass += other.mass
+        for key, name in other.names.items():
+            self.names.setdefault(key, name)
+        self.signatures.extend(other.signatures)
+        self.docs += other.docs
+        self.tokens += other.tokens
+
+    def _flush(self, batch: list[list[str]]) -> None:
         import pandas as pd
 
+        flat = [w for toks in batch for w in toks]
+        lengths = np.fromiter((len(t) for t in batch), np.int64, len(batch))
+        self.tokens += len(flat)
+        h = _word_hashes(flat) if flat else np.zeros(0, np.uint64)
+        for n in self.ns:
+            uk, uc = _count(_keys(h, lengths, n))
+            self.totals[n] += int(uc.sum())
+            for key in uk.tolist():
+                self.hll[n].update(key)
+            self.mg[n].update(uk, uc)
+        # DSIR buckets: sha256 once per distinct uni/bigram string of the chunk
         grams = pd.Series(flat, dtype=object).value_counts()
         bi = pd.Series(
             [f"{a} {b}" for t in batch for a, b in itertools.pairwise(t)], dtype=object
         ).value_counts()
         for series in (grams, bi):
             b = np.fromiter((dsir_bucket(s) for s in series.index), np.int64, series.size)
-            np.add.at(mass, b, series.to_numpy(dtype=np.float64))
-        # names for the current heavy hitters
-        for n in ns:
-            want = set(mg[n].top(top_k)[0].tolist()) - names.keys()
+            np.add.at(self.mass, b, series.to_numpy(dtype=np.float64))
+        # names for the current heavy hitters (a sketch merged later names its own too)
+        for n in self.ns:
+            want = set(self.mg[n].top(self.top_k)[0].tolist()) - self.names.keys()
             if not want:
                 continue
             for toks in batch:
@@ -158,91 +200,134 @@ def _sketch_one(corpus: Corpus, ns, *, capacity, p, chunk_docs, seed, top_k, max
                 kh = _keys(_word_hashes(toks), np.array([len(toks)]), n)
                 for i in np.flatnonzero(np.isin(kh, list(want))):
                     key = int(kh[i])
-                    if key not in names:
-                        names[key] = " ".join(toks[i : i + n])
+                    if key not in self.names:
+                        self.names[key] = " ".join(toks[i : i + n])
                         want.discard(key)
                 if not want:
                     break
 
-    batch: list[list[str]] = []
-    for doc in corpus:
-        toks = findall(doc.text.lower())
-        data = (" " if docs else "").encode() + doc.text.encode("utf-8")
-        raw_bytes += len(data)
-        comp_bytes += len(comp.compress(data))
-        m = template.copy()
-        m.update_batch(shingle_hashes(_word_hashes(toks), np.array([len(toks)]))[0].tolist())
-        lm = LeanMinHash(m)
-        for j in lsh.query(lm):
-            dup.update((docs, j))
-        lsh.insert(docs, lm, check_duplication=False)
-        docs += 1
-        batch.append(toks)
-        if len(batch) >= chunk_docs:
-            flush(batch)
-            batch = []
-        if max_docs is not None and docs >= max_docs:
-            break
-    if batch:
-        flush(batch)
-    comp_bytes += len(comp.flush())
+    def result(self, name: str, compression_ratio: float, seed: int):
+        """The corpus's :class:`CorpusNgrams` and error bounds; near-duplicates from the
+        signatures, in document order."""
+        from datasketch import LeanMinHash, MinHashLSH
 
-    stats = []
-    top = {}
-    for n in ns:
-        total = totals[n]
-        distinct = min(round(hll[n].count()), total)
-        _, counts = mg[n].top(1000)
-        cum = np.cumsum(counts)
-        t100 = float(cum[min(100, cum.size) - 1] / total) if total and cum.size else 0.0
-        t1000 = float(cum[-1] / total) if total and cum.size else 0.0
-        stats.append(
-            NgramStats(
-                n,
-                total,
-                distinct,
-                distinct / total if total else 0.0,
-                math.nan,
-                math.nan,
-                math.nan,
-                t100,
-                t1000,
-                math.nan,
-                None,
+        lsh = MinHashLSH(threshold=0.8, num_perm=128)
+        dup: set[int] = set()
+        for i, hv in enumerate(self.signatures):
+            lm = LeanMinHash(seed=seed, hashvalues=hv, **({"scheme": self.scheme} if self.scheme else {}))
+            for j in lsh.query(lm):
+                dup.update((i, j))
+            lsh.insert(i, lm, check_duplication=False)
+        stats, top = [], {}
+        for n in self.ns:
+            total = self.totals[n]
+            distinct = min(round(self.hll[n].count()), total)
+            _, counts = self.mg[n].top(1000)
+            cum = np.cumsum(counts)
+            t100 = float(cum[min(100, cum.size) - 1] / total) if total and cum.size else 0.0
+            t1000 = float(cum[-1] / total) if total and cum.size else 0.0
+            stats.append(
+                NgramStats(
+                    n,
+                    total,
+                    distinct,
+                    distinct / total if total else 0.0,
+                    math.nan,
+                    math.nan,
+                    math.nan,
+                    t100,
+                    t1000,
+                    math.nan,
+                    None,
+                )
             )
+            tk, tc = self.mg[n].top(self.top_k)
+            top[n] = [(self.names.get(int(k), f"#{int(k):016x}"), int(c)) for k, c in zip(tk, tc)]
+        mass = self.mass.copy()
+        if mass.sum():
+            mass /= mass.sum()
+        nz = mass[mass > 0]
+        hashed = HashedBuckets(
+            N_BUCKETS,
+            float(-(nz * np.log2(nz)).sum()),
+            float(np.sort(mass)[::-1][: N_BUCKETS // 100].sum()),
+            mass,
         )
-        tk, tc = mg[n].top(top_k)
-        top[n] = [(names.get(int(k), f"#{int(k):016x}"), int(c)) for k, c in zip(tk, tc)]
-    total_mass = mass.sum()
-    if total_mass:
-        mass /= total_mass
-    nz = mass[mass > 0]
-    hashed = HashedBuckets(
-        N_BUCKETS,
-        float(-(nz * np.log2(nz)).sum()),
-        float(np.sort(mass)[::-1][: N_BUCKETS // 100].sum()),
-        mass,
-    )
-    result = CorpusNgrams(
-        name=corpus.name,
-        documents=docs,
-        tokens=tokens,
-        by_n=stats,
-        hashed=hashed,
-        compression_ratio=raw_bytes / comp_bytes if comp_bytes else 0.0,
-        near_duplicate_rate=len(dup) / docs if docs > 1 else 0.0,
-        top=top,
-        rank_counts={n: mg[n].top(10_000)[1] for n in ns},
-    )
-    bounds = {
-        n: {
-            "count_error_bound": mg[n].error_bound,
-            "top100_mass_max_error": min(1.0, 100 / (capacity + 1)),
-            "top1000_mass_max_error": min(1.0, 1000 / (capacity + 1)),
+        result = CorpusNgrams(
+            name=name,
+            documents=self.docs,
+            tokens=self.tokens,
+            by_n=stats,
+            hashed=hashed,
+            compression_ratio=compression_ratio,
+            near_duplicate_rate=len(dup) / self.docs if self.docs > 1 else 0.0,
+            top=top,
+            rank_counts={n: self.mg[n].top(10_000)[1] for n in self.ns},
+        )
+        capacity = next(iter(self.mg.values())).capacity
+        bounds = {
+            n: {
+                "count_error_bound": self.mg[n].error_bound,
+                "top100_mass_max_error": min(1.0, 100 / (capacity + 1)),
+                "top1000_mass_max_error": min(1.0, 1000 / (capacity + 1)),
+            }
+            for n in self.ns
         }
-        for n in ns
-    }
-    return result, bounds
+        return result, bounds
+
+
+class _Gzip:
+    """The streamed gzip ratio of the documents joined by spaces (as the exact mode computes it)."""
+
+    def __init__(self):
+        self.comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+        self.raw = self.out = 0
+
+    def add(self, text: str) -> None:
+        data = (" " if self.raw else "").encode() + text.encode("utf-8")
+        self.raw += len(data)
+        self.out += len(self.comp.compress(data))
+
+    def ratio(self) -> float:
+        self.out += len(self.comp.flush())
+        return self.raw / self.out if self.out else 0.0
+
+
+def _sketch_one(corpus: Corpus, ns, *, capacity, p, chunk_docs, seed, top_k, engine=None):
+    """One corpus's sketch: in this process, or (``engine``, a :class:`RayOptions`-like
+    ``(address, actors)``) with runs of ``chunk_docs`` documents sketched by Ray tasks and merged
+    here in document order."""
+    gz = _Gzip()
+    if engine is None:
+        sketch = _Sketch(ns, capacity=capacity, p=p, seed=seed, top_k=top_k)
+
+        def texts():
+            for doc in corpus:
+                gz.add(doc.text)
+                yield doc.text
+
+        sketch.add(texts(), chunk_docs)
+    else:
+        from ..ray_engine import ray_sketch
+
+        def runs():
+            run: list[str] = []
+            for doc in corpus:
+                gz.add(doc.text)
+                run.append(doc.text)
+                if len(run) >= chunk_docs:
+                    yield run
+                    run = []
+            if run:
+                yield run
+
+        parts = ray_sketch(
+            runs(), dict(ns=ns, capacity=capacity, p=p, seed=seed, top_k=4 * top_k), chunk_docs, engine
+        )
+        sketch = _Sketch(ns, capacity=capacity, p=p, seed=seed, top_k=top_k)
+        for part in parts:
+            sketch.merge(part)
+    return sketch.result(corpus.name, gz.ratio(), seed)
 
 
 def analyze_ngrams_sketch(
@@ -255,11 +340,15 @@ def analyze_ngrams_sketch(
     p: int = 14,
     chunk_docs: int = 1_000,
     max_docs: int | None = None,
+    engine: Any = None,
 ) -> NgramResult:
     """Bounded-memory variant of :func:`~toedit_stats.analyzers.ngrams.analyze_ngrams`.
 
     Memory is O(capacity + 2**p + buckets) per corpus and n, plus one chunk of documents and one
     MinHash signature per document. See the module docstring for what is estimated and how well.
+    ``engine`` (a :class:`~toedit_stats.ray_engine.RayOptions`) sketches runs of ``chunk_docs``
+    documents on Ray and merges them here: counts, distinct estimates, DSIR buckets, the gzip
+    ratio and near-duplicates equal the local run's; Misra–Gries counts stay within the bound.
     """
     from scipy.spatial.distance import jensenshannon
 
@@ -275,7 +364,7 @@ def analyze_ngrams_sketch(
     results, bounds = [], {}
     for c in corpora:
         r, b = _sketch_one(
-            c, ns, capacity=capacity, p=p, chunk_docs=chunk_docs, seed=seed, top_k=top, max_docs=None
+            c, ns, capacity=capacity, p=p, chunk_docs=chunk_docs, seed=seed, top_k=top, engine=engine
         )
         results.append(r)
         bounds[r.name] = b

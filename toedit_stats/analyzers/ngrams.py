@@ -64,6 +64,7 @@ with ``bincount`` and longer n-grams by sorting the keys. For corpora that do no
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import math
@@ -1187,6 +1188,9 @@ class NgramAnalyzer(Analyzer):
     distinctive_punctuation: bool = option(
         False, help="Distinctive bigrams may contain punctuation-only words."
     )
+    # with ``sketch``: a :class:`~toedit_stats.ray_engine.RayOptions` sketches runs of documents on
+    # Ray and merges them here (``ngrams --sketch --engine ray``); ``None`` runs in this process
+    engine: Any = dataclasses.field(default=None, repr=False)
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> NgramResult:
         ns = tuple(sorted({int(x) for x in self.n}))
@@ -1198,9 +1202,19 @@ class NgramAnalyzer(Analyzer):
             corpora = list(corpora)
             corpora.insert(0, corpora.pop(reference))
             res = analyze_ngrams_sketch(
-                corpora, n=ns, top=self.top, seed=self.seed, capacity=self.capacity, max_docs=self.max_docs
+                corpora,
+                n=ns,
+                top=self.top,
+                seed=self.seed,
+                capacity=self.capacity,
+                max_docs=self.max_docs,
+                engine=self.engine,
             )
             return replace_top_k(res, self.top)
+        if self.engine is not None:
+            raise ConfigError(
+                "--engine ray for ngrams needs --sketch (the exact mode holds every n-gram in one process)"
+            )
         prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         toks, vocab = _tokenize_all(prepared)
         counter = _Counter(vocab)

@@ -366,6 +366,8 @@ def run_edit_job(
         check_k(lm, config)
         model_info = lm.info()
     else:  # each actor loads its own model: the configuration stands for it in the fingerprint
+        if engine.lm is None:
+            raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
         if config.target_change_rate is not None:
             raise ConfigError(
                 "target_change_rate needs a pass over the whole corpus: not yet with --engine ray"

@@ -351,6 +351,8 @@ class TransformersLM:
 
     def tokenize(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(ids, normalised offsets) per text, without special tokens."""
+        if not texts:
+            return []
         enc = self.tokenizer(
             list(texts), add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False
         )
@@ -468,6 +470,8 @@ class TransformersLM:
         """Scores of ``texts``, each from its first token that differs from ``seq`` (the
         document's ids, prefix included), with the document's keys and values (row ``row`` of
         ``cache``) for the common prefix."""
+        if not texts:
+            return []
         toks = self.tokenize(texts)
         out: list[TokenScores | None] = [None] * len(texts)
         jobs = []  # (variant index, new sequence, past length P)
