@@ -347,3 +347,57 @@ def test_ngram_sketch_on_ray_merges_to_the_local_result(sample_human, sample_syn
         [*PY, "ngrams", str(sample_human), "--engine", "ray", "--quiet"], capture_output=True, text=True
     )
     assert r.returncode == 2 and "needs --sketch" in r.stderr
+
+
+def _numbers(d, prefix=""):
+    if isinstance(d, dict):
+        return {k: v for key, val in d.items() for k, v in _numbers(val, f"{prefix}.{key}").items()}
+    if isinstance(d, list):
+        return {k: v for i, val in enumerate(d) for k, v in _numbers(val, f"{prefix}[{i}]").items()}
+    return {prefix: d}
+
+
+@pytest.mark.model
+def test_report_on_ray_equals_local(tmp_path, sample_human, sample_synthetic):
+    """`report --engine ray`: the synthetic, human and edited documents scored and every text
+    embedded (MiniLM) on the actor pool, the editing and statistics here — the edited corpus and
+    metrics.json equal the local report's (SmolLM2 and MiniLM on one thread per actor: numbers
+    within float rounding). (The fake LM cannot decode tokens it did not score itself.)"""
+    pytest.importorskip("sentence_transformers")
+    common = [
+        str(sample_human),
+        str(sample_synthetic),
+        "--device",
+        "cpu",
+        "--p",
+        "0.9",
+        "--max-docs",
+        "6",
+        "--bootstrap",
+        "50",
+        "--mauve-seeds",
+        "1",
+        "--quiet",
+    ]
+    runs = {}
+    for name, extra in (("local", []), ("ray", ["--engine", "ray", "--ray-actors", "2"])):
+        out = tmp_path / name
+        r = subprocess.run(
+            [*PY, "report", *common, "-o", str(out), *extra], capture_output=True, text=True, timeout=900
+        )
+        assert r.returncode == 0, r.stderr[-3000:]
+        m = json.loads((out / "metrics.json").read_text())
+        for key in ("timings", "provenance"):
+            m.pop(key, None)
+        runs[name] = _numbers(m)
+        assert (out / "edited.jsonl").exists()
+    assert (tmp_path / "local" / "edited.jsonl").read_bytes() == (
+        tmp_path / "ray" / "edited.jsonl"
+    ).read_bytes()
+    a, b = runs["local"], runs["ray"]
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], float) and isinstance(b[k], float):
+            assert b[k] == pytest.approx(a[k], rel=1e-3, abs=1e-5), k
+        elif "command" not in k:
+            assert a[k] == b[k], k

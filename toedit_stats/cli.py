@@ -738,6 +738,20 @@ def _report_command() -> click.Command:
         help="Also run every analyzer per value of this metadata field (e.g. generator, domain); per-group "
         "tests Holm-corrected together.",
     )
+    @click.option(
+        "--engine",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="ray: score and embed the documents on a Ray Data actor pool (extra `ray`); the rest runs here.",
+    )
+    @click.option(
+        "--ray-address",
+        default=None,
+        help="With --engine ray: a cluster to join ('auto'); default a local one.",
+    )
+    @click.option("--ray-actors", type=click.IntRange(min=1), default=1, show_default=True, help="Actors.")
+    @click.option("--ray-gpus", type=float, default=0.0, show_default=True, help="GPUs per actor.")
     @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
     @config_option
     def report(
@@ -757,6 +771,10 @@ def _report_command() -> click.Command:
         select_n,
         no_scores,
         group_by,
+        engine,
+        ray_address,
+        ray_actors,
+        ray_gpus,
         quiet,
         **opts,
     ):
@@ -801,6 +819,13 @@ def _report_command() -> click.Command:
         from .options import LMConfig, from_options
 
         lm_config = from_options(LMConfig, opts, prefix="lm_")
+        ray = None
+        if engine == "ray":
+            from .ray_engine import RayOptions
+
+            ray = RayOptions(lm_config, address=ray_address, actors=ray_actors, num_gpus=ray_gpus)
+        elif ray_address or ray_actors != 1 or ray_gpus:
+            raise ConfigError("--ray-address, --ray-actors and --ray-gpus need --engine ray")
         out = Path(output)
         paths = [human, synthetic] + ([edited] if edited else [])
         # before any work: the report folder can be written, is not an input, is empty or --overwrite
@@ -833,6 +858,7 @@ def _report_command() -> click.Command:
                 work_dir=work,
                 progress=progress_enabled(quiet),
                 command="toedit-stats " + " ".join(sys.argv[1:]),
+                engine=ray,
             ).run(cs[0], cs[1], cs[2] if edited else None)
             result.save(out, overwrite=overwrite)
         except (ConfigError, InputError):

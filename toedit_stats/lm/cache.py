@@ -91,6 +91,10 @@ class CachedLM:
         """Bytes held by an in-memory cache's arrays (0 on disk)."""
         return sum(a.nbytes for entry in self.store._memory.values() for a in entry.values())
 
+    def cached(self, text: str, top_k: int = 0) -> bool:
+        """Whether scores of ``text`` with at least ``top_k`` candidates are in the cache."""
+        return self._load(namespace(self.inner.fingerprint), text, "", top_k) is not None
+
     def put(self, text: str, scores: TokenScores) -> None:
         """Store scores computed elsewhere (e.g. by Ray actors with the same model) for ``text``."""
         self._store(namespace(self.inner.fingerprint), text, scores)

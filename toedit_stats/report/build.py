@@ -103,6 +103,10 @@ class Report:
     scores : write per-document audit scores (:func:`toedit_stats.scores.score`) of the human,
         synthetic and edited corpora; the report lists the most and least human-like synthetic
         documents by the classifier. Needs the embedding analyzer (its embeddings are reused).
+    engine : a :class:`~toedit_stats.ray_engine.RayOptions`: the per-document model work — scoring
+        the human, synthetic and edited documents and embedding every text — runs on a Ray actor
+        pool, and its results fill the report's caches; the editing (from those scores), the
+        statistics and the sweep run here (the model is still loaded here, for its tokenizer).
     """
 
     def __init__(
@@ -123,6 +127,7 @@ class Report:
         work_dir: str | Path | None = None,
         progress: bool = False,
         command: str | None = None,
+        engine: Any = None,
     ):
         from ..editing import EditConfig
         from ..editing.sweep import DEFAULT_GRID, parse_grid
@@ -159,6 +164,7 @@ class Report:
         self.group_by = group_by
         self.groups: Any = None
         self.work_dir = work_dir
+        self.engine = engine  # a RayOptions: the model work (scoring, embedding) on Ray actors
         self.selection: dict[str, Any] | None = None
         self.scores: Any = None
         self.lm_spec = lm
@@ -239,6 +245,8 @@ class Report:
             check_k(lm, self.editor)
             t = time.perf_counter()
             docs = list(corpora[n_s])
+            if self.engine is not None:  # the synthetic documents scored on Ray, into the cache
+                self._prefill_scores(lm, docs, self.editor.k if self.editor.revises else 0)
             # target_change_rate: choose p from one scoring pass (the score cache makes editing reuse it)
             self.editor = resolve_target(docs, lm, self.editor)
             bar = TokenProgress(
@@ -253,6 +261,8 @@ class Report:
             rescore = any(
                 "lm" in a.needs and getattr(a, "model", None) == _default_model(a) for a in self.analyzers
             )
+            if self.engine is not None:  # scored on Ray: editing here only reads the cache
+                rescore = False
             for ed in edit_documents(
                 docs,
                 lm,
@@ -275,10 +285,14 @@ class Report:
             corpora[n_e]._canonical = True
             totals[n_e] = len(self.edited_docs)
             self.edit = {**edit_totals(self.edited_docs), "config": self.editor.to_dict()}
+            if self.engine is not None:
+                self._prefill_scores(lm, [e.doc for e in self.edited_docs if e.doc.text != e.original], 0)
             self.timings["edit"] = time.perf_counter() - t
             checkpoint("report-edited")
         order = [n for n in (n_h, n_s, n_e, SELECTED, UNIFORM) if n in corpora]
         ordered = [corpora[n] for n in order]
+        if self.engine is not None and lm is not None and any("lm" in a.needs for a in self.analyzers):
+            self._prefill_scores(lm, [d for c in ordered for d in c], 0)
         embedders: dict[Any, Any] = {}
         self._effective: dict[str, Analyzer] = {}
 
@@ -300,6 +314,22 @@ class Report:
             used[a.name] = dataclasses.replace(a, **changes).params()
             if "embedder" in names and isinstance(a.embedder, str) and a.embedder == "tfidf":
                 embedders["tfidf"] = "tfidf"  # fitted on the texts at hand: nothing to share
+            elif "embedder" in names and isinstance(a.embedder, str) and self.engine is not None:
+                # every text embedded on Ray: the analyzer and the per-document scores read those vectors
+                from ..ray_engine import ray_embed
+
+                if a.embedder not in embedders:
+                    e = self.engine
+                    embedders[a.embedder] = ray_embed(
+                        [d.text for c in ordered for d in c],
+                        a.embedder,
+                        seed=self.seed,
+                        address=e.address,
+                        actors=e.actors,
+                        num_cpus=e.num_cpus,
+                        num_gpus=e.num_gpus,
+                    )
+                changes["embedder"], changes["cache"] = embedders[a.embedder], False
             elif "embedder" in names and isinstance(a.embedder, str):
                 # one loaded embedder, cached in memory: the per-document scores reuse its vectors
                 changes["embedder"] = embedders[a.embedder] = _shared_embedder(
@@ -413,6 +443,31 @@ class Report:
         self.timings = {k: round(v, 3) for k, v in self.timings.items()}
         self._verdict = self._figures = self._pngs = self._effects = None
         return self
+
+    def _prefill_scores(self, lm: Any, docs: Sequence[Any], top_k: int) -> None:
+        """Score on Ray the documents of ``docs`` that ``lm``'s cache lacks (with ``top_k``
+        candidates) and put their scores into it."""
+        from ..ray_engine import ray_score
+
+        seen, todo = set(), []
+        for d in docs:
+            if d.text and d.text not in seen and not lm.cached(d.text, top_k):
+                seen.add(d.text)
+                todo.append(d)
+        if not todo:
+            return
+        e = self.engine
+        scores = ray_score(
+            todo,
+            e.lm,
+            top_k=top_k,
+            address=e.address,
+            actors=e.actors,
+            num_cpus=e.num_cpus,
+            num_gpus=e.num_gpus,
+        )
+        for d, sc in zip(todo, scores):
+            lm.put(d.text, sc)
 
     def _select(self, corpora: dict[str, Corpus], totals: dict[str, int], n_h: str, n_s: str) -> None:
         """DSIR-select ``select_n`` synthetic documents with the human sample as target, and as
