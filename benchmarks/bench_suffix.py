@@ -11,7 +11,7 @@ Measured, interleaved and repeated (best of R), on the same documents and model:
   texts scored from their first changed token (what ``sweep`` scores).
 Token counts (reused from the document's pass / recomputed) are exact and noise-free.
 
-Usage: python benchmarks/bench_suffix.py [HUMAN] [SYNTHETIC] [REPEATS]
+Usage: python benchmarks/bench_suffix.py [HUMAN] [SYNTHETIC] [REPEATS] [GRID]
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def main() -> None:
     human_path = sys.argv[1] if len(sys.argv) > 1 else "examples/human.jsonl"
     syn_path = sys.argv[2] if len(sys.argv) > 2 else "examples/synthetic.jsonl"
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    grid_text = sys.argv[4] if len(sys.argv) > 4 else GRID
     human, syn = list(read_corpus(human_path)), list(read_corpus(syn_path))
     lm = TransformersLM("smollm2-135m", device="cpu", dtype="float32").load()
     paper = [EditConfig()]
-    grid = parse_grid(GRID)
+    grid = parse_grid(grid_text)
     list(lm.score(syn[:2], top_k=8))  # warm-up
     best: dict[str, float] = {}
     counts: dict[str, tuple[int, int]] = {}
@@ -71,7 +72,7 @@ def main() -> None:
         lm.reused_tokens = lm.rescored_tokens = 0
         kmax = max(c.k for c in grid)
         keep(
-            "sweep pass + 16 variants (suffix)",
+            "sweep pass + variants (suffix)",
             timed(lambda k=kmax: list(lm.score_variants(syn, editor(lm, grid), top_k=k)))[0],
         )
         counts["sweep"] = (lm.reused_tokens, lm.rescored_tokens)
@@ -91,13 +92,13 @@ def main() -> None:
     )
     report = best["human"] + best["synthetic + edited (suffix)"]
     report_before = best["human"] + best["synthetic"] + full
-    sweep = best["human"] + best["sweep pass + 16 variants (suffix)"]
+    sweep = best["human"] + best["sweep pass + variants (suffix)"]
     reused, rescored = counts["sweep"]
     print(
         f"report scoring: {report:.2f} s (before suffix reuse: {report_before:.2f} s, ratio {report / report_before:.2f})"
     )
     print(
-        f"16-point sweep scoring: {sweep:.2f} s = {sweep / report:.2f}x the report's scoring; variant tokens "
+        f"{len(grid)}-point sweep ({grid_text}) scoring: {sweep:.2f} s = {sweep / report:.2f}x the report's scoring; variant tokens "
         f"reused {reused}, recomputed {rescored} ({100 * reused / max(1, reused + rescored):.0f}% reused)"
     )
 

@@ -25,8 +25,10 @@ thread count changes float rounding.
 :func:`ray_score` scores documents on an actor pool for ``tokens --engine ray`` and
 :func:`ray_embed` embeds them for ``embed --engine ray`` (each actor holds one model; the
 statistics are then computed on the driver from those scores or vectors, so they equal the local
-engine's). Not yet on Ray: ``target_change_rate`` (it needs a corpus-wide pass first),
-``ngrams --sketch`` and the report.
+engine's); ``report --engine ray`` uses both to fill the report's caches.
+:func:`ray_sketch` sketches runs of documents for ``ngrams --sketch --engine ray`` (merged on the
+driver, see :mod:`toedit_stats.analyzers.ngram_sketch`). Not yet on Ray: ``target_change_rate``
+(it needs a corpus-wide pass first) and the sweep.
 
 Ray's core (C++) prints one notice per job on stderr that restartable actors were given
 constructor arguments (ray-project/ray#53727); it is kept, since the restarts are what make a lost
