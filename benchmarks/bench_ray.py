@@ -8,6 +8,7 @@ Usage: python benchmarks/bench_ray.py [N_DOCS] [path.jsonl]
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -37,11 +38,14 @@ def main() -> None:
             t = time.perf_counter()
             ray_edit(corpus, Path(tmp) / f"ray{actors}.jsonl", lm=lm, config=cfg, actors=actors, chunk_docs=4)
             rows.append((f"ray, {actors} actor(s)", time.perf_counter() - t))
-        same = all(
-            (Path(tmp) / f"ray{a}.jsonl").read_bytes() == (Path(tmp) / "local.jsonl").read_bytes()
-            for a in (1, 2)
-        )
-    print(f"{n} documents from {path}; outputs identical: {same}")
+
+        def texts(name):
+            return [json.loads(line)["text"] for line in (Path(tmp) / name).read_text().splitlines()]
+
+        # texts and counts equal; the audit's expected_changed float can differ in its 6th
+        # decimal (one torch thread per actor), so the files are compared by their texts
+        same = all(texts(f"ray{a}.jsonl") == texts("local.jsonl") for a in (1, 2))
+    print(f"{n} documents from {path}; edited texts identical: {same}")
     base = rows[0][1]
     for name, dt in rows:
         print(f"{name:<20} {dt:6.1f} s {n / dt:6.2f} docs/s {base / dt:5.2f}x local")
