@@ -228,3 +228,32 @@ def test_real_model_variants_none_some_and_identical(lm, sample_synthetic):
     v = out[2][1][0]
     np.testing.assert_array_equal(v.token_ids, ref.token_ids)
     assert np.abs(v.logprobs - ref.logprobs).max() <= 1e-4
+
+
+def test_a_backend_without_score_variants_still_edits_and_scores(sample_synthetic):
+    """A plugin backend written before ``score_variants`` joined the protocol: the editor and the
+    cache fall back to scoring the variants in full."""
+
+    class OldBackend:
+        backend = name = "old"
+        fingerprint = "old:v1"
+
+        def __init__(self):
+            self._fake = FakeLM()
+
+        def score(self, docs, **kw):
+            return self._fake.score(docs, **kw)
+
+        def token_text(self, ids):
+            return self._fake.token_text(ids)
+
+    docs = _docs(sample_synthetic, 4)
+    cfg = EditConfig(p=0.3, k=4, exclude_original=True)
+    ref = [e.record() for e in edit(docs, FakeLM(), cfg)]
+    for lm in (OldBackend(), CachedLM(OldBackend(), memory=True)):
+        out = list(edit(docs, lm, cfg, score_edited=True))
+        assert [e.record() for e in out] == ref
+        for e in out:
+            np.testing.assert_array_equal(
+                e.edited_scores.logprobs, next(FakeLM().score([e.doc.text])).logprobs
+            )

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..corpus import Document
 from ..errors import ConfigError
-from ..lm.base import TokenScores, document_buffers
+from ..lm.base import TokenScores, document_buffers, variant_scorer
 from ..options import check_fields, option
 
 __all__ = [
@@ -584,7 +584,7 @@ def _edit_generation(docs, live, texts, lm, cfg, g, audit_positions, score_edite
         new = edit_one(i, scores)
         return [new] if new and new != texts[i] else []
 
-    for i, (scores, vs) in zip(live, lm.score_variants(current, variants, top_k=top_k, **kw)):
+    for i, (scores, vs) in zip(live, variant_scorer(lm)(current, variants, top_k=top_k, **kw)):
         new = edit_one(i, scores)
         rescored[i] = vs[0] if vs else (scores if new else None)
     return done, rescored

@@ -24,6 +24,7 @@ __all__ = [
     "normalize_offsets",
     "plan_windows",
     "score_variants_in_full",
+    "variant_scorer",
 ]
 
 
@@ -246,3 +247,12 @@ def score_variants_in_full(
         done = iter(lm.score(flat, top_k=variant_top_k, **kw) if flat else ())
         for s, ts in zip(scores, texts):
             yield s, [next(done) for _ in ts]
+
+
+def variant_scorer(lm: Any) -> Callable[..., Iterator[tuple[TokenScores, list[TokenScores]]]]:
+    """``lm.score_variants``, or :func:`score_variants_in_full` over ``lm`` for a backend (e.g. a
+    plugin written before the method joined the protocol) that does not have it."""
+    method = getattr(lm, "score_variants", None)
+    if method is not None:
+        return method
+    return lambda docs, variants, **kw: score_variants_in_full(lm, docs, variants, **kw)

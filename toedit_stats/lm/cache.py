@@ -19,7 +19,7 @@ import numpy as np
 
 from .._cache import ArrayStore, namespace, text_key
 from ..corpus import Document
-from .base import TokenScores, document_buffers
+from .base import TokenScores, document_buffers, variant_scorer
 from .models import cache_dir
 
 __all__ = ["CachedLM"]
@@ -179,7 +179,7 @@ class CachedLM:
                 i = index[id(doc)]
                 return derive(i, scores if found[i] is None else found[i])
 
-            inner = self.inner.score_variants(
+            inner = variant_scorer(self.inner)(
                 [buf[i] for i in again], fn, top_k=top_k, variant_top_k=variant_top_k, **kw
             )
             for i, (s, vs) in zip(again, inner):
