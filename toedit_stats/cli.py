@@ -669,6 +669,49 @@ def report_work_dir(out, settings: dict, inputs: list, *, resume: bool, overwrit
     return work
 
 
+def ray_engine_options(engine: str, *, actors: str, gpus: str) -> Callable:
+    """``--engine local|ray``, ``--ray-address``, ``--ray-actors`` and ``--ray-gpus`` (each command
+    says what Ray does for it in ``engine``); read them with :func:`ray_engine`."""
+
+    def wrap(cmd: Callable) -> Callable:
+        for opt in reversed(
+            (
+                click.option(
+                    "--engine",
+                    type=click.Choice(["local", "ray"]),
+                    default="local",
+                    show_default=True,
+                    help=engine,
+                ),
+                click.option(
+                    "--ray-address",
+                    default=None,
+                    help="With --engine ray: a cluster to join ('auto'); default a local one.",
+                ),
+                click.option(
+                    "--ray-actors", type=click.IntRange(min=1), default=1, show_default=True, help=actors
+                ),
+                click.option("--ray-gpus", type=float, default=0.0, show_default=True, help=gpus),
+            )
+        ):
+            cmd = opt(cmd)
+        return cmd
+
+    return wrap
+
+
+def ray_engine(engine: str, lm_config: Any, address: str | None, actors: int, gpus: float) -> Any:
+    """The :class:`~toedit_stats.ray_engine.RayOptions` of ``--engine ray`` (``None`` for local,
+    where the ``--ray-*`` options are a mistake)."""
+    if engine == "ray":
+        from .ray_engine import RayOptions
+
+        return RayOptions(lm_config, address=address, actors=actors, num_gpus=gpus)
+    if address or actors != 1 or gpus:
+        raise ConfigError("--ray-address, --ray-actors and --ray-gpus need --engine ray")
+    return None
+
+
 def _report_command() -> click.Command:
     @click.argument("human")
     @click.argument("synthetic")
@@ -738,20 +781,11 @@ def _report_command() -> click.Command:
         help="Also run every analyzer per value of this metadata field (e.g. generator, domain); per-group "
         "tests Holm-corrected together.",
     )
-    @click.option(
-        "--engine",
-        type=click.Choice(["local", "ray"]),
-        default="local",
-        show_default=True,
-        help="ray: score and embed the documents on a Ray Data actor pool (extra `ray`); the rest runs here.",
+    @ray_engine_options(
+        "ray: score and embed the documents on a Ray Data actor pool (extra `ray`); the rest runs here.",
+        actors="Actors.",
+        gpus="GPUs per actor.",
     )
-    @click.option(
-        "--ray-address",
-        default=None,
-        help="With --engine ray: a cluster to join ('auto'); default a local one.",
-    )
-    @click.option("--ray-actors", type=click.IntRange(min=1), default=1, show_default=True, help="Actors.")
-    @click.option("--ray-gpus", type=float, default=0.0, show_default=True, help="GPUs per actor.")
     @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
     @config_option
     def report(
@@ -819,13 +853,7 @@ def _report_command() -> click.Command:
         from .options import LMConfig, from_options
 
         lm_config = from_options(LMConfig, opts, prefix="lm_")
-        ray = None
-        if engine == "ray":
-            from .ray_engine import RayOptions
-
-            ray = RayOptions(lm_config, address=ray_address, actors=ray_actors, num_gpus=ray_gpus)
-        elif ray_address or ray_actors != 1 or ray_gpus:
-            raise ConfigError("--ray-address, --ray-actors and --ray-gpus need --engine ray")
+        ray = ray_engine(engine, lm_config, ray_address, ray_actors, ray_gpus)
         out = Path(output)
         paths = [human, synthetic] + ([edited] if edited else [])
         # before any work: the report folder can be written, is not an input, is empty or --overwrite
@@ -885,33 +913,6 @@ def _report_command() -> click.Command:
 main.add_command(_report_command())
 
 
-def _ray_edit_cmd(corpus, output, lm_config, cfg, opts, shard, quiet, address, actors, gpus) -> None:
-    from ._io import visible
-    from .editing import run_edit_job
-    from .ray_engine import RayOptions
-
-    result = run_edit_job(
-        corpus,
-        output,
-        model=lm_config,
-        config=cfg,
-        shard=shard,
-        resume=opts["resume"],
-        audit_positions=opts["audit_positions"],
-        chunk_docs=opts["chunk_docs"],
-        progress=progress_enabled(quiet),
-        overwrite=opts["overwrite"],
-        engine=RayOptions(lm_config, address=address, actors=actors, num_gpus=gpus),
-    )
-    t = result.totals
-    if not quiet:
-        click.echo(
-            f"wrote {t['documents']} documents with {actors} Ray actor(s), {t['tokens']} tokens: changed "
-            f"{t['changed']}, deleted {t['deleted']} -> {visible(str(output))}",
-            err=True,
-        )
-
-
 @main.command()
 @click.argument("input_path", metavar="INPUT")
 @click.option(
@@ -941,20 +942,11 @@ def _ray_edit_cmd(corpus, output, lm_config, cfg, opts, shard, quiet, address, a
     show_default=True,
     help="Documents per output chunk.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="local: this process; ray: a Ray Data actor pool (extra `ray`), same output.",
+@ray_engine_options(
+    "local: this process; ray: a Ray Data actor pool (extra `ray`), same output.",
+    actors="Actors (one model each).",
+    gpus="GPUs per actor (vLLM or CUDA).",
 )
-@click.option(
-    "--ray-address", default=None, help="With --engine ray: a cluster to join ('auto'); default a local one."
-)
-@click.option(
-    "--ray-actors", type=click.IntRange(min=1), default=1, show_default=True, help="Actors (one model each)."
-)
-@click.option("--ray-gpus", type=float, default=0.0, show_default=True, help="GPUs per actor (vLLM or CUDA).")
 @config_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def edit(input_path, output, quiet, engine, ray_address, ray_actors, ray_gpus, **opts):
@@ -973,16 +965,11 @@ def edit(input_path, output, quiet, engine, ray_address, ray_actors, ray_gpus, *
     lm_config = from_options(LMConfig, opts, prefix="lm_")
     (corpus,) = open_corpora([input_path], opts)
     check_edit_output(output, list(corpus.paths), resume=opts["resume"], overwrite=opts["overwrite"])
-    if engine == "ray":
-        _ray_edit_cmd(corpus, output, lm_config, cfg, opts, (i, n), quiet, ray_address, ray_actors, ray_gpus)
-        return
-    if ray_address or ray_actors != 1 or ray_gpus:
-        raise ConfigError("--ray-address, --ray-actors and --ray-gpus need --engine ray")
-    lm = lm_config.load()
+    ray = ray_engine(engine, lm_config, ray_address, ray_actors, ray_gpus)
     result = run_edit_job(
         corpus,
         output,
-        model=lm,
+        model=lm_config if ray is not None else lm_config.load(),  # Ray actors load their own
         config=cfg,
         shard=(i, n),
         resume=opts.pop("resume"),
@@ -990,8 +977,17 @@ def edit(input_path, output, quiet, engine, ray_address, ray_actors, ray_gpus, *
         chunk_docs=opts.pop("chunk_docs"),
         progress=progress_enabled(quiet),
         overwrite=opts.pop("overwrite"),
+        engine=ray,
     )
     t = result.totals
+    if ray is not None:
+        if not quiet:
+            click.echo(
+                f"wrote {t['documents']} documents with {ray.actors} Ray actor(s), {t['tokens']} tokens: "
+                f"changed {t['changed']}, deleted {t['deleted']} -> {visible(str(output))}",
+                err=True,
+            )
+        return
     share = lambda x: f"{100 * x / t['tokens']:.3f}%" if t["tokens"] else "n/a"  # noqa: E731
     passed = (
         f" ({t['empty_passed_through']} empty, passed through unedited)"

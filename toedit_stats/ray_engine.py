@@ -79,6 +79,16 @@ class RayOptions:
         if self.actors < 1:
             raise ConfigError(f"actors must be >= 1, got {self.actors}")
 
+    def pool(self) -> dict[str, Any]:
+        """The cluster and worker settings as keyword arguments of :func:`ray_score` and
+        :func:`ray_embed`."""
+        return {
+            "address": self.address,
+            "actors": self.actors,
+            "num_cpus": self.num_cpus,
+            "num_gpus": self.num_gpus,
+        }
+
     def manifest(self) -> dict[str, Any]:
         return {"name": "ray", "address": self.address, "actors": self.actors, "num_gpus": self.num_gpus}
 
@@ -358,7 +368,7 @@ def ray_embed(
 
 
 def _sketch_run(batch: dict[str, Any], params: dict[str, Any], chunk_docs: int) -> dict[str, Any]:
-    """A Ray task: the n-gram sketch of one run of documents (pickled)."""
+    """A Ray task: the n-gram sketch of each run of documents in the batch (pickled)."""
     import ray
     from ray import cloudpickle
 
@@ -369,35 +379,23 @@ def _sketch_run(batch: dict[str, Any], params: dict[str, Any], chunk_docs: int) 
         sketch = _Sketch(**params)
         sketch.add(ray.get(ref), chunk_docs)
         out.append(cloudpickle.dumps(sketch))
-    return {"run": batch["run"], "sketch": out}
+    return {"position": batch["position"], "sketch": out}
 
 
 def ray_sketch(runs: Any, params: dict[str, Any], chunk_docs: int, options: RayOptions) -> list[Any]:
     """Sketches of the runs of texts ``runs`` (an iterable of lists, each put into the object
     store as it is read), computed by Ray tasks, returned in run order for merging."""
+    import functools
+
     ray = require("ray", feature="--engine ray")
     require("ray.data", feature="--engine ray")
     from ray import cloudpickle
 
     with _quiet_ray():
-        _init(ray, options.address)
-        items = [{"run": i, "docs": ray.put(run)} for i, run in enumerate(runs)]
-        if not items:
-            return []
-        ds = ray.data.from_items(items, override_num_blocks=len(items))
-        rows = list(
-            ds.map_batches(
-                _sketch_run,
-                fn_kwargs={"params": params, "chunk_docs": chunk_docs},
-                batch_size=1,
-                batch_format="numpy",
-                concurrency=min(options.actors, len(items)),
-                num_cpus=options.num_cpus,
-            ).iter_rows()
-        )
-    rows.sort(key=lambda r: int(r["run"]))
-    if [int(r["run"]) for r in rows] != list(range(len(items))):
-        raise RuntimeError(f"the ray job returned {len(rows)} sketches for {len(items)} runs")
+        _init(ray, options.address)  # before the first ray.put
+        items = [{"position": i, "docs": ray.put(run)} for i, run in enumerate(runs)]
+    task = functools.partial(_sketch_run, params=params, chunk_docs=chunk_docs)
+    rows, _ = _map_on_ray(items, task, options.address, options.actors, options.num_cpus, 0.0, 1)
     return [cloudpickle.loads(r["sketch"]) for r in rows]
 
 
@@ -410,8 +408,8 @@ def _map_on_ray(
     num_gpus: float,
     batch_docs: int,
 ) -> tuple[list[dict[str, Any]], str]:
-    """``items`` (dicts with a ``position``) through ``map_batches`` on an actor pool of ``actor``,
-    the rows returned in position order (every position exactly once, or an error), and Ray's
+    """``items`` (dicts with a ``position``) through ``map_batches`` on an actor pool of ``actor``
+    (or on tasks, for a function), the rows returned in position order (every position exactly once, or an error), and Ray's
     version. Starts a local cluster or joins ``address``; Ray Data's own logs stay off stderr."""
     ray = require("ray", feature="--engine ray")
     require("ray.data", feature="--engine ray")  # imported first: it configures its own loggers

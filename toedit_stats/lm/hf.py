@@ -459,9 +459,10 @@ class TransformersLM:
                 fn, variant_top_k, found = variants
                 whole = [(r, b[0]) for r, b in enumerate(batch) if len(plans[b[0]]) == 1]
                 for r, di in whole:
-                    texts = list(fn(docs[di], assemble(di)))
+                    scores = assemble(di)
+                    texts = list(fn(docs[di], scores))
                     found[di] = self._score_from_prefix(
-                        torch, cache, r, seqs[di], assemble(di), texts, variant_top_k, on_tokens
+                        torch, cache, r, seqs[di], scores, texts, variant_top_k, on_tokens
                     )
             del cache
         return [assemble(di) for di in range(len(docs))]

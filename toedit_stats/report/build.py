@@ -258,11 +258,10 @@ class Report:
             self.edited_docs = []
             # the edited texts' scores come from the editing pass, from each first changed token
             # on (the score cache then serves them to the token analyzer)
-            rescore = any(
+            # (with the Ray engine they are scored on Ray: editing here only reads the cache)
+            rescore = self.engine is None and any(
                 "lm" in a.needs and getattr(a, "model", None) == _default_model(a) for a in self.analyzers
             )
-            if self.engine is not None:  # scored on Ray: editing here only reads the cache
-                rescore = False
             for ed in edit_documents(
                 docs,
                 lm,
@@ -319,15 +318,8 @@ class Report:
                 from ..ray_engine import ray_embed
 
                 if a.embedder not in embedders:
-                    e = self.engine
                     embedders[a.embedder] = ray_embed(
-                        [d.text for c in ordered for d in c],
-                        a.embedder,
-                        seed=self.seed,
-                        address=e.address,
-                        actors=e.actors,
-                        num_cpus=e.num_cpus,
-                        num_gpus=e.num_gpus,
+                        [d.text for c in ordered for d in c], a.embedder, seed=self.seed, **self.engine.pool()
                     )
                 changes["embedder"], changes["cache"] = embedders[a.embedder], False
             elif "embedder" in names and isinstance(a.embedder, str):
@@ -456,16 +448,7 @@ class Report:
                 todo.append(d)
         if not todo:
             return
-        e = self.engine
-        scores = ray_score(
-            todo,
-            e.lm,
-            top_k=top_k,
-            address=e.address,
-            actors=e.actors,
-            num_cpus=e.num_cpus,
-            num_gpus=e.num_gpus,
-        )
+        scores = ray_score(todo, self.engine.lm, top_k=top_k, **self.engine.pool())
         for d, sc in zip(todo, scores):
             lm.put(d.text, sc)
 
