@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -60,8 +61,9 @@ def test_every_variant_is_a_standalone_edit_and_scoring_happens_once(pair):
         analyzers=FAST_ANALYZERS,
         max_docs=None,
         bootstrap=50,
+        token_fraction=1.0,  # exact: every document's variants scored
     )
-    assert len(res.rows) == 8
+    assert len(res.rows) == 8 and all(r["token_documents"] == len(s) for r in res.rows)
     # the synthetic corpus is scored once with k = 4; human once; edited documents that changed once each
     changed_texts = set()
     for cfg in parse_grid("p=0.5,0.99;k=2,4;exclude_original=false,true"):
@@ -75,6 +77,59 @@ def test_every_variant_is_a_standalone_edit_and_scoring_happens_once(pair):
         changed_texts |= {e.doc.text for e in out if e.doc.text != e.original}
     assert Counting.calls == len(s) + len(h) + len(changed_texts)
     assert res.config["score_cache"]["misses"] == Counting.calls
+
+
+def test_token_statistics_on_a_seeded_sample_score_only_its_variants(pair):
+    """8 grid points: by default (4 / 8) the variants of half the documents are scored; the other
+    analyzers and the edit counts still use every document, and the token effects equal a report
+    run on the sampled documents alone."""
+    from toedit_stats.corpus import Document
+    from toedit_stats.editing.sweep import token_sample
+    from toedit_stats.report import Report
+
+    h, s = pair
+    grid = "p=0.5,0.99;k=2,4;exclude_original=false,true"
+    docs = list(s)
+    picked = token_sample(len(docs), 0.5, 0)
+    assert len(picked) == 6 and picked == token_sample(len(docs), 0.5, 0) != token_sample(len(docs), 0.5, 1)
+    assert token_sample(len(docs), 1.0, 0) == list(range(len(docs)))
+
+    class Counting(FakeLM):
+        texts: ClassVar[list[str]] = []
+
+        def score(self, docs, **kw):
+            docs = list(docs)
+            Counting.texts += [d.text if hasattr(d, "text") else d for d in docs]
+            return super().score(docs, **kw)
+
+    kw = dict(analyzers=FAST_ANALYZERS, max_docs=None, bootstrap=50)
+    exact = sweep(h, s, grid, lm=FakeLM(), token_fraction=1.0, **kw)
+    res = sweep(h, s, grid, lm=Counting(), **kw)
+    assert res.config["token_fraction"] == 0.5 and res.config["token_documents"] == 6
+    assert all(r["token_documents"] == 6 for r in res.rows)
+    variants = set()
+    for cfg in parse_grid(grid):
+        out = list(edit(docs, FakeLM(), cfg))
+        variants |= {out[j].doc.text for j in picked if out[j].doc.text != docs[j].text}
+        unsampled = {out[j].doc.text for j in range(len(docs)) if j not in picked} - {d.text for d in docs}
+        assert not unsampled & set(Counting.texts)
+    assert len(Counting.texts) == len(h) + len(s) + len(variants)
+    for a, b in zip(exact.rows, res.rows):  # edit counts from every document
+        assert (a["changed"], a["expected_share"]) == (b["changed"], b["expected_share"])
+    ex, sa = exact.effects_frame(), res.effects_frame()
+    other = "analyzer != 'tokens'"
+    assert ex.query(other).reset_index(drop=True).equals(sa.query(other).reset_index(drop=True))
+    # point 0's token effects: a report on the sampled synthetic documents and their variants
+    cfg = parse_grid(grid)[0]
+    out = list(edit(docs, FakeLM(), cfg))
+    sub_s = MemoryCorpus([docs[j] for j in picked], name="synthetic")
+    sub_v = MemoryCorpus([Document(out[j].doc.id, out[j].doc.text) for j in picked], name="edited")
+    rep = Report(["tokens"], None, lm=FakeLM(), max_docs=None, bootstrap=50).run(h, sub_s, sub_v)
+    want = {e["metric"]: e["delta"] for e in rep.effects()["effects"]}
+    got = sa.query("point == 0 and analyzer == 'tokens'").set_index("metric")["delta"].to_dict()
+    assert got == pytest.approx(want, abs=1e-12)
+    with pytest.raises(ConfigError, match="token_fraction"):
+        sweep(h, s, grid, lm=FakeLM(), token_fraction=0, **kw)
 
 
 def test_sweep_variants_byte_identical_to_edit_records(pair, monkeypatch):

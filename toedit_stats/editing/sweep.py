@@ -18,6 +18,19 @@ unchanged are the synthetic ones. Grid points with ``target_change_rate`` (their
 after the whole corpus is scored) or several generations are rescored in full, and with a
 ``target_change_rate`` point the cache keeps every top-k row (choosing p reads them all).
 
+**Token statistics on a sample of documents.** A grid of many points that change documents from
+their first tokens (``exclude_original``, low ``p``) would rescore nearly the whole corpus once per
+point. So the variants' token statistics (the ``tokens`` analyzer, or any analyzer that needs the
+language model) and the fluency cost are computed on a seeded random sample of the synthetic
+documents — the same documents for every grid point, chosen before the scoring pass, so only their
+variants are scored — of ``token_fraction`` of the documents (default: ``min(1, 4 / grid points
+edited in the pass)``: exact for grids of up to 4 points, and a 16-point grid rescores at most about
+one corpus's worth of tokens). The distance's change is paired on those documents (``d(human,
+edited sample) − d(human, synthetic sample)``, the whole human corpus as reference) and its
+bootstrap interval, resampling the sampled documents, carries the sampling error; every other
+analyzer, the changed shares and the edit counts use every document. ``token_fraction=1`` is exact
+everywhere. Each row records ``token_documents`` (how many documents the token statistics used).
+
 Fluency cost per variant: ``delta_mean_logprob`` — the change of the mean log-probability per token
 of the corpus under the prior (edited minus synthetic; negative is less fluent) — and
 ``word_internal_share`` — the share of applied edits whose token was a piece of a longer word
@@ -40,9 +53,10 @@ import numpy as np
 from ..errors import ConfigError
 from .toedit import EditConfig, inside_word
 
-__all__ = ["DEFAULT_GRID", "SweepResult", "parse_grid", "sweep"]
+__all__ = ["DEFAULT_GRID", "SweepResult", "parse_grid", "sweep", "token_sample"]
 
 DEFAULT_GRID = "p=0.9,0.99;exclude_original=false,true"  # the report's --sweep
+TOKEN_BUDGET = 4.0  # default token_fraction = min(1, TOKEN_BUDGET / grid points edited in the pass)
 PAPER = {"p": 0.99, "k": 8, "strategy": "up_revise", "exclude_original": False, "target_change_rate": None}
 
 
@@ -187,6 +201,17 @@ class SweepResult:
         return fig
 
 
+def token_sample(n: int, fraction: float, seed: int) -> list[int]:
+    """Positions (sorted) of the seeded sample of ``n`` documents on which a sweep computes its
+    variants' token statistics: ``ceil(fraction * n)`` of them (at least 2, at most ``n``);
+    every position when ``fraction >= 1``."""
+    if fraction >= 1 or n <= 2:
+        return list(range(n))
+    m = min(n, max(2, math.ceil(fraction * n)))
+    rng = np.random.default_rng([seed, 0x5EED, 12])
+    return sorted(int(i) for i in rng.choice(n, size=m, replace=False))
+
+
 def _mean_logprob(stats) -> float:
     toks = np.asarray(stats.doc_tokens, np.float64)
     ppl = np.asarray(stats.doc_ppl, np.float64)
@@ -231,11 +256,14 @@ def sweep(
     max_docs: int | None = 1000,
     seed: int = 0,
     bootstrap: int = 1000,
+    token_fraction: float | None = None,
     progress: bool = False,
 ) -> SweepResult:
     """Edit ``synthetic`` at every grid point from one scoring pass and measure each variant
     against ``human`` (see the module docstring). ``grid`` is a grid string, a dict of value lists,
-    or a list of :class:`EditConfig`."""
+    or a list of :class:`EditConfig`. ``token_fraction`` (0 < f <= 1; ``None``: ``min(1, 4 / grid
+    points edited in the pass)``) is the share of synthetic documents whose variants are scored for
+    the token statistics and the fluency cost."""
     from ..analyzers.base import prepare_corpora
     from ..corpus import Document, MemoryCorpus
     from ..lm import load_lm
@@ -251,7 +279,14 @@ def sweep(
     )
     if not configs:
         raise ConfigError("grid: no grid points")
+    if token_fraction is not None and (
+        isinstance(token_fraction, bool)
+        or not isinstance(token_fraction, (int, float))
+        or not 0 < token_fraction <= 1
+    ):
+        raise ConfigError(f"token_fraction must be in (0, 1], got {token_fraction!r}")
     built = [_share_embedder(a, seed) for a in make_analyzers(analyzers)]
+    scored = [a for a in built if "lm" in a.needs]
     model = load_lm(lm)
     shared = model if isinstance(model, CachedLM) else CachedLM(model, memory=True)
     h, s = _as_corpus(human, "human"), _as_corpus(synthetic, "synthetic")
@@ -264,8 +299,16 @@ def sweep(
         revising = [c.p for c in configs if c.revises]
         shared.topk_floor = min(revising) if revising else None
     token_text = shared.token_text
+    fraction = (
+        float(token_fraction) if token_fraction is not None else min(1.0, TOKEN_BUDGET / max(1, len(inline)))
+    )
+    sampled = token_sample(len(docs), fraction, seed) if scored else list(range(len(docs)))
+    exact = len(sampled) == len(docs)
+    in_sample = {id(docs[i]) for i in sampled}
 
     def variants(doc: Any, scores: Any) -> list[str]:
+        if id(doc) not in in_sample:  # its variants are not scored: not in the token sample
+            return []
         texts = (edit_scores(doc.text, scores, c, token_text, doc_rng(c.seed, doc.id, 0))[0] for c in inline)
         return list(dict.fromkeys(t for t in texts if t and t != doc.text))
 
@@ -280,12 +323,25 @@ def sweep(
         t = time.perf_counter()
         cfg = resolve_target(docs, shared, cfg)
         edited = list(edit(docs, shared, cfg, audit_positions=True))
-        variant = MemoryCorpus(
-            [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited], name="edited"
-        )
-        rep = Report(built, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(
-            hs, ss, variant
-        )
+        variant_docs = [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited]
+        variant = MemoryCorpus(variant_docs, name="edited")
+        if exact:
+            rep = Report(built, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(
+                hs, ss, variant
+            )
+            reps = [rep]
+        else:  # the analyzers that score on the token sample, the others on every document
+            sub_s = MemoryCorpus([docs[j] for j in sampled], name=ss.name)
+            sub_v = MemoryCorpus([variant_docs[j] for j in sampled], name="edited")
+            reps = [
+                Report(group, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(hs, s_, v_)
+                for group, s_, v_ in (
+                    ([a for a in built if a not in scored], ss, variant),
+                    (scored, sub_s, sub_v),
+                )
+                if group
+            ]
+            rep = reps[-1]
         tok = sum(e.audit.tokens for e in edited)
         changed = sum(e.audit.changed + e.audit.deleted for e in edited)
         n_rep, inside = _word_internal(edited)
@@ -304,11 +360,12 @@ def sweep(
             "changed_share": changed / tok if tok else math.nan,
             "expected_share": sum(e.audit.expected_changed for e in edited) / tok if tok else math.nan,
             "documents_changed": sum(1 for e in edited if e.doc.text != e.original),
+            "token_documents": len(sampled) if scored else 0,
             "delta_mean_logprob": fluency,
             "word_internal_share": inside / n_rep if n_rep else math.nan,
         }
         verdicts = {"toward human": 0, "away from human": 0, "no detectable change": 0}
-        for e in rep.effects()["effects"]:
+        for e in (e for r in reps for e in r.effects()["effects"]):
             base, sign = e["synthetic"], (1 if e["better"] == "lower" else -1)
 
             def rel(x, base=base, sign=sign):
@@ -342,6 +399,9 @@ def sweep(
         "max_docs": max_docs,
         "seed": seed,
         "bootstrap": bootstrap,
+        "token_fraction": fraction,
+        "token_documents": len(sampled) if scored else 0,
+        "documents": len(docs),
         "model": shared.info(),
         "score_seconds": round(score_seconds, 2),
         "score_cache": {"hits": shared.hits, "misses": shared.misses},
