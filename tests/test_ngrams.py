@@ -320,3 +320,108 @@ def test_distinctive_bigrams_hand_computed():
     assert any(r["ngram"] == "sat ." for r in res2.distinctive["synthetic"])
     assert "distinctive_bigrams" in res2.figures()
     assert len(res2.extra_tables()["distinctive_bigrams"]) == len(res2.distinctive["synthetic"])
+
+
+def test_top_ngrams_decoded_from_exact_and_hashed_keys(essays_records, monkeypatch):
+    """Exact keys are decoded arithmetically, hashed ones (huge vocabularies) by one vectorised
+    lookup of their first occurrence: both give the texts a plain Counter finds."""
+    from toedit_stats.analyzers.ngrams import _Counter, _tokenize_all
+
+    texts = [r["text"] for r in essays_records[:60]]
+    (tc,), vocab = _tokenize_all([mem(texts, "x")])
+    counter = _Counter(vocab)
+    for n in (1, 2, 3):
+        truth = Counter(
+            " ".join(w[i : i + n]) for w in (word_tokenize(t) for t in texts) for i in range(len(w) - n + 1)
+        )
+        for exact in (True, False):
+            if not exact and n == 1:
+                continue
+            monkeypatch.setattr(_Counter, "exact", lambda self, n, e=exact: e)
+            keys, counts, all_keys, starts = counter.count(tc, n)
+            top = np.argsort(-counts, kind="stable")[:20]
+            decoded = counter.decode(tc, n, all_keys, starts, keys[top])
+            assert [truth[t] for t in decoded] == counts[top].tolist()
+            assert len(set(decoded)) == len(decoded)
+        monkeypatch.undo()
+    assert counter.decode(tc, 2, *counter.count(tc, 2)[2:], []) == []
+
+
+def test_compression_in_chunks_threads_and_sketch_agree(essays_records, monkeypatch):
+    """Beyond COMPRESS_CHUNK bytes the joined text is gzipped per chunk: the same value in any
+    number of threads and in the sketch's streamed gzip (64 KiB chunks here, to have several)."""
+    import toedit_stats.analyzers.ngram_sketch as sketch_mod
+    import toedit_stats.analyzers.ngrams as ngrams_mod
+
+    texts = [r["text"] for r in essays_records[:200]]
+    data = " ".join(texts).encode("utf-8")
+    whole = len(data) / len(gzip.compress(data, 9, mtime=0))
+    assert compression_ratio(texts) == whole  # one chunk: the whole-corpus value exactly
+    for mod in (ngrams_mod, sketch_mod):
+        monkeypatch.setattr(mod, "COMPRESS_CHUNK", 64 << 10)
+    size = 64 << 10
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    assert len(chunks) > 3
+    want = len(data) / sum(len(gzip.compress(c, 9, mtime=0)) for c in chunks)
+    assert compression_ratio(texts, threads=1) == want == compression_ratio(texts, threads=2)
+    gz = sketch_mod._Gzip()
+    for t in texts:
+        gz.add(t)
+    assert gz.ratio() == pytest.approx(want, rel=1e-12)
+
+
+def test_worker_threads_follow_the_environment(monkeypatch):
+    from toedit_stats._threads import worker_threads
+
+    monkeypatch.delenv("TOEDIT_STATS_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_threads() == 3
+    monkeypatch.setenv("TOEDIT_STATS_THREADS", "1")
+    assert worker_threads() == 1
+    monkeypatch.setenv("TOEDIT_STATS_THREADS", "x")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert worker_threads() >= 1
+
+
+def test_cli_threads_option(monkeypatch, sample_human):
+    import os
+    import sys
+
+    import toedit_stats._threads as threads_mod
+
+    seen = []
+    monkeypatch.setattr(threads_mod, "set_threads", seen.append)
+    r = CliRunner().invoke(main, ["--threads", "1", "info", str(sample_human)])
+    assert r.exit_code == 0, r.output
+    assert seen == [1]
+    r = CliRunner().invoke(main, ["--threads", "0", "info", str(sample_human)])
+    assert r.exit_code == 2 and "--threads" in r.output
+    monkeypatch.undo()
+    torch = sys.modules.get("torch")
+    before_env, before = dict(os.environ), (torch.get_num_threads() if torch is not None else None)
+    try:
+        threads_mod.set_threads(1)
+        assert threads_mod.worker_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+        if torch is not None:
+            assert torch.get_num_threads() == 1
+    finally:
+        os.environ.clear()
+        os.environ.update(before_env)
+        if torch is not None:
+            torch.set_num_threads(before)
+
+
+def test_streamed_tokenising_gives_the_same_ids(essays_records, monkeypatch):
+    """Chunked encoding merges each chunk's dictionary into the shared vocabulary in order of
+    first occurrence: ids and vocabulary equal a one-chunk run, and words are int32."""
+    import toedit_stats.analyzers.ngrams as ngrams_mod
+
+    texts = [r["text"] for r in essays_records[:40]]
+    corpora = [mem(texts[:25], "a"), mem(texts[25:], "b")]
+    whole, vocab = ngrams_mod._tokenize_all(corpora)
+    monkeypatch.setattr(ngrams_mod, "TOKENIZE_CHUNK", 37)
+    chunked, vocab2 = ngrams_mod._tokenize_all(corpora)
+    assert vocab.tolist() == vocab2.tolist() and len(set(vocab.tolist())) == len(vocab)
+    for a, b, part in zip(whole, chunked, (texts[:25], texts[25:])):
+        assert a.codes.dtype == np.int32 and np.array_equal(a.codes, b.codes)
+        assert [vocab[c] for c in a.codes[: a.lengths[0]]] == word_tokenize(part[0])

@@ -278,11 +278,22 @@ def progress_enabled(quiet: bool = False) -> bool:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="toedit-stats")
-def main() -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads for this process's model and numpy work (torch, BLAS, n-gram counting, "
+    "compression) [default: OMP_NUM_THREADS, else every CPU]. Goes before the command.",
+)
+def main(threads: int | None = None) -> None:
     """Audit synthetic text against human text, and edit it with ToEdit.
 
     Start with `toedit-stats report HUMAN SYNTHETIC`; every analyzer also runs on its own.
     """
+    if threads is not None:
+        from ._threads import set_threads
+
+        set_threads(threads)
 
 
 @main.command()
@@ -407,6 +418,11 @@ def analyzer_command(name: str) -> click.Command:
             if not analyzer.sketch:
                 raise ConfigError("ngrams --engine ray needs --sketch (the exact mode runs in one process)")
             analyzer = dataclasses.replace(analyzer, engine=RayOptions(actors=ray_actors))
+        elif engine == "ray" and needs_lm and "engine" in fields:
+            # scored on a Ray actor pool, statistics merged per batch: no scores reach the driver
+            from .ray_engine import RayOptions
+
+            analyzer = dataclasses.replace(analyzer, model=ray_lm, engine=RayOptions(actors=ray_actors))
         elif engine == "ray":  # model work on a Ray actor pool, the statistics here from its output
             from .analyzers.base import prepare_corpora
 
@@ -1035,9 +1051,28 @@ def _sweep_command() -> click.Command:
     @click.option(
         "--bootstrap", type=int, default=1000, show_default=True, help="Bootstrap replicates per variant."
     )
+    @click.option(
+        "--token-fraction",
+        type=float,
+        default=None,
+        help="Share of synthetic documents whose variants are scored for the token statistics and "
+        "the fluency cost (seeded sample, the same for every grid point) [default: min(1, 4 / grid "
+        "points); 1 = exact].",
+    )
     @click.option("--quiet", is_flag=True, help="No table on stdout.")
     def sweep_cmd(
-        human, synthetic, grid, output, overwrite, max_docs, all_docs, analyzers, bootstrap, quiet, **opts
+        human,
+        synthetic,
+        grid,
+        output,
+        overwrite,
+        max_docs,
+        all_docs,
+        analyzers,
+        bootstrap,
+        token_fraction,
+        quiet,
+        **opts,
     ):
         """Edit SYNTHETIC at every grid point from one scoring pass; measure each variant against HUMAN."""
         from ._io import (
@@ -1055,6 +1090,8 @@ def _sweep_command() -> click.Command:
         built = _chosen_analyzers(analyzers, opts)
         configs = parse_grid(grid, seed=opts["seed"])
         _check_bootstrap(bootstrap)
+        if token_fraction is not None and not 0 < token_fraction <= 1:
+            raise ConfigError(f"--token-fraction must be in (0, 1], got {token_fraction}")
         lm_config = from_options(LMConfig, opts, prefix="lm_")
         check_output_location(output, directory=True, overwrite=overwrite, inputs=[human, synthetic])
         seed = opts["seed"]
@@ -1068,6 +1105,7 @@ def _sweep_command() -> click.Command:
             max_docs=None if all_docs else max_docs,
             seed=seed,
             bootstrap=bootstrap,
+            token_fraction=token_fraction,
         )
         with atomic_dir(output, overwrite=overwrite, inputs=[human, synthetic]) as tmp:
             atomic_write_text(tmp / "sweep.json", dumps(res.to_dict()) + "\n")
@@ -1087,6 +1125,7 @@ def _sweep_command() -> click.Command:
                     "expected_share",
                     "delta_mean_logprob",
                     "word_internal_share",
+                    "token_documents",
                     "distances_toward_human",
                     "distances_away_from_human",
                     "distances_no_detectable_change",

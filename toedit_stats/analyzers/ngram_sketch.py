@@ -35,6 +35,7 @@ from ..corpus import Corpus, MemoryCorpus, sample_documents
 from ..errors import ConfigError
 from ..tokenize import WORD_PATTERN
 from .ngrams import (
+    COMPRESS_CHUNK,
     N_BUCKETS,
     CorpusNgrams,
     HashedBuckets,
@@ -277,7 +278,8 @@ class _Sketch:
 
 
 class _Gzip:
-    """The streamed gzip ratio of the documents joined by spaces (as the exact mode computes it)."""
+    """The streamed gzip ratio of the documents joined by spaces, in the exact mode's chunks of
+    ``COMPRESS_CHUNK`` bytes (one gzip stream per chunk): the same compressed size."""
 
     def __init__(self):
         self.comp = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -285,11 +287,18 @@ class _Gzip:
 
     def add(self, text: str) -> None:
         data = (" " if self.raw else "").encode() + text.encode("utf-8")
-        self.raw += len(data)
-        self.out += len(self.comp.compress(data))
+        while data:
+            room = COMPRESS_CHUNK - self.raw % COMPRESS_CHUNK
+            part, data = data[:room], data[room:]
+            self.raw += len(part)
+            self.out += len(self.comp.compress(part))
+            if self.raw % COMPRESS_CHUNK == 0:  # a chunk is complete: close its stream
+                self.out += len(self.comp.flush())
+                self.comp = zlib.compressobj(9, zlib.DEFLATED, 31)
 
     def ratio(self) -> float:
-        self.out += len(self.comp.flush())
+        if self.raw % COMPRESS_CHUNK:
+            self.out += len(self.comp.flush())
         return self.raw / self.out if self.out else 0.0
 
 
