@@ -3,6 +3,17 @@ side in one run, in documents per second. Each Ray actor gets one CPU (Ray sets 
 1); the local engine uses torch's default threads. Ray's start-up is included (a local cluster is
 started once, before the first Ray run, and not counted).
 
+Overhead breakdown, measured in the same run:
+- ``ray.init``: starting the local cluster (once per process);
+- ``pipeline, no-op actor``: the documents through ``map_batches`` on one actor that returns a
+  small row per document — Ray Data's scheduling, the texts' serialisation into the object store
+  and back, actor start-up without a model;
+- ``actor + model load``: one actor that loads SmolLM2-135M and scores one short document (what
+  each actor pays before its first batch);
+- ``scores to the driver``: the pickled TokenScores of the corpus (top-8), in MB, and the time to
+  pickle and unpickle them here (what ``ray_score`` moves; ``tokens`` now merges TokenStats per
+  batch instead).
+
 Usage: python benchmarks/bench_ray.py [N_DOCS] [path.jsonl]
 """
 
@@ -17,7 +28,21 @@ from pathlib import Path
 from toedit_stats import read_corpus
 from toedit_stats.editing import EditConfig, run_edit_job
 from toedit_stats.options import LMConfig
-from toedit_stats.ray_engine import ray_edit
+from toedit_stats.ray_engine import _map_on_ray, ray_edit
+
+
+class _NoOp:
+    def __call__(self, batch):
+        return {"position": batch["position"], "n": [len(t) for t in batch["text"]]}
+
+
+class _LoadOnly:
+    def __init__(self):
+        self.lm = LMConfig(device="cpu", dtype="float32").load()
+        list(self.lm.score(["warm up the model"]))
+
+    def __call__(self, batch):
+        return {"position": batch["position"]}
 
 
 def main() -> None:
@@ -28,7 +53,25 @@ def main() -> None:
     lm = LMConfig(device="cpu", dtype="float32")
     import ray
 
+    t = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    overhead = [("ray.init (local cluster)", time.perf_counter() - t)]
+    docs = list(corpus)
+    items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
+    t = time.perf_counter()
+    _map_on_ray(items, _NoOp, None, 1, 1.0, 0.0, 4)
+    overhead.append(("pipeline, no-op actor (all documents)", time.perf_counter() - t))
+    t = time.perf_counter()
+    _map_on_ray(items[:1], _LoadOnly, None, 1, 1.0, 0.0, 1)
+    overhead.append(("actor + model load + one short document", time.perf_counter() - t))
+    import pickle
+
+    scores = list(lm.load().score(docs, top_k=8))
+    t = time.perf_counter()
+    blob = [pickle.dumps(s) for s in scores]
+    [pickle.loads(b) for b in blob]
+    mb = sum(len(b) for b in blob) / 2**20
+    overhead.append((f"scores to the driver: pickle+unpickle {mb:.1f} MB", time.perf_counter() - t))
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
         t = time.perf_counter()
@@ -49,6 +92,9 @@ def main() -> None:
     base = rows[0][1]
     for name, dt in rows:
         print(f"{name:<20} {dt:6.1f} s {n / dt:6.2f} docs/s {base / dt:5.2f}x local")
+    print("overhead breakdown:")
+    for name, dt in overhead:
+        print(f"  {name:<48} {dt:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -211,8 +211,8 @@ def test_ray_edit_equals_local_real_model(tmp_path, sample_synthetic, lm):
 
 
 def test_tokens_on_ray_equal_local(tmp_path, sample_human, sample_synthetic):
-    """`tokens --engine ray`: the scoring on the actor pool, the statistics on the driver from
-    those scores — the same JSON as the local engine (fake model: exactly)."""
+    """`tokens --engine ray`: the scoring on the actor pool, one TokenStats per batch merged on
+    the driver — the same JSON as the local engine (fake model; floats to 1e-12)."""
     args = [
         str(sample_human),
         str(sample_synthetic),
@@ -228,11 +228,70 @@ def test_tokens_on_ray_equal_local(tmp_path, sample_human, sample_synthetic):
         for extra in ([], ["--engine", "ray", "--ray-actors", "2"])
     ]
     assert all(o.returncode == 0 for o in outs), [o.stderr[-2000:] for o in outs]
-    assert json.loads(outs[0].stdout) == json.loads(outs[1].stdout)
+    assert _approx_json(json.loads(outs[0].stdout), json.loads(outs[1].stdout))
     r = subprocess.run(
         [*PY, "tokens", *args, "--ray-actors", "2"], capture_output=True, text=True, timeout=600
     )
     assert r.returncode == 2 and "--ray-actors needs --engine ray" in r.stderr
+
+
+def test_ray_workers_use_their_one_cpu():
+    """No oversubscription: a worker with one CPU runs torch and our thread pools on one thread."""
+    from toedit_stats.ray_engine import _map_on_ray
+
+    def threads_seen(batch):  # defined here: pickled by value for the workers
+        import torch
+
+        from toedit_stats._threads import worker_threads
+
+        n = len(batch["position"])
+        return {
+            "position": batch["position"],
+            "ours": [worker_threads()] * n,
+            "torch": [torch.get_num_threads()] * n,
+        }
+
+    rows, _ = _map_on_ray([{"position": i} for i in range(4)], threads_seen, None, 2, 1.0, 0.0, 2)
+    assert {int(r["ours"]) for r in rows} == {1} and {int(r["torch"]) for r in rows} == {1}
+
+
+def _approx_json(a, b, rel=1e-12) -> bool:
+    """Equal JSON documents, floats to ``rel``."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_approx_json(a[k], b[k], rel) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_approx_json(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        return a == pytest.approx(b, rel=rel, abs=1e-15, nan_ok=True)
+    return a == b
+
+
+def test_token_stats_merged_per_batch_equal_local(sample_synthetic):
+    """Each Ray batch returns one TokenStats (no scores leave the actors); merged with ``+`` they
+    equal the local accumulator: counts exactly, per-document fields in input order, float sums
+    up to summation order."""
+    from toedit_stats import read_corpus
+    from toedit_stats.analyzers.tokens import TokenAnalyzer, token_stats
+    from toedit_stats.lm.fake import FakeLM
+    from toedit_stats.options import LMConfig
+    from toedit_stats.ray_engine import RayOptions, ray_token_stats
+
+    docs = list(read_corpus(sample_synthetic, limit=11))
+    local = token_stats("synthetic", FakeLM().score(docs))
+    got = ray_token_stats(docs, LMConfig(model="fake"), "synthetic", actors=2, batch_docs=3)
+    for f in ("documents", "tokens", "fine", "ge", "le", "ranks", "entropy_tokens", "doc_ids", "doc_tokens"):
+        assert np.array_equal(np.asarray(getattr(got, f)), np.asarray(getattr(local, f))), f
+    assert got.doc_ppl == pytest.approx(local.doc_ppl, rel=1e-12)
+    assert got.entropy_sum == pytest.approx(local.entropy_sum, rel=1e-12)
+    assert all(np.array_equal(a, b) for a, b in zip(got.doc_hist, local.doc_hist))
+    back = local.reordered([2, 0, 1, *range(3, 11)]).reordered([1, 2, 0, *range(3, 11)])
+    assert back.doc_ids == local.doc_ids and back.doc_ge99 == local.doc_ge99
+    # the analyzer with an engine: the same result as in this process
+    a = TokenAnalyzer(model="fake", max_docs=None).analyze(read_corpus(sample_synthetic, limit=11))
+    b = TokenAnalyzer(model="fake", max_docs=None, engine=RayOptions(actors=2)).analyze(
+        read_corpus(sample_synthetic, limit=11)
+    )
+    assert _approx_json(json.loads(json.dumps(a.to_dict())), json.loads(json.dumps(b.to_dict())))
 
 
 @pytest.mark.model

@@ -80,7 +80,7 @@ def test_every_variant_is_a_standalone_edit_and_scoring_happens_once(pair):
 
 
 def test_token_statistics_on_a_seeded_sample_score_only_its_variants(pair):
-    """8 grid points: by default (4 / 8) the variants of half the documents are scored; the other
+    """8 grid points: by default (3 / 8) the variants of 5 of the 12 documents are scored; the other
     analyzers and the edit counts still use every document, and the token effects equal a report
     run on the sampled documents alone."""
     from toedit_stats.corpus import Document
@@ -90,8 +90,10 @@ def test_token_statistics_on_a_seeded_sample_score_only_its_variants(pair):
     h, s = pair
     grid = "p=0.5,0.99;k=2,4;exclude_original=false,true"
     docs = list(s)
-    picked = token_sample(len(docs), 0.5, 0)
-    assert len(picked) == 6 and picked == token_sample(len(docs), 0.5, 0) != token_sample(len(docs), 0.5, 1)
+    picked = token_sample(len(docs), 3 / 8, 0)
+    assert len(picked) == 5 and picked == token_sample(len(docs), 3 / 8, 0) != token_sample(
+        len(docs), 3 / 8, 1
+    )
     assert token_sample(len(docs), 1.0, 0) == list(range(len(docs)))
 
     class Counting(FakeLM):
@@ -105,8 +107,8 @@ def test_token_statistics_on_a_seeded_sample_score_only_its_variants(pair):
     kw = dict(analyzers=FAST_ANALYZERS, max_docs=None, bootstrap=50)
     exact = sweep(h, s, grid, lm=FakeLM(), token_fraction=1.0, **kw)
     res = sweep(h, s, grid, lm=Counting(), **kw)
-    assert res.config["token_fraction"] == 0.5 and res.config["token_documents"] == 6
-    assert all(r["token_documents"] == 6 for r in res.rows)
+    assert res.config["token_fraction"] == 3 / 8 and res.config["token_documents"] == 5
+    assert all(r["token_documents"] == 5 for r in res.rows)
     variants = set()
     for cfg in parse_grid(grid):
         out = list(edit(docs, FakeLM(), cfg))

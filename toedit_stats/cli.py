@@ -1056,7 +1056,7 @@ def _sweep_command() -> click.Command:
         type=float,
         default=None,
         help="Share of synthetic documents whose variants are scored for the token statistics and "
-        "the fluency cost (seeded sample, the same for every grid point) [default: min(1, 4 / grid "
+        "the fluency cost (seeded sample, the same for every grid point) [default: min(1, 3 / grid "
         "points); 1 = exact].",
     )
     @click.option("--quiet", is_flag=True, help="No table on stdout.")

@@ -291,6 +291,68 @@ def ray_score(
     return [pickle.loads(r["scores"]) for r in rows]
 
 
+class _StatsActor(_ScoreActor):
+    """One language model per actor; ``__call__`` scores one batch of documents and returns its
+    :class:`~toedit_stats.analyzers.tokens.TokenStats` (one row per batch: no scores leave the actor)."""
+
+    spec: tuple[dict[str, Any], int]
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import pickle
+
+        from .analyzers.tokens import TokenStats
+        from .corpus import Document
+
+        docs = [Document(str(i), str(t)) for i, t in zip(batch["id"], batch["text"])]
+        acc = TokenStats("block")
+        for sc in self.lm.score(docs, buffer_docs=len(docs)):
+            acc.add(sc)
+        return {
+            "position": [int(batch["position"][0])],
+            "positions": [pickle.dumps([int(p) for p in batch["position"]])],
+            "stats": [pickle.dumps(acc)],
+        }
+
+
+def ray_token_stats(
+    docs: list[Any],
+    lm: Any,
+    name: str,
+    *,
+    address: str | None = None,
+    actors: int = 1,
+    num_cpus: float = 1.0,
+    num_gpus: float = 0.0,
+    batch_docs: int = 16,
+) -> Any:
+    """The :class:`~toedit_stats.analyzers.tokens.TokenStats` of ``docs`` (a corpus called
+    ``name``), merged with ``+`` from one accumulator per Ray Data batch: each actor scores its
+    batch with its own model (``lm``, an ``LMConfig``) and only the batch's statistics reach the
+    driver. Per-document fields come out in the order of ``docs``; counts equal a local run
+    exactly, float sums up to their summation order."""
+    import pickle
+
+    from .analyzers.tokens import TokenStats
+    from .options import LMConfig
+
+    if not isinstance(lm, LMConfig):
+        raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
+    if not docs:
+        return TokenStats(name)
+    items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
+    actor = type("StatsActor", (_StatsActor,), {"spec": (dataclasses.asdict(lm), 0)})
+    rows, _ = _map_on_ray(items, actor, address, actors, num_cpus, num_gpus, batch_docs, per_batch=True)
+    total = TokenStats(name)
+    order: list[int] = []
+    for r in rows:
+        total = total + pickle.loads(r["stats"])
+        order += pickle.loads(r["positions"])
+    if order != list(range(len(docs))):  # batches not in input order: put the documents back
+        total = total.reordered(sorted(range(len(order)), key=order.__getitem__))
+    total.name = name
+    return total
+
+
 class _EmbedActor:
     """One embedder per actor; ``__call__`` embeds one batch of texts."""
 
@@ -407,10 +469,13 @@ def _map_on_ray(
     num_cpus: float,
     num_gpus: float,
     batch_docs: int,
+    per_batch: bool = False,
 ) -> tuple[list[dict[str, Any]], str]:
     """``items`` (dicts with a ``position``) through ``map_batches`` on an actor pool of ``actor``
-    (or on tasks, for a function), the rows returned in position order (every position exactly once, or an error), and Ray's
-    version. Starts a local cluster or joins ``address``; Ray Data's own logs stay off stderr."""
+    (or on tasks, for a function), the rows returned in position order (every position exactly
+    once, or an error), and Ray's version. With ``per_batch`` each output row stands for one batch
+    and lists its input positions (pickled, in ``positions``): every position must occur once
+    over all rows. Starts a local cluster or joins ``address``; Ray Data's own logs stay off stderr."""
     ray = require("ray", feature="--engine ray")
     require("ray.data", feature="--engine ray")  # imported first: it configures its own loggers
     if not items:
@@ -429,7 +494,13 @@ def _map_on_ray(
             ).iter_rows()
         )
     rows.sort(key=lambda r: int(r["position"]))
-    if [int(r["position"]) for r in rows] != list(range(len(items))):
+    if per_batch:
+        import pickle
+
+        covered = sorted(p for r in rows for p in pickle.loads(r["positions"]))
+    else:
+        covered = [int(r["position"]) for r in rows]
+    if covered != list(range(len(items))):
         raise RuntimeError(
             f"the ray job returned {len(rows)} rows for {len(items)} documents: nothing written"
         )

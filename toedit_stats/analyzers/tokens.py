@@ -33,6 +33,7 @@ list of per-document perplexities), so sharded or streamed scoring equals one-sh
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..corpus import Corpus
+from ..errors import ConfigError
 from ..lm.base import TokenScores
 from ..options import option
 from ..plotting import _lit, _plt, colors, styles
@@ -132,6 +134,11 @@ class TokenStats:
             self.doc_ge99 + other.doc_ge99,
             self.doc_entropy + other.doc_entropy,
         )
+
+    def reordered(self, order: Any) -> TokenStats:
+        """The same statistics with the per-document fields in ``order`` (positions into them)."""
+        per_doc = ("doc_ids", "doc_ppl", "doc_tokens", "doc_hist", "doc_ge99", "doc_entropy")
+        return dataclasses.replace(self, **{f: [getattr(self, f)[int(i)] for i in order] for f in per_doc})
 
     # -- derived ------------------------------------------------------------------------------
     def _share(self, counts: np.ndarray) -> np.ndarray:
@@ -647,6 +654,10 @@ class TokenAnalyzer(Analyzer):
     )
     model: Any = option("smollm2-135m", kind="any", cli="", help="Language model (name, LMConfig or object).")
     progress: bool = option(False, cli="", help="Progress bars on stderr.")
+    # a :class:`~toedit_stats.ray_engine.RayOptions`: each corpus is scored by a Ray Data actor
+    # pool (``model`` must then be an LMConfig, which each actor loads) and its statistics are
+    # merged from one TokenStats per batch (``tokens --engine ray``); ``None`` scores here
+    engine: Any = field(default=None, repr=False)
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> TokenResult:
         from ..lm import load_lm
@@ -654,10 +665,24 @@ class TokenAnalyzer(Analyzer):
 
         prepared, totals = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         model = self.model
+        if self.engine is not None and not isinstance(model, LMConfig):
+            if not isinstance(model, str):
+                raise ConfigError(
+                    "tokens on Ray needs the model as a name or an LMConfig (each actor loads its own)"
+                )
+            model = LMConfig(model=model)
         lm = model.load() if isinstance(model, LMConfig) else load_lm(model)
         stats, sampling = [], {}
         for c in prepared:
             docs, skipped = self._within_limit(lm, list(c))
+            if self.engine is not None:  # scored on Ray; one TokenStats per batch, merged here
+                from ..ray_engine import ray_token_stats
+
+                acc = ray_token_stats(docs, model, c.name, **self.engine.pool())
+                acc.skipped_long = skipped
+                stats.append(acc)
+                sampling[c.name] = self._sampling(len(docs), skipped, totals[c.name])
+                continue
             bar = TokenProgress(
                 chars_total=sum(len(d.text) for d in docs),
                 documents=len(docs),
@@ -671,22 +696,24 @@ class TokenAnalyzer(Analyzer):
                 bar.document_done(chars=len(d.text), tokens=len(sc))
             bar.close()
             stats.append(acc)
-            total = totals[c.name]
-            n = len(docs) + skipped
-            sampling[c.name] = {
-                "scored": len(docs),
-                "of": total,
-                "seed": self.seed,
-                "skipped_long": skipped,
-                "max_doc_tokens": self.max_doc_tokens,
-                "note": (f"sampled {n} of {total}" if n < total else "all documents")
-                + (f"; {skipped} over {self.max_doc_tokens:,} tokens not scored" if skipped else ""),
-            }
+            sampling[c.name] = self._sampling(len(docs), skipped, totals[c.name])
         info: dict[str, Any] = {"name": getattr(lm, "name", str(model))}
         info["fingerprint"] = lm.fingerprint
         info["backend"] = getattr(lm, "backend", None)
         pairs = [compare_token_stats(stats[0], s) for s in stats[1:]]
         return TokenResult(info, stats, pairs, sampling)
+
+    def _sampling(self, scored: int, skipped: int, total: int) -> dict[str, Any]:
+        n = scored + skipped
+        return {
+            "scored": scored,
+            "of": total,
+            "seed": self.seed,
+            "skipped_long": skipped,
+            "max_doc_tokens": self.max_doc_tokens,
+            "note": (f"sampled {n} of {total}" if n < total else "all documents")
+            + (f"; {skipped} over {self.max_doc_tokens:,} tokens not scored" if skipped else ""),
+        }
 
     def _within_limit(self, lm: Any, docs: list) -> tuple[list, int]:
         """Documents with at most ``max_doc_tokens`` tokens, and how many were over. Only texts
