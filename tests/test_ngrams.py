@@ -425,3 +425,16 @@ def test_streamed_tokenising_gives_the_same_ids(essays_records, monkeypatch):
     for a, b, part in zip(whole, chunked, (texts[:25], texts[25:])):
         assert a.codes.dtype == np.int32 and np.array_equal(a.codes, b.codes)
         assert [vocab[c] for c in a.codes[: a.lengths[0]]] == word_tokenize(part[0])
+
+
+def test_sparse_counts_equal_scipy_coo_sum():
+    from scipy.sparse import csr_matrix
+
+    from toedit_stats.analyzers.ngrams import _sparse_counts
+
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, 7, 500).astype(np.int32), rng.integers(0, 40, 500)
+    got = _sparse_counts(rows, cols, (9, 40))
+    want = csr_matrix((np.ones(500), (rows, cols)), shape=(9, 40))
+    assert got.shape == want.shape and (got != want).nnz == 0 and got.has_sorted_indices
+    assert _sparse_counts(np.zeros(0, np.int32), np.zeros(0, np.int64), (3, 5)).nnz == 0

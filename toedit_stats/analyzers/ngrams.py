@@ -814,27 +814,41 @@ class _Counter:
         self.vocab = vocab
         self.V = max(1, len(vocab))
         self.word_hashes = word_hashes(vocab) if len(vocab) else np.zeros(0, np.uint64)
-        self._bucket_memo: dict[int, dict[int, int]] = {}
+        self._bucket_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def buckets(self, n: int, keys: np.ndarray) -> np.ndarray:
-        """DSIR bucket of each distinct unigram id (n = 1) or bigram key (n = 2), memoised (one
-        sha256 per distinct n-gram for the whole analysis)."""
-        memo = self._bucket_memo.setdefault(n, {})
-        out = np.empty(keys.size, np.int64)
-        todo = [i for i, k in enumerate(keys.tolist()) if k not in memo]
-        if todo:
-            ks = keys[todo].astype(np.int64)
+        """DSIR bucket of each unigram id (n = 1) or bigram key (n = 2), memoised (one sha256 per
+        distinct n-gram for the whole analysis; the memo is a sorted key array searched in one
+        vectorised pass)."""
+        keys = np.asarray(keys, np.uint64)
+        mk, mv = self._bucket_memo.get(n, (np.zeros(0, np.uint64), np.zeros(0, np.int64)))
+        pos = np.searchsorted(mk, keys)
+        known = pos < mk.size
+        known[known] = mk[pos[known]] == keys[known]
+        if not known.all():
+            new = np.unique(keys[~known])
+            ks = new.astype(np.int64)
             if n == 1:
-                strings = self.vocab[ks]
+                strings = self.vocab[ks].tolist()
             elif self.exact(2):
-                strings = (f"{a} {b}" for a, b in zip(self.vocab[ks // self.V], self.vocab[ks % self.V]))
+                strings = [
+                    f"{a} {b}"
+                    for a, b in zip(self.vocab[ks // self.V].tolist(), self.vocab[ks % self.V].tolist())
+                ]
             else:  # pragma: no cover - vocabularies above 2**31 words
                 raise ConfigError("vocabulary too large for exact bigram decoding; use --sketch")
-            for k, st in zip(ks.tolist(), strings):
-                memo[k] = dsir_bucket(st)
-        for i, k in enumerate(keys.tolist()):
-            out[i] = memo[k]
-        return out
+            sha, frm = hashlib.sha256, int.from_bytes
+            vals = np.fromiter(
+                (frm(sha(st.encode("utf-8")).digest(), "big") % N_BUCKETS for st in strings),
+                np.int64,
+                len(strings),
+            )
+            allk, allv = np.concatenate([mk, new]), np.concatenate([mv, vals])
+            order = np.argsort(allk, kind="stable")
+            mk, mv = allk[order], allv[order]
+            self._bucket_memo[n] = (mk, mv)
+            pos = np.searchsorted(mk, keys)
+        return mv[pos] if keys.size else np.zeros(0, np.int64)
 
     def exact(self, n: int) -> bool:
         return n * math.log2(self.V) < 63.9
@@ -1327,28 +1341,64 @@ class NgramAnalyzer(Analyzer):
 def _contributions(toks: list[_Tokenized], counter: _Counter) -> dict[str, Any]:
     """Per corpus: document ids and sparse per-document counts of bigrams (columns shared by all
     corpora) and of DSIR hashed buckets (uni+bigrams), for the bootstrap."""
-    from scipy.sparse import csr_matrix
 
     keyed = []
     for tc in toks:
         k, starts = counter.keys(tc, 2)
-        doc_of = np.repeat(np.arange(tc.documents), tc.lengths)
-        keyed.append((tc, k, doc_of, doc_of[starts] if starts.size else np.zeros(0, np.int64)))
+        doc_of = np.repeat(np.arange(tc.documents, dtype=np.int32), tc.lengths)
+        keyed.append((tc, k, doc_of, doc_of[starts] if starts.size else np.zeros(0, np.int32)))
+        del starts
     allk = [k for _, k, _, _ in keyed if k.size]
     uniq = np.unique(np.concatenate(allk)) if allk else np.zeros(0, np.uint64)
+    del allk
+    # the DSIR bucket of every word id and of every distinct bigram, once
+    word_bucket = (
+        counter.buckets(1, np.arange(counter.V, dtype=np.uint64)).astype(np.int32)
+        if len(counter.vocab)
+        else None
+    )
+    bigram_bucket = counter.buckets(2, uniq).astype(np.int32) if uniq.size else np.zeros(0, np.int32)
     out = {}
     for tc, k, doc_of, d2 in keyed:
         docs = tc.documents
-        cols = np.searchsorted(uniq, k) if k.size else np.zeros(0, np.int64)
-        bigrams = csr_matrix((np.ones(k.size), (d2, cols)), shape=(docs, max(1, uniq.size)))
-        ukeys, uinv = np.unique(tc.codes, return_inverse=True)
-        bkeys, binv = np.unique(k, return_inverse=True)
-        ub = counter.buckets(1, ukeys.astype(np.uint64))[uinv] if ukeys.size else np.zeros(0, np.int64)
-        bb = counter.buckets(2, bkeys)[binv] if bkeys.size else np.zeros(0, np.int64)
-        rows = np.concatenate([doc_of, d2])
-        buckets = csr_matrix((np.ones(rows.size), (rows, np.concatenate([ub, bb]))), shape=(docs, N_BUCKETS))
+        cols = np.searchsorted(uniq, k).astype(np.int32) if k.size else np.zeros(0, np.int32)
+        bigrams = _sparse_counts(d2, cols, (docs, max(1, uniq.size)))
+        # unigram and bigram bucket counts built apart and added (no 2N-long concatenations)
+        shape = (docs, N_BUCKETS)
+        buckets = _sparse_counts(doc_of, word_bucket[tc.codes], shape) if tc.codes.size else None
+        if k.size:
+            bb = _sparse_counts(d2, bigram_bucket[cols], shape)
+            buckets = bb if buckets is None else buckets + bb
+        del cols
+        if buckets is None:
+            buckets = _sparse_counts(doc_of, np.zeros(0, np.int32), shape)
         out[tc.name] = {"ids": list(tc.ids), "bigrams": bigrams, "buckets": buckets}
     return out
+
+
+def _sparse_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
+    """``csr_matrix((ones, (rows, cols)), shape)`` with duplicates summed — built from the
+    distinct (row, column) pairs and their counts (one sort of a 64-bit key), without the
+    per-occurrence COO arrays."""
+    from scipy.sparse import csr_matrix
+
+    n_rows, n_cols = shape
+    if rows.size == 0:
+        return csr_matrix(shape, dtype=np.float64)
+    key = rows.astype(np.uint64) * np.uint64(n_cols) + cols.astype(np.uint64)
+    key.sort()
+    flag = np.empty(key.size, bool)
+    flag[0] = True
+    np.not_equal(key[1:], key[:-1], out=flag[1:])
+    first = np.flatnonzero(flag)
+    del flag
+    counts = np.diff(np.append(first, key.size)).astype(np.float64)
+    distinct = key[first]
+    del key
+    row = distinct // np.uint64(n_cols)
+    indptr = np.searchsorted(row, np.arange(n_rows + 1, dtype=np.uint64)).astype(np.int64)
+    col = (distinct - row * np.uint64(n_cols)).astype(np.int32 if n_cols < 2**31 else np.int64)
+    return csr_matrix((counts, col, indptr), shape=shape)
 
 
 def replace_top_k(res: NgramResult, top: int) -> NgramResult:
