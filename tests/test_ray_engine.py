@@ -461,3 +461,30 @@ def test_report_on_ray_equals_local(tmp_path, sample_human, sample_synthetic):
             assert b[k] == pytest.approx(a[k], rel=1e-3, abs=1e-5), k
         elif "command" not in k:
             assert a[k] == b[k], k
+
+
+def test_sweep_on_ray_equals_local(sample_human, sample_synthetic):
+    """`sweep --engine ray`: synthetic documents, the token sample's variants and the human
+    documents scored on the actor pool into the sweep's cache: the same table and effects."""
+    from toedit_stats import read_corpus
+    from toedit_stats.corpus import MemoryCorpus
+    from toedit_stats.editing.sweep import sweep
+    from toedit_stats.lm.fake import FakeLM
+    from toedit_stats.options import LMConfig
+    from toedit_stats.ray_engine import RayOptions
+
+    h = MemoryCorpus(list(read_corpus(sample_human, limit=8)), name="human")
+    s = MemoryCorpus(list(read_corpus(sample_synthetic, limit=8)), name="synthetic")
+    kw = dict(analyzers=["lengths", "tokens"], max_docs=None, bootstrap=50, token_fraction=0.5)
+    grid = "p=0.5,0.99;exclude_original=false,true"
+    local = sweep(h, s, grid, lm="fake", **kw)
+    # the fake model decodes only pieces it has tokenised: the driver's copy reads the corpora
+    # first (outside the sweep's cache); each actor loads its own from the LMConfig
+    driver = FakeLM()
+    list(driver.score([*h, *s]))
+    on_ray = sweep(h, s, grid, lm=driver, engine=RayOptions(LMConfig(model="fake"), actors=2), **kw)
+    assert on_ray.config["engine"]["name"] == "ray" and on_ray.config["score_cache"]["misses"] == 0
+    drop = ("seconds",)
+    rows = lambda res: [{k: v for k, v in r.items() if k not in drop} for r in res.rows]  # noqa: E731
+    assert _approx_json(json.loads(json.dumps(rows(local))), json.loads(json.dumps(rows(on_ray))))
+    assert _approx_json(json.loads(json.dumps(local.effects)), json.loads(json.dumps(on_ray.effects)))

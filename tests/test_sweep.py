@@ -204,6 +204,26 @@ def test_sweep_cli(tmp_path, sample_human, sample_synthetic):
         main, ["sweep", str(sample_human), str(sample_synthetic), "--grid", "k=0", "--model", "fake"]
     )
     assert r.exit_code == 2 and "k must be an integer >= 1" in r.output
+    r = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(sample_human),
+            str(sample_synthetic),
+            "--grid",
+            "p=0.5",
+            "--model",
+            "fake",
+            "--ray-actors",
+            "2",
+        ],
+    )
+    assert r.exit_code == 2 and "need --engine ray" in r.output
+    r = CliRunner().invoke(
+        main,
+        ["sweep", str(sample_human), str(sample_synthetic), "--grid", "p=0.5", "--token-fraction", "1.5"],
+    )
+    assert r.exit_code == 2 and "--token-fraction must be in (0, 1]" in r.output
 
 
 def test_sweep_embeds_each_text_once(pair):

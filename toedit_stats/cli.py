@@ -1059,6 +1059,12 @@ def _sweep_command() -> click.Command:
         "the fluency cost (seeded sample, the same for every grid point) [default: min(1, 3 / grid "
         "points); 1 = exact].",
     )
+    @ray_engine_options(
+        "ray: score the synthetic documents, the variants and the human documents on a Ray Data "
+        "actor pool (extra `ray`; variants in full); editing and statistics run here.",
+        actors="Actors.",
+        gpus="GPUs per actor.",
+    )
     @click.option("--quiet", is_flag=True, help="No table on stdout.")
     def sweep_cmd(
         human,
@@ -1071,6 +1077,10 @@ def _sweep_command() -> click.Command:
         analyzers,
         bootstrap,
         token_fraction,
+        engine,
+        ray_address,
+        ray_actors,
+        ray_gpus,
         quiet,
         **opts,
     ):
@@ -1093,6 +1103,7 @@ def _sweep_command() -> click.Command:
         if token_fraction is not None and not 0 < token_fraction <= 1:
             raise ConfigError(f"--token-fraction must be in (0, 1], got {token_fraction}")
         lm_config = from_options(LMConfig, opts, prefix="lm_")
+        ray = ray_engine(engine, lm_config, ray_address, ray_actors, ray_gpus)
         check_output_location(output, directory=True, overwrite=overwrite, inputs=[human, synthetic])
         seed = opts["seed"]
         cs = open_corpora([human, synthetic], opts, default_names=["human", "synthetic"])
@@ -1106,6 +1117,7 @@ def _sweep_command() -> click.Command:
             seed=seed,
             bootstrap=bootstrap,
             token_fraction=token_fraction,
+            engine=ray,
         )
         with atomic_dir(output, overwrite=overwrite, inputs=[human, synthetic]) as tmp:
             atomic_write_text(tmp / "sweep.json", dumps(res.to_dict()) + "\n")

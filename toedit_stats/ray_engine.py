@@ -535,6 +535,21 @@ def _init(ray: Any, address: str | None) -> None:
     ray.data.DataContext.get_current().enable_progress_bars = False
 
 
+def score_missing(lm: Any, docs: Any, top_k: int, options: RayOptions) -> int:
+    """Score on Ray (``options``: its ``lm`` is what each actor loads) the texts of ``docs`` that
+    the score cache ``lm`` (a :class:`~toedit_stats.lm.cache.CachedLM`) lacks with ``top_k``
+    candidates, each text once, and put their scores into it. Returns how many were scored."""
+    seen, todo = set(), []
+    for d in docs:
+        if d.text and d.text not in seen and not lm.cached(d.text, top_k):
+            seen.add(d.text)
+            todo.append(d)
+    if todo:
+        for d, sc in zip(todo, ray_score(todo, options.lm, top_k=top_k, **options.pool())):
+            lm.put(d.text, sc)
+    return len(todo)
+
+
 def prefill_scores(lm: Any, docs: list[Any], scores: list[Any]) -> Any:
     """``lm`` (a loaded backend) behind an in-memory score cache that already holds ``scores`` of
     ``docs``: an analyzer given it computes its statistics without scoring again."""

@@ -258,13 +258,17 @@ def sweep(
     seed: int = 0,
     bootstrap: int = 1000,
     token_fraction: float | None = None,
+    engine: Any = None,
     progress: bool = False,
 ) -> SweepResult:
     """Edit ``synthetic`` at every grid point from one scoring pass and measure each variant
     against ``human`` (see the module docstring). ``grid`` is a grid string, a dict of value lists,
     or a list of :class:`EditConfig`. ``token_fraction`` (0 < f <= 1; ``None``: ``min(1, 3 / grid
     points edited in the pass)``) is the share of synthetic documents whose variants are scored for
-    the token statistics and the fluency cost."""
+    the token statistics and the fluency cost. ``engine`` (a
+    :class:`~toedit_stats.ray_engine.RayOptions` with the model as an LMConfig) scores on a Ray
+    actor pool: the synthetic documents (largest k), then every grid point's variants of the
+    token sample, in full, and the human documents; everything else runs here from the cache."""
     from ..analyzers.base import prepare_corpora
     from ..corpus import Document, MemoryCorpus
     from ..lm import load_lm
@@ -286,6 +290,14 @@ def sweep(
         or not 0 < token_fraction <= 1
     ):
         raise ConfigError(f"token_fraction must be in (0, 1], got {token_fraction!r}")
+    if engine is not None and engine.lm is None:  # each actor loads the model the sweep uses
+        from ..options import LMConfig
+
+        if not isinstance(lm, (str, LMConfig)):
+            raise ConfigError(
+                "sweep on Ray needs the model as a name or an LMConfig (each actor loads its own)"
+            )
+        engine = dataclasses.replace(engine, lm=lm if isinstance(lm, LMConfig) else LMConfig(model=lm))
     built = [_share_embedder(a, seed) for a in make_analyzers(analyzers)]
     scored = [a for a in built if "lm" in a.needs]
     model = load_lm(lm)
@@ -315,9 +327,20 @@ def sweep(
 
     reused0 = getattr(shared.inner, "reused_tokens", 0)
     rescored0 = getattr(shared.inner, "rescored_tokens", 0)
-    # the one scoring pass: every variant edits from it, and every inline variant is scored in it
-    for _ in shared.score_variants(docs, variants, top_k=kmax):
-        pass
+    if engine is not None:  # on Ray: the documents, then their variants (in full) and the human side
+        from ..ray_engine import score_missing
+
+        score_missing(shared, docs, kmax, engine)
+        derived = [
+            Document(d.id, t) for d, sc in zip(docs, shared.score(docs, top_k=kmax)) for t in variants(d, sc)
+        ]
+        score_missing(shared, derived, 0, engine)
+        if scored:
+            score_missing(shared, list(hs), 0, engine)
+    else:
+        # the one scoring pass: every variant edits from it, and every inline variant is scored in it
+        for _ in shared.score_variants(docs, variants, top_k=kmax):
+            pass
     score_seconds = time.perf_counter() - t0
     rows, effects = [], []
     for i, cfg in enumerate(configs):
@@ -326,6 +349,10 @@ def sweep(
         edited = list(edit(docs, shared, cfg, audit_positions=True))
         variant_docs = [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited]
         variant = MemoryCorpus(variant_docs, name="edited")
+        if engine is not None and scored:  # e.g. target_change_rate points: their variants on Ray too
+            from ..ray_engine import score_missing
+
+            score_missing(shared, [variant_docs[j] for j in sampled], 0, engine)
         if exact:
             rep = Report(built, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(
                 hs, ss, variant
@@ -403,6 +430,7 @@ def sweep(
         "token_fraction": fraction,
         "token_documents": len(sampled) if scored else 0,
         "documents": len(docs),
+        "engine": engine.manifest() if engine is not None else {"name": "local"},
         "model": shared.info(),
         "score_seconds": round(score_seconds, 2),
         "score_cache": {"hits": shared.hits, "misses": shared.misses},

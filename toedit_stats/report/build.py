@@ -429,6 +429,7 @@ class Report:
                 max_docs=None,
                 seed=self.seed,
                 bootstrap=self.bootstrap,
+                engine=self.engine,
             )
             self.timings["sweep"] = time.perf_counter() - t
         self.timings["total"] = time.perf_counter() - t0
@@ -439,18 +440,9 @@ class Report:
     def _prefill_scores(self, lm: Any, docs: Sequence[Any], top_k: int) -> None:
         """Score on Ray the documents of ``docs`` that ``lm``'s cache lacks (with ``top_k``
         candidates) and put their scores into it."""
-        from ..ray_engine import ray_score
+        from ..ray_engine import score_missing
 
-        seen, todo = set(), []
-        for d in docs:
-            if d.text and d.text not in seen and not lm.cached(d.text, top_k):
-                seen.add(d.text)
-                todo.append(d)
-        if not todo:
-            return
-        scores = ray_score(todo, self.engine.lm, top_k=top_k, **self.engine.pool())
-        for d, sc in zip(todo, scores):
-            lm.put(d.text, sc)
+        score_missing(lm, docs, top_k, self.engine)
 
     def _select(self, corpora: dict[str, Corpus], totals: dict[str, int], n_h: str, n_s: str) -> None:
         """DSIR-select ``select_n`` synthetic documents with the human sample as target, and as
