@@ -274,3 +274,29 @@ def test_report_with_a_small_sweep(tmp_path, sample_human, sample_synthetic):
     assert r.exit_code == 2 and "k must be an integer >= 1" in r.output
     r = CliRunner().invoke(main, [*args, "--sweep", "--no-edit", "--overwrite"])
     assert r.exit_code == 2 and "excludes --no-edit" in r.output
+
+
+def test_fluency_cost_and_its_interval():
+    """Ratio of sums of per-document log-probabilities, paired bootstrap over documents."""
+    import math
+
+    import numpy as np
+
+    from toedit_stats.analyzers.tokens import TokenStats
+    from toedit_stats.editing.sweep import _fluency
+
+    def stats(tokens, mean_lp):
+        st = TokenStats("x")
+        st.doc_tokens = list(tokens)
+        st.doc_ppl = [math.exp(-m) for m in mean_lp]
+        return st
+
+    s = stats([10, 20, 30], [-2.0, -3.0, -1.0])
+    e = stats([10, 22, 30], [-2.5, -3.0, -1.5])
+    want = (-25 - 66 - 45) / 62 - (-20 - 60 - 30) / 60
+    point, lo, hi = _fluency(s, e, 500, 0)
+    assert point == pytest.approx(want) and lo <= point <= hi and lo < hi
+    assert _fluency(s, e, 500, 0) == (point, lo, hi)  # seeded
+    assert _fluency(s, s, 200, 0) == (0.0, 0.0, 0.0)
+    p0, l0, h0 = _fluency(s, e, 0, 0)
+    assert p0 == pytest.approx(want) and np.isnan(l0) and np.isnan(h0)

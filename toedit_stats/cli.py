@@ -1136,6 +1136,8 @@ def _sweep_command() -> click.Command:
                     "changed_share",
                     "expected_share",
                     "delta_mean_logprob",
+                    "delta_mean_logprob_low",
+                    "delta_mean_logprob_high",
                     "word_internal_share",
                     "token_documents",
                     "distances_toward_human",

@@ -33,7 +33,8 @@ analyzer, the changed shares and the edit counts use every document. ``token_fra
 everywhere. Each row records ``token_documents`` (how many documents the token statistics used).
 
 Fluency cost per variant: ``delta_mean_logprob`` — the change of the mean log-probability per token
-of the corpus under the prior (edited minus synthetic; negative is less fluent) — and
+of the corpus under the prior (edited minus synthetic; negative is less fluent), with its paired
+95% bootstrap interval over documents (``delta_mean_logprob_low``/``_high``) — and
 ``word_internal_share`` — the share of applied edits whose token was a piece of a longer word
 (a letter or digit touches the replaced span without a space), the edits that turn "1970s" into
 "1972s" or "Walmart" into "WalmArt".
@@ -213,11 +214,30 @@ def token_sample(n: int, fraction: float, seed: int) -> list[int]:
     return sorted(int(i) for i in rng.choice(n, size=m, replace=False))
 
 
-def _mean_logprob(stats) -> float:
-    toks = np.asarray(stats.doc_tokens, np.float64)
-    ppl = np.asarray(stats.doc_ppl, np.float64)
-    ok = np.isfinite(ppl) & (toks > 0)
-    return float(-(toks[ok] * np.log(ppl[ok])).sum() / toks[ok].sum()) if ok.any() else math.nan
+def _fluency(synthetic, edited, replicates: int, seed: int) -> tuple[float, float, float]:
+    """Change of the mean log-probability per token (edited minus synthetic, ratio of sums over
+    the documents) and its 95% basic-bootstrap interval, resampling documents paired (the two
+    stats hold the same documents in the same order); NaN interval without replicates."""
+    from ..report.effects import _basic
+
+    def per_doc(stats):
+        toks = np.asarray(stats.doc_tokens, np.float64)
+        ppl = np.asarray(stats.doc_ppl, np.float64)
+        ok = np.isfinite(ppl) & (toks > 0)
+        return np.where(ok, toks, 0.0), np.where(ok, -toks * np.log(np.where(ok, ppl, 1.0)), 0.0)
+
+    (ts, ls), (te, le) = per_doc(synthetic), per_doc(edited)
+    if ts.size != te.size or not ts.sum() or not te.sum():
+        return math.nan, math.nan, math.nan
+    point = le.sum() / te.sum() - ls.sum() / ts.sum()
+    if replicates < 1 or ts.size < 2:
+        return float(point), math.nan, math.nan
+    rng = np.random.default_rng([seed, 0xF1, 12])
+    w = rng.multinomial(ts.size, np.full(ts.size, 1 / ts.size), size=replicates).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = (w @ le) / (w @ te) - (w @ ls) / (w @ ts)
+    lo, hi = _basic(float(point), reps)
+    return float(point), lo, hi
 
 
 def _word_internal(edited) -> tuple[int, int]:
@@ -373,10 +393,10 @@ def sweep(
         tok = sum(e.audit.tokens for e in edited)
         changed = sum(e.audit.changed + e.audit.deleted for e in edited)
         n_rep, inside = _word_internal(edited)
-        fluency = math.nan
+        fluency = fluency_low = fluency_high = math.nan
         if "tokens" in rep.results:
             st = {c.name: c for c in rep.results["tokens"].corpora}
-            fluency = _mean_logprob(st["edited"]) - _mean_logprob(st["synthetic"])
+            fluency, fluency_low, fluency_high = _fluency(st["synthetic"], st["edited"], bootstrap, seed)
         row = {
             "point": i,
             **{k: v for k, v in cfg.to_dict().items() if k not in ("seed", "generations")},
@@ -390,6 +410,8 @@ def sweep(
             "documents_changed": sum(1 for e in edited if e.doc.text != e.original),
             "token_documents": len(sampled) if scored else 0,
             "delta_mean_logprob": fluency,
+            "delta_mean_logprob_low": fluency_low,
+            "delta_mean_logprob_high": fluency_high,
             "word_internal_share": inside / n_rep if n_rep else math.nan,
         }
         verdicts = {"toward human": 0, "away from human": 0, "no detectable change": 0}
