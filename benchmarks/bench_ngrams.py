@@ -76,6 +76,7 @@ def at_16k(texts: list[str]) -> None:
     _, t_count = step(lambda: counter.count_many(tc, (1, 2, 3, 4)))
     sh, t_sh = step(lambda: shingle_hashes(counter.word_hashes[tc.codes], tc.lengths))
     _, t_nd = step(lambda: near_duplicate_rate(sh))
+
     def compress(threads):
         try:
             return compression_ratio(tc.texts, threads=threads)
