@@ -1,5 +1,6 @@
 """--engine ray (issue 14): `edit` on a local Ray cluster gives the local engine's output (byte
-for byte with the fake model; texts and counts with the real one); workers write the chunks and
+for byte with the fake model, and with the real one when the local engine also runs one thread
+as each actor does; texts and counts with the default threads); workers write the chunks and
 their completion markers; a killed worker costs its chunk, a killed driver is resumed; the
 driver's memory does not grow with the corpus."""
 
@@ -208,6 +209,16 @@ def test_ray_edit_equals_local_real_model(tmp_path, sample_synthetic, lm):
     for x, y in zip(ra, rb):
         ex, ey = x["toedit"].pop("expected_changed"), y["toedit"].pop("expected_changed")
         assert x == y and ey == pytest.approx(ex, abs=1e-5)
+    # with one thread, as each actor has, the local engine's file is the Ray engine's byte for byte
+    one = tmp_path / "local-1-thread.jsonl"
+    c = subprocess.run(
+        [*PY, "--threads", "1", "edit", str(inp), "-o", str(one), "--quiet", "--p", "0.9", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert c.returncode == 0, c.stderr
+    assert one.read_bytes() == ray_out.read_bytes()
 
 
 def test_tokens_on_ray_equal_local(tmp_path, sample_human, sample_synthetic):
