@@ -24,9 +24,9 @@ point. So the variants' token statistics (the ``tokens`` analyzer, or any analyz
 language model) and the fluency cost are computed on a seeded random sample of the synthetic
 documents — the same documents for every grid point, chosen before the scoring pass, so only their
 variants are scored — of ``token_fraction`` of the documents (default: ``min(1, 3 / grid points
-edited in the pass)``: exact for grids of up to 3 points; a 16-point grid rescores at most about
-three fifths of the corpus's tokens, and its scoring measured 1.8x one report's on the bundled
-sample, where the exact sweep's is 5.1x). The distance's change is paired on those documents (``d(human,
+edited in the pass)``: exact for grids of up to 3 points; a 16-point grid rescores at most three
+corpora's worth of tokens — 2.1 measured on the bundled sample, where its scoring took 1.73x one
+report's and the exact sweep's 5.1x). The distance's change is paired on those documents (``d(human,
 edited sample) − d(human, synthetic sample)``, the whole human corpus as reference) and its
 bootstrap interval, resampling the sampled documents, carries the sampling error; every other
 analyzer, the changed shares and the edit counts use every document. ``token_fraction=1`` is exact
