@@ -178,51 +178,30 @@ def test_sweep_table_and_frontier(pair):
 
 def test_sweep_cli(tmp_path, sample_human, sample_synthetic):
     out = tmp_path / "sw"
-    r = CliRunner().invoke(
-        main,
-        [
-            "sweep",
-            str(sample_human),
-            str(sample_synthetic),
-            "--grid",
-            "p=0.5,0.99",
-            "--model",
-            "fake",
-            "--analyzers",
-            "lengths,tokens",
-            "--limit",
-            "8",
-            "--bootstrap",
-            "50",
-            "-o",
-            str(out),
-        ],
+    sweep_fake = ["sweep", str(sample_human), str(sample_synthetic), "--model", "fake"]
+
+    def run(*args):
+        return CliRunner().invoke(main, [*sweep_fake, *args])
+
+    r = run(
+        "--grid",
+        "p=0.5,0.99",
+        "--analyzers",
+        "lengths,tokens",
+        "--limit",
+        "8",
+        "--bootstrap",
+        "50",
+        "-o",
+        str(out),
     )
     assert r.exit_code == 0, r.output
     assert {p.name for p in out.iterdir()} == {"sweep.json", "sweep.csv", "sweep_effects.csv", "frontier.png"}
-    r = CliRunner().invoke(
-        main, ["sweep", str(sample_human), str(sample_synthetic), "--grid", "k=0", "--model", "fake"]
-    )
+    r = run("--grid", "k=0")
     assert r.exit_code == 2 and "k must be an integer >= 1" in r.output
-    r = CliRunner().invoke(
-        main,
-        [
-            "sweep",
-            str(sample_human),
-            str(sample_synthetic),
-            "--grid",
-            "p=0.5",
-            "--model",
-            "fake",
-            "--ray-actors",
-            "2",
-        ],
-    )
+    r = run("--grid", "p=0.5", "--ray-actors", "2")
     assert r.exit_code == 2 and "need --engine ray" in r.output
-    r = CliRunner().invoke(
-        main,
-        ["sweep", str(sample_human), str(sample_synthetic), "--grid", "p=0.5", "--token-fraction", "1.5"],
-    )
+    r = run("--grid", "p=0.5", "--token-fraction", "1.5")
     assert r.exit_code == 2 and "--token-fraction must be in (0, 1]" in r.output
 
 

@@ -254,14 +254,34 @@ class _ScoreActor:
         lm, self.top_k = self.spec
         self.lm = LMConfig(**lm).load()
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import pickle
-
+    def _scores(self, batch: dict[str, Any]) -> Any:
+        """The batch's documents scored by this actor's model, in batch order."""
         from .corpus import Document
 
         docs = [Document(str(i), str(t)) for i, t in zip(batch["id"], batch["text"])]
-        scores = self.lm.score(docs, top_k=self.top_k, buffer_docs=len(docs))
-        return {"position": batch["position"], "scores": [pickle.dumps(s) for s in scores]}
+        return self.lm.score(docs, top_k=self.top_k, buffer_docs=len(docs))
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import pickle
+
+        return {"position": batch["position"], "scores": [pickle.dumps(s) for s in self._scores(batch)]}
+
+
+def _score_on_ray(
+    docs: list[Any], lm: Any, actor: type, top_k: int, pool: dict[str, Any], per_batch: bool = False
+) -> list[dict[str, Any]]:
+    """``docs`` through ``map_batches`` on a pool of ``actor`` (a :class:`_ScoreActor` kind), each
+    actor loading the ``LMConfig`` ``lm``; its output rows in position order (see :func:`_map_on_ray`)."""
+    from .options import LMConfig
+
+    if not isinstance(lm, LMConfig):
+        raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
+    if not docs:
+        return []
+    items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
+    spec = type(actor.__name__.lstrip("_"), (actor,), {"spec": (dataclasses.asdict(lm), top_k)})
+    rows, _ = _map_on_ray(items, spec, **pool, per_batch=per_batch)
+    return rows
 
 
 def ray_score(
@@ -279,15 +299,8 @@ def ray_score(
     Data actor pool, each actor with its own model from the ``LMConfig`` ``lm``."""
     import pickle
 
-    from .options import LMConfig
-
-    if not isinstance(lm, LMConfig):
-        raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
-    if not docs:
-        return []
-    items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
-    actor = type("ScoreActor", (_ScoreActor,), {"spec": (dataclasses.asdict(lm), top_k)})
-    rows, _ = _map_on_ray(items, actor, address, actors, num_cpus, num_gpus, batch_docs)
+    pool = dict(address=address, actors=actors, num_cpus=num_cpus, num_gpus=num_gpus, batch_docs=batch_docs)
+    rows = _score_on_ray(docs, lm, _ScoreActor, top_k, pool)
     return [pickle.loads(r["scores"]) for r in rows]
 
 
@@ -295,17 +308,13 @@ class _StatsActor(_ScoreActor):
     """One language model per actor; ``__call__`` scores one batch of documents and returns its
     :class:`~toedit_stats.analyzers.tokens.TokenStats` (one row per batch: no scores leave the actor)."""
 
-    spec: tuple[dict[str, Any], int]
-
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import pickle
 
         from .analyzers.tokens import TokenStats
-        from .corpus import Document
 
-        docs = [Document(str(i), str(t)) for i, t in zip(batch["id"], batch["text"])]
         acc = TokenStats("block")
-        for sc in self.lm.score(docs, buffer_docs=len(docs)):
+        for sc in self._scores(batch):
             acc.add(sc)
         return {
             "position": [int(batch["position"][0])],
@@ -333,15 +342,9 @@ def ray_token_stats(
     import pickle
 
     from .analyzers.tokens import TokenStats
-    from .options import LMConfig
 
-    if not isinstance(lm, LMConfig):
-        raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
-    if not docs:
-        return TokenStats(name)
-    items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
-    actor = type("StatsActor", (_StatsActor,), {"spec": (dataclasses.asdict(lm), 0)})
-    rows, _ = _map_on_ray(items, actor, address, actors, num_cpus, num_gpus, batch_docs, per_batch=True)
+    pool = dict(address=address, actors=actors, num_cpus=num_cpus, num_gpus=num_gpus, batch_docs=batch_docs)
+    rows = _score_on_ray(docs, lm, _StatsActor, 0, pool, per_batch=True)
     total = TokenStats(name)
     order: list[int] = []
     for r in rows:

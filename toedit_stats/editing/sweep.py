@@ -293,6 +293,7 @@ def sweep(
     from ..corpus import Document, MemoryCorpus
     from ..lm import load_lm
     from ..lm.cache import CachedLM
+    from ..ray_engine import score_missing  # imports nothing heavy: Ray loads only when used
     from ..report import Report
     from ..report.build import _as_corpus, make_analyzers
     from .toedit import doc_rng, edit, edit_scores, resolve_target
@@ -348,8 +349,6 @@ def sweep(
     reused0 = getattr(shared.inner, "reused_tokens", 0)
     rescored0 = getattr(shared.inner, "rescored_tokens", 0)
     if engine is not None:  # on Ray: the documents, then their variants (in full) and the human side
-        from ..ray_engine import score_missing
-
         score_missing(shared, docs, kmax, engine)
         derived = [
             Document(d.id, t) for d, sc in zip(docs, shared.score(docs, top_k=kmax)) for t in variants(d, sc)
@@ -370,8 +369,6 @@ def sweep(
         variant_docs = [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited]
         variant = MemoryCorpus(variant_docs, name="edited")
         if engine is not None and scored:  # e.g. target_change_rate points: their variants on Ray too
-            from ..ray_engine import score_missing
-
             score_missing(shared, [variant_docs[j] for j in sampled], 0, engine)
         if exact:
             rep = Report(built, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(
