@@ -227,21 +227,85 @@ def test_mixed_precision_switches_only_the_inner_blocks(lm):
 @pytest.mark.parametrize("corpus", ["essays_path", "outfox_path"])
 def test_mixed_precision_fidelity_against_float32(request, lm, corpus):
     """The measured fidelity of dtype='mixed' on 60 seeded documents of each shared corpus
-    (issue 16's contract: mean |Δ log p| ≤ 0.02 nats, rank-1 agreement ≥ 99%, ≥ 99% of p ≥ 0.99
-    selections unchanged). Measured: 0.011 / 0.012 nats, rank-1 99.35% / 99.25%, selections
-    99.5% / 98.8% — the last below the contract on OUTFOX, so float32 stays the default."""
+    (issue 16's contract, :data:`~toedit_stats.lm.fidelity.FIDELITY_BOUND`: mean |Δ log p| ≤ 0.02
+    nats, rank-1 agreement ≥ 99%, ≥ 99% of p ≥ 0.99 selections unchanged). Measured: 0.011 /
+    0.013 nats, rank-1 99.35% / 99.27%, selections 99.5% / 98.2% (5 of 278 flip) — the last
+    below the contract on OUTFOX, so float32 stays the CPU default."""
     from toedit_stats import read_corpus, sample_documents
+    from toedit_stats.lm.fidelity import fidelity
     from toedit_stats.lm.hf import TransformersLM
 
     docs, _ = sample_documents(iter(read_corpus(request.getfixturevalue(corpus))), 60, 0)
     mixed = TransformersLM("smollm2-135m", device="cpu", dtype="mixed").load()
-    a = list(lm.score(docs, top_k=1))
-    b = list(mixed.score(docs, top_k=1))
-    la = np.concatenate([s.logprobs for s in a]).astype(np.float64)
-    lb = np.concatenate([s.logprobs for s in b]).astype(np.float64)
-    assert np.abs(la - lb).mean() <= 0.02
-    top_a = np.concatenate([s.topk_ids[:, 0] for s in a])
-    top_b = np.concatenate([s.topk_ids[:, 0] for s in b])
-    assert np.mean(top_a == top_b) >= 0.99
-    sel_a, sel_b = la >= np.log(0.99), lb >= np.log(0.99)
-    assert 1 - np.sum(sel_a != sel_b) / sel_a.sum() >= 0.98
+    f = fidelity(lm.score(docs, top_k=1), mixed.score(docs, top_k=1))
+    assert f.mean_abs_dlogp <= 0.02
+    assert f.rank1_agreement >= 0.99
+    assert f.selections_unchanged >= 0.98
+
+
+@pytest.mark.model
+def test_precision_fidelity_contract_on_the_bundled_sample(lm, sample_synthetic):
+    """CI's check of the fidelity contract, on the 40 bundled synthetic essays (12,848 tokens,
+    1,060 selections at p ≥ 0.99): dtype='mixed' against float32. Measured: mean |Δ log p|
+    0.0112 nats (max 0.20), rank-1 agreement 99.10%, selections unchanged 98.87% (12 flip) —
+    under the 99% bound, which is why the CPU default is float32: the test fails the day the
+    fastest precision meets the whole bound here and the default has not moved to it."""
+    from toedit_stats import read_corpus
+    from toedit_stats.lm.fidelity import FIDELITY_BOUND, fidelity
+    from toedit_stats.lm.hf import CPU_DEFAULT_DTYPE, TransformersLM
+
+    docs = list(read_corpus(sample_synthetic))
+    mixed = TransformersLM("smollm2-135m", device="cpu", dtype="mixed").load()
+    f = fidelity(lm.score(docs, top_k=1), mixed.score(docs, top_k=1))
+    assert f.tokens == 12848 and f.selections > 1000
+    assert f.mean_abs_dlogp <= FIDELITY_BOUND["mean_abs_dlogp"]
+    assert f.rank1_agreement >= FIDELITY_BOUND["rank1_agreement"]
+    assert f.selections_unchanged >= 0.98
+    assert ("mixed" if f.meets() else "float32") == CPU_DEFAULT_DTYPE, f.failures()
+    # the reference against itself: exact
+    same = fidelity(lm.score(docs[:3], top_k=1), lm.score(docs[:3], top_k=1))
+    assert same.mean_abs_dlogp == same.max_abs_dlogp == 0 and same.selections_flipped == 0 and same.meets()
+
+
+def _scores(lp, top):
+    from toedit_stats.lm.base import TokenScores
+
+    n = len(lp)
+    return TokenScores(
+        "d",
+        np.arange(n),
+        np.zeros((n, 2), np.int64),
+        np.log(np.asarray(lp, np.float64)).astype(np.float32),
+        np.ones(n, np.int64),
+        None,
+        np.asarray(top, np.int64).reshape(n, -1),
+        np.zeros((n, 1), np.float32),
+    )
+
+
+def test_fidelity_hand_computed_and_edge_cases():
+    from toedit_stats.lm.fidelity import FIDELITY_BOUND, fidelity
+
+    a = [_scores([0.995, 0.5, 0.999, 0.2], [1, 2, 3, 4]), _scores([0.991], [7])]
+    b = [_scores([0.98, 0.5, 0.999, 0.1], [1, 5, 3, 4]), _scores([0.995], [7])]
+    f = fidelity(a, b)
+    d = np.abs(np.log([0.995, 0.999, 0.2, 0.991]) - np.log([0.98, 0.999, 0.1, 0.995]))
+    assert f.tokens == 5
+    assert f.mean_abs_dlogp == pytest.approx(d.sum() / 5, rel=1e-5)
+    assert f.max_abs_dlogp == pytest.approx(np.log(2), rel=1e-5)
+    assert f.rank1_agreement == pytest.approx(4 / 5)
+    # selected in a: 0.995, 0.999, 0.991 (p >= 0.99, the editor's rule); b drops the first
+    assert (f.selections, f.selections_flipped) == (3, 1)
+    assert f.selections_unchanged == pytest.approx(2 / 3)
+    assert len(f.failures()) == 3 and not f.meets()
+    assert f.meets({"mean_abs_dlogp": 1.0, "rank1_agreement": 0.8, "selections_unchanged": 0.5})
+    assert f.to_dict()["selections_unchanged"] == pytest.approx(2 / 3)
+    same = fidelity(a, a)
+    assert (same.mean_abs_dlogp, same.rank1_agreement, same.selections_flipped) == (0, 1, 0)
+    assert same.meets(FIDELITY_BOUND)
+    empty = fidelity([], [])
+    assert empty.tokens == 0 and np.isnan(empty.selections_unchanged) and not empty.meets()
+    with pytest.raises(ConfigError, match="different documents"):
+        fidelity(a, b[:1])
+    with pytest.raises(ConfigError, match="threshold"):
+        fidelity(a, b, threshold=1.5)
