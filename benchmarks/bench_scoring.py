@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
 import torch
 
 from toedit_stats import read_corpus
+from toedit_stats.lm.fidelity import FIDELITY_BOUND, fidelity
 from toedit_stats.lm.hf import TransformersLM
 
 
@@ -77,13 +77,14 @@ def main() -> None:
         print(
             f"{name:<44} {tps:9.0f} {tps / base:8.2f} {100 * tps / roof32:11.0f}% {100 * tps / roof16:11.0f}%"
         )
-    a = np.concatenate([s.logprobs for s in fp32.score(texts)])
+    ref = list(fp32.score(texts, top_k=1))
+    print(f"\nfidelity vs fp32 (bound: {FIDELITY_BOUND})")
     for name, lm in (("bf16", bf16), ("mixed", mixed)):
-        b = np.concatenate([s.logprobs for s in lm.score(texts)])
-        sel_a, sel_b = a >= np.log(0.99), b >= np.log(0.99)
+        f = fidelity(ref, lm.score(texts, top_k=1))
         print(
-            f"{name} vs fp32: mean |d log p| = {np.abs(a - b).mean():.4f} nats, "
-            f"p >= 0.99 selections unchanged {1 - np.sum(sel_a != sel_b) / max(1, sel_a.sum()):.2%}"
+            f"{name:>6}: mean |d log p| {f.mean_abs_dlogp:.4f} nats (max {f.max_abs_dlogp:.2f}), "
+            f"rank-1 {f.rank1_agreement:.2%}, selections unchanged {f.selections_unchanged:.2%} "
+            f"({f.selections_flipped} of {f.selections} flip): {'meets' if f.meets() else 'misses'} the bound"
         )
 
 

@@ -349,25 +349,30 @@ def test_top_ngrams_decoded_from_exact_and_hashed_keys(essays_records, monkeypat
 
 def test_compression_in_chunks_threads_and_sketch_agree(essays_records, monkeypatch):
     """Beyond COMPRESS_CHUNK bytes the joined text is gzipped per chunk: the same value in any
-    number of threads and in the sketch's streamed gzip (64 KiB chunks here, to have several)."""
-    import toedit_stats.analyzers.ngram_sketch as sketch_mod
+    number of threads, streamed a document at a time as the sketch does, with an empty first
+    document (64 KiB chunks here, to have several)."""
     import toedit_stats.analyzers.ngrams as ngrams_mod
 
     texts = [r["text"] for r in essays_records[:200]]
     data = " ".join(texts).encode("utf-8")
     whole = len(data) / len(gzip.compress(data, 9, mtime=0))
     assert compression_ratio(texts) == whole  # one chunk: the whole-corpus value exactly
-    for mod in (ngrams_mod, sketch_mod):
-        monkeypatch.setattr(mod, "COMPRESS_CHUNK", 64 << 10)
+    monkeypatch.setattr(ngrams_mod, "COMPRESS_CHUNK", 64 << 10)
     size = 64 << 10
     chunks = [data[i : i + size] for i in range(0, len(data), size)]
     assert len(chunks) > 3
     want = len(data) / sum(len(gzip.compress(c, 9, mtime=0)) for c in chunks)
-    assert compression_ratio(texts, threads=1) == want == compression_ratio(texts, threads=2)
-    gz = sketch_mod._Gzip()
+    assert compression_ratio(texts, threads=1) == want == compression_ratio(iter(texts), threads=2)
+    gz = ngrams_mod.ChunkedGzip(threads=2)
     for t in texts:
         gz.add(t)
-    assert gz.ratio() == pytest.approx(want, rel=1e-12)
+    assert gz.ratio() == want
+    with_empty = ["", *texts[:50]]
+    data = " ".join(with_empty).encode("utf-8")
+    assert compression_ratio(with_empty) == len(data) / sum(
+        len(gzip.compress(data[i : i + size], 9, mtime=0)) for i in range(0, len(data), size)
+    )
+    assert compression_ratio([]) == 0.0
 
 
 def test_worker_threads_follow_the_environment(monkeypatch):

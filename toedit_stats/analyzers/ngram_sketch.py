@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +34,8 @@ from ..corpus import Corpus, MemoryCorpus, sample_documents
 from ..errors import ConfigError
 from ..tokenize import WORD_PATTERN
 from .ngrams import (
-    COMPRESS_CHUNK,
     N_BUCKETS,
+    ChunkedGzip,
     CorpusNgrams,
     HashedBuckets,
     NgramResult,
@@ -277,36 +276,11 @@ class _Sketch:
         return result, bounds
 
 
-class _Gzip:
-    """The streamed gzip ratio of the documents joined by spaces, in the exact mode's chunks of
-    ``COMPRESS_CHUNK`` bytes (one gzip stream per chunk): the same compressed size."""
-
-    def __init__(self):
-        self.comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-        self.raw = self.out = 0
-
-    def add(self, text: str) -> None:
-        data = (" " if self.raw else "").encode() + text.encode("utf-8")
-        while data:
-            room = COMPRESS_CHUNK - self.raw % COMPRESS_CHUNK
-            part, data = data[:room], data[room:]
-            self.raw += len(part)
-            self.out += len(self.comp.compress(part))
-            if self.raw % COMPRESS_CHUNK == 0:  # a chunk is complete: close its stream
-                self.out += len(self.comp.flush())
-                self.comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-
-    def ratio(self) -> float:
-        if self.raw % COMPRESS_CHUNK:
-            self.out += len(self.comp.flush())
-        return self.raw / self.out if self.out else 0.0
-
-
 def _sketch_one(corpus: Corpus, ns, *, capacity, p, chunk_docs, seed, top_k, engine=None):
     """One corpus's sketch: in this process, or (``engine``, a :class:`RayOptions`-like
     ``(address, actors)``) with runs of ``chunk_docs`` documents sketched by Ray tasks and merged
     here in document order."""
-    gz = _Gzip()
+    gz = ChunkedGzip()
     if engine is None:
         sketch = _Sketch(ns, capacity=capacity, p=p, seed=seed, top_k=top_k)
 

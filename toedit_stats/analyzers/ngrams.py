@@ -72,7 +72,7 @@ import dataclasses
 import gzip
 import hashlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -669,31 +669,51 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 def ngram_metrics(counts: np.ndarray, n: int = 1) -> NgramStats:
     """Concentration metrics of one frequency vector (counts of distinct n-grams, any order).
 
+    Everything is computed from the counts of counts (how many n-grams occur once, twice, ...),
+    exactly, in memory of the order of the largest count rather than of the number of n-grams.
+
     >>> ngram_metrics(np.array([2, 2, 2, 2])).gini
     0.0
     """
-    c = np.asarray(counts, dtype=np.int64)
-    c = c[c > 0]
-    total = int(c.sum())
+    c = np.asarray(counts)
+    if c.size and c.min() <= 0:
+        c = c[c > 0]
+    total = int(c.sum(dtype=np.int64)) if c.size else 0
     d = int(c.size)
     if total == 0:
         return NgramStats(n, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None)
-    desc = np.sort(c)[::-1]
-    p = desc / total
-    entropy = float(-(p * np.log2(p)).sum())
+    if int(c.max()) <= max(1 << 24, 4 * d):
+        freq = np.bincount(c)
+        vals = np.flatnonzero(freq)
+        mult = freq[vals]
+    else:  # a few huge counts: the distinct values by sorting
+        vals, mult = np.unique(c, return_counts=True)
+    vals = vals.astype(np.float64)
+    mult = mult.astype(np.float64)
+    p = vals / total
+    entropy = float(-(mult * p * np.log2(p)).sum())
     norm = entropy / math.log2(d) if d > 1 else 0.0
-    cum = np.cumsum(desc)
+    # descending: cumulative n-grams and mass by group of equal counts
+    vd, md = vals[::-1], mult[::-1]
+    items = np.cumsum(md)
+    mass = np.cumsum(md * vd)
 
     def top(k: int) -> float:
-        return float(cum[min(k, d) - 1] / total)
+        k = min(k, d)
+        g = int(np.searchsorted(items, k))  # the group holding the k-th largest
+        before_items = items[g - 1] if g else 0.0
+        before_mass = mass[g - 1] if g else 0.0
+        return float((before_mass + (k - before_items) * vd[g]) / total)
 
-    asc = desc[::-1].astype(np.float64)
-    i = np.arange(1, d + 1, dtype=np.float64)
-    gini = float(((2 * i - d - 1) * asc).sum() / (d * asc.sum()))
+    # Gini over the ascending counts: sum_i (2i - d - 1) x_i / (d sum x), by group of equal values
+    a = np.concatenate([[0.0], np.cumsum(mult)[:-1]])  # n-grams before each group (ascending)
+    gini = float((vals * mult * (2 * a + mult - d)).sum() / (d * total))
     slope: float | None = None
     if d >= 2:
         r = min(d, 10_000)
-        slope = float(np.polyfit(np.log(np.arange(1, r + 1)), np.log(desc[:r].astype(np.float64)), 1)[0])
+        g = int(np.searchsorted(items, r))
+        desc = np.repeat(vd[: g + 1], np.minimum(md[: g + 1], r).astype(np.int64))[:r]
+        slope = float(np.polyfit(np.log(np.arange(1, r + 1)), np.log(desc), 1)[0])
     return NgramStats(
         n=n,
         total=total,
@@ -754,12 +774,12 @@ class _Tokenized:
         )
 
 
-TOKENIZE_CHUNK = 1 << 20  # words tokenised and encoded at a time
+TOKENIZE_CHUNK = 1 << 18  # words tokenised and encoded at a time
 
 
 def _tokenize_all(corpora: Sequence[Corpus]):
     """Tokenise every corpus and give words ids from one shared vocabulary (in order of first
-    occurrence), streaming: about a million words at a time are held as Python strings, encoded
+    occurrence), streaming: about 260,000 words at a time are held as Python strings, encoded
     by Arrow's hash-based ``dictionary_encode`` (about twice as fast as ``pandas.factorize``), and
     their chunk dictionary merged into the shared one; the corpus keeps only int32 ids (4 bytes a
     word) and the texts."""
@@ -807,6 +827,50 @@ def _tokenize_all(corpora: Sequence[Corpus]):
     return out, np.asarray(vocab, dtype=object)
 
 
+_BLOCK = 1 << 20  # elements per block of the blocked array passes
+_HASH_BLOCK = 1 << 16  # new n-grams hashed into DSIR buckets at a time
+PARALLEL_WORDS = 4_000_000  # count_many counts orders in parallel threads up to this many words
+
+
+def _runs(s: np.ndarray, valid: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and run lengths of the sorted ``s[:valid]`` (default: all of it). ``s``
+    is consumed: the distinct values are compacted into its front block by block (each block's
+    values move to positions before it), so the only new large arrays are the int32/int64 run
+    starts and counts; the keys come back as uint64."""
+    if valid is None:
+        valid = s.size
+    if valid == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    idx = np.int32 if valid < 2**31 else np.int64
+    first_parts = []
+    w = 0
+    prev = None
+    for b0 in range(0, valid, _BLOCK):
+        b1 = min(valid, b0 + _BLOCK)
+        blk = s[b0:b1]
+        flag = np.empty(blk.size, bool)
+        flag[0] = prev is None or blk[0] != prev
+        np.not_equal(blk[1:], blk[:-1], out=flag[1:])
+        prev = blk[-1]
+        pos = np.flatnonzero(flag)
+        first_parts.append((pos + b0).astype(idx))
+        sel = blk[pos]
+        s[w : w + sel.size] = sel
+        w += sel.size
+    first = np.concatenate(first_parts)
+    del first_parts
+    counts = np.empty(w, np.int64 if idx is np.int64 else np.int32)
+    np.subtract(first[1:], first[:-1], out=counts[:-1])
+    counts[-1] = valid - first[-1]
+    del first
+    if s.dtype == np.uint64 and s.flags.owndata:
+        s.resize(w, refcheck=False)  # give the tail back
+        keys = s
+    else:
+        keys = s[:w].astype(np.uint64)
+    return keys, counts
+
+
 class _Counter:
     """Exact n-gram counting over a shared vocabulary of size ``V``."""
 
@@ -817,38 +881,42 @@ class _Counter:
         self._bucket_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def buckets(self, n: int, keys: np.ndarray) -> np.ndarray:
-        """DSIR bucket of each unigram id (n = 1) or bigram key (n = 2), memoised (one sha256 per
-        distinct n-gram for the whole analysis; the memo is a sorted key array searched in one
-        vectorised pass)."""
+        """DSIR bucket (int16) of each unigram id (n = 1) or bigram key (n = 2), memoised (one
+        sha256 per distinct n-gram for the whole analysis; the memo is a sorted key array with
+        int16 buckets, searched in one vectorised pass, and new n-grams are hashed
+        :data:`_HASH_BLOCK` at a time)."""
         keys = np.asarray(keys, np.uint64)
-        mk, mv = self._bucket_memo.get(n, (np.zeros(0, np.uint64), np.zeros(0, np.int64)))
+        mk, mv = self._bucket_memo.get(n, (np.zeros(0, np.uint64), np.zeros(0, np.int16)))
         pos = np.searchsorted(mk, keys)
         known = pos < mk.size
         known[known] = mk[pos[known]] == keys[known]
         if not known.all():
             new = np.unique(keys[~known])
-            ks = new.astype(np.int64)
-            if n == 1:
-                strings = self.vocab[ks].tolist()
-            elif self.exact(2):
-                strings = [
-                    f"{a} {b}"
-                    for a, b in zip(self.vocab[ks // self.V].tolist(), self.vocab[ks % self.V].tolist())
-                ]
-            else:  # pragma: no cover - vocabularies above 2**31 words
-                raise ConfigError("vocabulary too large for exact bigram decoding; use --sketch")
+            del known, pos
+            vals = np.empty(new.size, np.int16)
             sha, frm = hashlib.sha256, int.from_bytes
-            vals = np.fromiter(
-                (frm(sha(st.encode("utf-8")).digest(), "big") % N_BUCKETS for st in strings),
-                np.int64,
-                len(strings),
-            )
-            allk, allv = np.concatenate([mk, new]), np.concatenate([mv, vals])
-            order = np.argsort(allk, kind="stable")
-            mk, mv = allk[order], allv[order]
+            for b0 in range(0, new.size, _HASH_BLOCK):
+                ks = new[b0 : b0 + _HASH_BLOCK].astype(np.int64)
+                if n == 1:
+                    strings = self.vocab[ks].tolist()
+                elif self.exact(2):
+                    strings = [
+                        f"{a} {b}"
+                        for a, b in zip(self.vocab[ks // self.V].tolist(), self.vocab[ks % self.V].tolist())
+                    ]
+                else:  # pragma: no cover - vocabularies above 2**31 words
+                    raise ConfigError("vocabulary too large for exact bigram decoding; use --sketch")
+                vals[b0 : b0 + ks.size] = np.fromiter(
+                    (frm(sha(st.encode("utf-8")).digest(), "big") % N_BUCKETS for st in strings),
+                    np.int16,
+                    len(strings),
+                )
+            at = np.searchsorted(mk, new)
+            mk, mv = np.insert(mk, at, new), np.insert(mv, at, vals)
+            del at, new, vals
             self._bucket_memo[n] = (mk, mv)
             pos = np.searchsorted(mk, keys)
-        return mv[pos] if keys.size else np.zeros(0, np.int64)
+        return mv[pos] if keys.size else np.zeros(0, np.int16)
 
     def exact(self, n: int) -> bool:
         return n * math.log2(self.V) < 63.9
@@ -890,32 +958,72 @@ class _Counter:
         self, tc: _Tokenized, n: int, positions: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """(sorted distinct keys, their counts, all keys, start positions); without
-        ``positions`` the last two are ``None`` and the keys are sorted in place (no copy)."""
+        ``positions`` the last two are ``None`` and the counting runs in about 9 bytes per word
+        beyond the result (:meth:`_count_lean`)."""
         if n == 1:
             counts = np.bincount(tc.codes, minlength=self.V)
             nz = np.flatnonzero(counts)
             k, starts = self.keys(tc, 1) if positions else (None, None)
             return nz.astype(np.uint64), counts[nz], k, starts
+        if not positions:
+            keys, counts = self._count_lean(tc, n)
+            return keys, counts, None, None
         k, starts = self.keys(tc, n, positions)
-        if positions:
-            s = np.sort(k)
-        else:
-            s, k = k, None
-            s.sort()
+        s = np.sort(k)
         if s.size == 0:
             return s.astype(np.uint64), np.zeros(0, np.int64), k, starts
-        flag = np.empty(s.size, bool)
-        flag[0] = True
-        np.not_equal(s[1:], s[:-1], out=flag[1:])
-        idx = np.flatnonzero(flag)
-        del flag
-        counts = np.diff(np.append(idx, s.size))
-        return s[idx].astype(np.uint64), counts, k, starts
+        keys, counts = _runs(s)
+        return keys, counts, k, starts
+
+    def _count_lean(self, tc: _Tokenized, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct n-gram keys and counts with one key array as the only large buffer: keys
+        built in place block by block, windows that cross a document boundary set to the key
+        type's maximum (which no valid key takes) and sorted to the end, then the distinct keys
+        compacted into the front of the same buffer."""
+        codes = tc.codes
+        N = codes.size
+        m = N - n + 1
+        if m <= 0:
+            return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        exact = self.exact(n)
+        dtype = np.uint32 if exact and self.V**n < 2**32 else np.uint64
+        top = np.iinfo(dtype).max
+        k = np.empty(m, dtype)
+        V = dtype(self.V)
+        for b0 in range(0, m, _BLOCK):
+            b1 = min(m, b0 + _BLOCK)
+            kb = k[b0:b1]
+            kb[:] = codes[b0:b1]
+            for j in range(1, n):
+                nxt = codes[b0 + j : b1 + j]
+                if exact:
+                    kb *= V
+                    kb += nxt.astype(dtype)
+                else:
+                    kb ^= kb >> np.uint64(29)
+                    kb *= _MIX
+                    kb += nxt.astype(dtype)
+            if not exact:  # the sentinel stays free: a hash equal to it moves one down
+                kb[kb == top] = top - 1
+        # a window starting at one of a document's last n - 1 words crosses its end
+        ends = np.cumsum(tc.lengths)
+        invalid = 0
+        for o in range(1, n):
+            at = ends[(tc.lengths >= o) & (ends - o < m)] - o
+            k[at] = top
+            invalid += at.size
+        k.sort()
+        valid = m - invalid
+        if valid == 0:
+            return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        return _runs(k, valid)
 
     def count_many(self, tc: _Tokenized, orders: Sequence[int], positions: Sequence[int] = ()) -> list[tuple]:
         """:meth:`count` for several orders (all keys and starts kept for those in
-        ``positions``), in threads (numpy's sort releases the GIL)."""
-        workers = min(len(orders), worker_threads())
+        ``positions``), in threads (numpy's sort releases the GIL) while the corpus is under
+        :data:`PARALLEL_WORDS` words; above, one order at a time, so that the peak memory is one
+        order's."""
+        workers = min(len(orders), worker_threads()) if tc.codes.size <= PARALLEL_WORDS else 1
 
         def one(n: int) -> tuple:
             return self.count(tc, n, n in positions)
@@ -954,10 +1062,10 @@ def _hashed_buckets(counter: _Counter, tc: _Tokenized, uni, bi) -> HashedBuckets
     mass = np.zeros(N_BUCKETS, dtype=np.float64)
     ukeys, ucounts = uni
     if ukeys.size:
-        np.add.at(mass, counter.buckets(1, ukeys), ucounts)
+        mass += np.bincount(counter.buckets(1, ukeys), weights=ucounts, minlength=N_BUCKETS)
     bkeys, bcounts = bi
     if bkeys.size:
-        np.add.at(mass, counter.buckets(2, bkeys), bcounts)
+        mass += np.bincount(counter.buckets(2, bkeys), weights=bcounts, minlength=N_BUCKETS)
     total = mass.sum()
     if total > 0:
         mass /= total
@@ -970,26 +1078,69 @@ def _hashed_buckets(counter: _Counter, tc: _Tokenized, uni, bi) -> HashedBuckets
 COMPRESS_CHUNK = 8 << 20  # bytes of the joined text per independently gzipped chunk
 
 
-def compression_ratio(texts: Sequence[str], *, threads: int | None = None) -> float:
+def compression_ratio(texts: Iterable[str], *, threads: int | None = None) -> float:
     """Original size / gzip size of the UTF-8 documents joined by spaces (see module docstring),
     gzipped in chunks of :data:`COMPRESS_CHUNK` bytes, in ``threads`` threads (zlib releases the
-    GIL; default: :func:`~toedit_stats._threads.worker_threads`)."""
-    from .._threads import worker_threads
+    GIL; default: :func:`~toedit_stats._threads.worker_threads`); streamed (:class:`ChunkedGzip`),
+    so memory holds a few chunks, never the joined corpus."""
+    gz = ChunkedGzip(threads)
+    for text in texts:
+        gz.add(text)
+    return gz.ratio()
 
-    data = " ".join(texts).encode("utf-8")
-    if not data:
-        return 0.0
-    view = memoryview(data)
-    chunks = [view[i : i + COMPRESS_CHUNK] for i in range(0, len(data), COMPRESS_CHUNK)]
 
-    def size(chunk) -> int:
-        return len(gzip.compress(chunk, compresslevel=9, mtime=0))
+class ChunkedGzip:
+    """The gzip ratio of a stream of documents joined by spaces, in independent gzip streams of
+    :data:`COMPRESS_CHUNK` bytes of the joined text: each complete chunk is compressed (level 9)
+    in a pool of ``threads`` threads, at most two chunks per thread in flight. The exact mode and
+    the sketch (which sees the documents one at a time) both use it: the same chunks, the same
+    compressed size."""
 
-    workers = min(len(chunks), threads or worker_threads())
-    if workers <= 1:
-        return len(data) / sum(map(size, chunks))
-    with ThreadPoolExecutor(workers) as pool:
-        return len(data) / sum(pool.map(size, chunks))
+    def __init__(self, threads: int | None = None):
+        self.threads = threads or worker_threads()
+        self.raw = 0
+        self.out = 0
+        self._buf = bytearray()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Any] = []
+        self._docs = 0
+
+    def add(self, text: str) -> None:
+        if self._docs:
+            self._buf += b" "
+        self._docs += 1
+        self._buf += text.encode("utf-8")
+        while len(self._buf) >= COMPRESS_CHUNK:
+            chunk = bytes(self._buf[:COMPRESS_CHUNK])
+            del self._buf[:COMPRESS_CHUNK]
+            self._submit(chunk)
+
+    def _submit(self, chunk: bytes) -> None:
+        self.raw += len(chunk)
+        if self.threads <= 1:
+            self.out += _gzip_size(chunk)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads)
+        self._pending.append(self._pool.submit(_gzip_size, chunk))
+        while len(self._pending) > 2 * self.threads:
+            self.out += self._pending.pop(0).result()
+
+    def ratio(self) -> float:
+        """The ratio so far (0.0 for no text); the stream stays usable."""
+        if self._buf:
+            self._submit(bytes(self._buf))
+            self._buf = bytearray()
+        self.out += sum(f.result() for f in self._pending)
+        self._pending = []
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        return self.raw / self.out if self.out else 0.0
+
+
+def _gzip_size(chunk: bytes) -> int:
+    return len(gzip.compress(chunk, compresslevel=9, mtime=0))
 
 
 def mix_windows(h: np.ndarray, n: int) -> np.ndarray:
@@ -1014,40 +1165,61 @@ def shingle_hashes(h: np.ndarray, lengths: np.ndarray, k: int = 5) -> list[np.nd
     """Per document, 32-bit hashes of its word ``k``-shingles, from stable word hashes ``h``
     (documents concatenated, ``lengths`` words each). A document shorter than ``k`` words is
     one shingle of all its words."""
+    return list(iter_shingle_hashes(np.asarray(h, np.uint64), None, lengths, k))
+
+
+def iter_shingle_hashes(
+    word_hash: np.ndarray, codes: np.ndarray | None, lengths: np.ndarray, k: int = 5
+) -> Iterator[np.ndarray]:
+    """:func:`shingle_hashes` one document at a time, computed for runs of documents of about
+    :data:`_BLOCK` words: the word hashes are ``word_hash[codes]`` (or ``word_hash`` itself when
+    ``codes`` is ``None``), never materialised for the whole corpus."""
     lengths = np.asarray(lengths, np.int64)
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    keys = mix_windows(h, k)
-    out = []
     mask32 = np.uint64(0xFFFFFFFF)
-    for s0, ln in zip(starts.tolist(), lengths.tolist()):
-        if ln >= k:
-            out.append(keys[s0 : s0 + ln - k + 1] & mask32)
-        elif ln > 0:
-            out.append(mix_windows(h[s0 : s0 + ln], ln) & mask32)
-        else:
-            out.append(np.zeros(1, np.uint64))
-    return out
+    d0 = 0
+    while d0 < lengths.size:
+        # documents d0..d1-1: about _BLOCK words (at least one document)
+        d1 = max(d0 + 1, int(np.searchsorted(ends, starts[d0] + _BLOCK, side="right")))
+        w0, w1 = int(starts[d0]), int(ends[d1 - 1])
+        h = word_hash[w0:w1] if codes is None else word_hash[codes[w0:w1]]
+        keys = mix_windows(h, k) & mask32
+        for s0, ln in zip((starts[d0:d1] - w0).tolist(), lengths[d0:d1].tolist()):
+            if ln >= k:
+                yield keys[s0 : s0 + ln - k + 1]
+            elif ln > 0:
+                yield mix_windows(h[s0 : s0 + ln], ln) & mask32
+            else:
+                yield np.zeros(1, np.uint64)
+        d0 = d1
 
 
 def near_duplicate_rate(
-    shingles: Sequence[np.ndarray], *, threshold: float = 0.8, num_perm: int = 128, seed: int = 0
+    shingles: Iterable[np.ndarray], *, threshold: float = 0.8, num_perm: int = 128, seed: int = 0
 ) -> float:
     """Share of documents with a MinHash-LSH neighbour at estimated Jaccard ≥ ``threshold``.
 
-    ``shingles`` holds each document's 32-bit shingle hashes (see :func:`shingle_hashes`); they
-    feed ``datasketch.MinHash.update_batch`` through an identity hash function.
+    ``shingles`` holds (or yields) each document's 32-bit shingle hashes (see
+    :func:`shingle_hashes`); they feed ``datasketch.MinHash.update_batch`` through an identity
+    hash function.
     """
-    if len(shingles) < 2:
-        return 0.0
+    docs = 0
+
+    def counted():
+        nonlocal docs
+        for hv in shingles:
+            docs += 1
+            yield hv
+
     dup: set[int] = set()
-    for pair in near_duplicate_pairs(shingles, threshold=threshold, num_perm=num_perm, seed=seed):
+    for pair in near_duplicate_pairs(counted(), threshold=threshold, num_perm=num_perm, seed=seed):
         dup.update(pair)
-    return len(dup) / len(shingles)
+    return len(dup) / docs if docs >= 2 else 0.0
 
 
 def near_duplicate_pairs(
-    shingles: Sequence[np.ndarray], *, threshold: float = 0.8, num_perm: int = 128, seed: int = 0
+    shingles: Iterable[np.ndarray], *, threshold: float = 0.8, num_perm: int = 128, seed: int = 0
 ) -> Iterator[tuple[int, int]]:
     """``(i, j)`` with ``j < i`` for every document pair that ``datasketch.MinHashLSH`` finds at
     estimated Jaccard ≥ ``threshold`` (the near-duplicate rate and the per-document clusters of
@@ -1143,7 +1315,7 @@ def _analyze_tokenized(
                 hashed=_hashed_buckets(counter, tc, per_n[1], per_n[2]),
                 compression_ratio=compression_ratio(tc.texts),
                 near_duplicate_rate=near_duplicate_rate(
-                    shingle_hashes(counter.word_hashes[tc.codes], tc.lengths), seed=seed
+                    iter_shingle_hashes(counter.word_hashes, tc.codes, tc.lengths), seed=seed
                 ),
                 top=top,
                 rank_counts=rank_counts,
