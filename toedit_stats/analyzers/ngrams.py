@@ -378,7 +378,8 @@ class NgramResult(Result):
         ws = {n: weights(n, self.contrib[n]["ids"]) for n in names}
         B = next(iter(ws.values())).shape[0]
         mats = {
-            n: (self.contrib[n]["bigrams"].T.tocsr(), self.contrib[n]["buckets"].T.tocsr()) for n in names
+            n: tuple(self.contrib[n][m].T.tocsr().astype(np.float64) for m in ("bigrams", "buckets"))
+            for n in names
         }
 
         def one(lo: int) -> dict[tuple[str, str], np.ndarray]:
@@ -742,6 +743,47 @@ def js_divergence_bits(keys_a, counts_a, keys_b, counts_b) -> float:
         return float("nan")
     # scipy returns the JS *distance* (square root of the divergence)
     return float(jensenshannon(p, q, base=2) ** 2)
+
+
+def pair_stats(keys_a, counts_a, keys_b, counts_b) -> tuple[float, float]:
+    """(Jensen–Shannon divergence in bits, coverage) of two sparse distributions given as
+    sorted distinct keys + counts, in blocks of ``keys_a`` (memory: one flag per key of ``b``
+    beyond a block's temporaries). JS = ½ Σ_shared [p log(p/m) + q log(q/m)] + ½ log 2 · (the
+    mass of ``a`` absent from ``b`` + that of ``b`` absent from ``a``), in nats, over log 2 (the
+    terms of :func:`js_divergence_bits`: exactly 0 for identical and 1 for disjoint supports).
+    Coverage: the share of ``b``'s n-gram occurrences whose n-gram occurs in ``a``."""
+    from scipy.special import rel_entr
+
+    ka, kb = np.asarray(keys_a), np.asarray(keys_b)
+    ca, cb = np.asarray(counts_a), np.asarray(counts_b)
+    ta, tb = int(ca.sum(dtype=np.int64)), int(cb.sum(dtype=np.int64))
+    if tb == 0:
+        return float("nan"), float("nan")
+    shared_b = np.zeros(kb.size, bool)
+    inner = 0.0
+    only_a = 0
+    for b0 in range(0, ka.size, _BLOCK):
+        blk = ka[b0 : b0 + _BLOCK]
+        cblk = ca[b0 : b0 + _BLOCK]
+        if kb.size == 0:
+            only_a += int(cblk.sum(dtype=np.int64))
+            continue
+        pos = np.minimum(np.searchsorted(kb, blk), kb.size - 1)
+        hit = kb[pos] == blk
+        jb = pos[hit]
+        shared_b[jb] = True
+        only_a += int(cblk[~hit].sum(dtype=np.int64))
+        if ta:
+            pa = cblk[hit] / ta
+            pb = cb[jb] / tb
+            m = (pa + pb) * 0.5
+            inner += float(rel_entr(pa, m).sum() + rel_entr(pb, m).sum())
+    coverage = float(cb[shared_b].sum(dtype=np.int64) / tb)
+    if ta == 0:
+        return float("nan"), coverage
+    only_b = tb - int(cb[shared_b].sum(dtype=np.int64))
+    js = 0.5 * inner + 0.5 * math.log(2) * (only_a / ta + only_b / tb)
+    return max(0.0, js / math.log(2)), coverage
 
 
 def dsir_bucket(text: str, buckets: int = N_BUCKETS) -> int:
@@ -1232,16 +1274,21 @@ def near_duplicate_pairs(
     # datasketch's own CPU update on the numpy hash values directly (the same signature as
     # update_batch, without its Python call per shingle); any other datasketch: update_batch
     update = _signature_update(template, _mh)
-    for i, hv in enumerate(shingles):
-        m = template.copy()
-        if update is not None and hv.size:
-            m.hashvalues = update(m.hashvalues, hv)
-        else:
-            m.update_batch(hv.tolist())
-        lm = LeanMinHash(m)
-        for j in lsh.query(lm):
-            yield i, j
-        lsh.insert(i, lm, check_duplication=False)
+    try:
+        for i, hv in enumerate(shingles):
+            m = template.copy()
+            if update is not None and hv.size:
+                m.hashvalues = update(m.hashvalues, hv)
+            else:
+                m.update_batch(hv.tolist())
+            lm = LeanMinHash(m)
+            for j in lsh.query(lm):
+                yield i, j
+            lsh.insert(i, lm, check_duplication=False)
+    finally:
+        # MinHashLSH refers to itself (a bound method kept as an attribute): without this its
+        # tables wait for the cyclic garbage collector
+        lsh.__dict__.clear()
 
 
 def _signature_update(template: Any, mh: Any):
@@ -1283,60 +1330,91 @@ def _analyze_tokenized(
     top_k: int,
     seed: int,
     distinctive: tuple[int, bool] | None = None,
+    bigrams_out: list[np.ndarray] | None = None,
 ) -> NgramResult:
+    """Every corpus one n-gram order at a time: the counts of an order are kept only while its
+    statistics and the pairs with the reference are computed (the reference's until the order
+    is done), except unigrams and bigrams, which the DSIR buckets and the distinctive bigrams
+    use. Corpora are counted in parallel threads while they total under
+    :data:`PARALLEL_WORDS` words. ``bigrams_out``, if given, receives each corpus's distinct
+    bigram keys (for :func:`_contributions`)."""
+    from scipy.spatial.distance import jensenshannon
+
+    orders = sorted(set(ns) | {1, 2})
+    stats: list[list[NgramStats]] = [[] for _ in toks]
+    top: list[dict[int, list]] = [{} for _ in toks]
+    rank_counts: list[dict[int, np.ndarray]] = [{} for _ in toks]
+    counted: list[dict[int, tuple[np.ndarray, np.ndarray]]] = [{} for _ in toks]
+    occurrences: list[tuple] = [(None, None) for _ in toks]  # bigram keys and starts (hashed keys)
+    pair_of: dict[tuple[int, int], tuple[float, float]] = {}
+    total_words = sum(int(tc.codes.size) for tc in toks)
+    workers = min(len(toks), worker_threads()) if total_words <= PARALLEL_WORDS else 1
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        for n in orders:
+            positions = not counter.exact(n)  # hashed keys are decoded from their first occurrence
+
+            def one(ci: int, n: int = n, positions: bool = positions):
+                tc = toks[ci]
+                keys, counts, all_keys, starts = counter.count(tc, n, positions)
+                if n == 2:
+                    occurrences[ci] = (all_keys, starts)
+                if n in ns:
+                    stats[ci].append(ngram_metrics(counts, n))
+                    order = np.argsort(-counts, kind="stable")
+                    rank_counts[ci][n] = counts[order[:10_000]]
+                    tk = order[:top_k]
+                    del order
+                    text = counter.decode(tc, n, all_keys, starts, keys[tk])
+                    top[ci][n] = list(zip(text, counts[tk].tolist()))
+                return keys, counts
+
+            ref = None
+            indices = range(len(toks))
+            results = pool.map(one, indices) if pool is not None else (one(ci) for ci in indices)
+            for ci, (keys, counts) in zip(indices, results):
+                if n in (1, 2):
+                    counted[ci][n] = (keys, counts)
+                if n in ns:
+                    if ci == 0:
+                        ref = (keys, counts)
+                    else:
+                        pair_of[(ci, n)] = pair_stats(*ref, keys, counts)
+                del keys, counts
+            del ref
+    finally:
+        if pool is not None:
+            pool.shutdown()
     corpora: list[CorpusNgrams] = []
-    counted: list[dict[int, tuple[np.ndarray, np.ndarray]]] = []
-    occurrences: list[tuple[np.ndarray, np.ndarray]] = []  # every bigram key and its start, per corpus
-    for tc in toks:
-        per_n: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        stats, top, rank_counts = [], {}, {}
-        orders = sorted(set(ns) | {1, 2})
-        # every key and its start only where decoding needs them (hashed keys; exact ones are
-        # decoded arithmetically)
-        need = [n for n in orders if not counter.exact(n)]
-        for n, (keys, counts, all_keys, starts) in zip(orders, counter.count_many(tc, orders, need)):
-            per_n[n] = (keys, counts)
-            if n == 2:
-                occurrences.append((all_keys, starts))
-            if n not in ns:
-                continue
-            stats.append(ngram_metrics(counts, n))
-            order = np.argsort(-counts, kind="stable")
-            rank_counts[n] = counts[order[:10_000]]
-            tk = order[:top_k]
-            top[n] = list(zip(counter.decode(tc, n, all_keys, starts, keys[tk]), counts[tk].tolist()))
-        counted.append(per_n)
+    for ci, tc in enumerate(toks):
         corpora.append(
             CorpusNgrams(
                 name=tc.name,
                 documents=tc.documents,
                 tokens=int(tc.codes.size),
-                by_n=stats,
-                hashed=_hashed_buckets(counter, tc, per_n[1], per_n[2]),
+                by_n=stats[ci],
+                hashed=_hashed_buckets(counter, tc, counted[ci][1], counted[ci][2]),
                 compression_ratio=compression_ratio(tc.texts),
                 near_duplicate_rate=near_duplicate_rate(
                     iter_shingle_hashes(counter.word_hashes, tc.codes, tc.lengths), seed=seed
                 ),
-                top=top,
-                rank_counts=rank_counts,
+                top=top[ci],
+                rank_counts=rank_counts[ci],
             )
         )
     pairs, hashed_pairs = [], []
-    ref, ref_counts = corpora[0], counted[0]
-    from scipy.spatial.distance import jensenshannon
-
-    for other, oc in zip(corpora[1:], counted[1:]):
+    ref_corpus = corpora[0]
+    for ci, other in enumerate(corpora[1:], start=1):
         for n in ns:
-            ka, ca = ref_counts[n]
-            kb, cb = oc[n]
-            covered = np.isin(kb, ka, assume_unique=True)
-            cov = float(cb[covered].sum() / cb.sum()) if cb.sum() else float("nan")
-            pairs.append(NgramPair(ref.name, other.name, n, js_divergence_bits(ka, ca, kb, cb), cov))
+            js, cov = pair_of[(ci, n)]
+            pairs.append(NgramPair(ref_corpus.name, other.name, n, js, cov))
         hashed_pairs.append(
             {
-                "a": ref.name,
+                "a": ref_corpus.name,
                 "b": other.name,
-                "js_divergence_bits": float(jensenshannon(ref.hashed.mass, other.hashed.mass, base=2) ** 2),
+                "js_divergence_bits": float(
+                    jensenshannon(ref_corpus.hashed.mass, other.hashed.mass, base=2) ** 2
+                ),
             }
         )
     distinct: dict[str, list[dict[str, Any]]] = {}
@@ -1351,6 +1429,8 @@ def _analyze_tokenized(
                 min_count=min_count,
                 punctuation=punctuation,
             )
+    if bigrams_out is not None:
+        bigrams_out.extend(c[2][0] for c in counted)
     return NgramResult(corpora, pairs, hashed_pairs, ns, seed, distinctive=distinct)
 
 
@@ -1482,6 +1562,7 @@ class NgramAnalyzer(Analyzer):
         prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         toks, vocab = _tokenize_all(prepared)
         counter = _Counter(vocab)
+        bigrams: list[np.ndarray] = []
         full = _analyze_tokenized(
             toks,
             counter,
@@ -1489,11 +1570,13 @@ class NgramAnalyzer(Analyzer):
             self.top,
             self.seed,
             distinctive=(self.distinctive_min_count, self.distinctive_punctuation),
+            bigrams_out=bigrams,
         )
         if not self.equal_size or len(toks) < 2:
-            return replace(full, top_k=self.top, contrib=_contributions(toks, counter))
+            return replace(full, top_k=self.top, contrib=_contributions(toks, counter, bigrams))
         small, target = _equal_size(toks, self.seed)
-        eq = _analyze_tokenized(small, counter, ns, self.top, self.seed)
+        bigrams = []
+        eq = _analyze_tokenized(small, counter, ns, self.top, self.seed, bigrams_out=bigrams)
         eq = NgramResult(
             eq.corpora, eq.pairs, eq.hashed_pairs, ns, self.seed, tokens_per_corpus=target, top_k=self.top
         )
@@ -1506,57 +1589,116 @@ class NgramAnalyzer(Analyzer):
             equal_size=eq,
             top_k=self.top,
             distinctive=full.distinctive,
-            contrib=_contributions(small, counter),
+            contrib=_contributions(small, counter, bigrams),
         )
 
 
-def _contributions(toks: list[_Tokenized], counter: _Counter) -> dict[str, Any]:
-    """Per corpus: document ids and sparse per-document counts of bigrams (columns shared by all
-    corpora) and of DSIR hashed buckets (uni+bigrams), for the bootstrap."""
-
-    keyed = []
-    for tc in toks:
-        k, starts = counter.keys(tc, 2)
-        doc_of = np.repeat(np.arange(tc.documents, dtype=np.int32), tc.lengths)
-        keyed.append((tc, k, doc_of, doc_of[starts] if starts.size else np.zeros(0, np.int32)))
-        del starts
-    allk = [k for _, k, _, _ in keyed if k.size]
-    uniq = np.unique(np.concatenate(allk)) if allk else np.zeros(0, np.uint64)
-    del allk
+def _contributions(
+    toks: list[_Tokenized], counter: _Counter, bigram_keys: Sequence[np.ndarray]
+) -> dict[str, Any]:
+    """Per corpus: document ids and sparse per-document counts of bigrams (columns: the union of
+    every corpus's distinct bigram keys, ``bigram_keys``, from the counting) and of DSIR hashed
+    buckets (uni+bigrams), for the bootstrap. Built for runs of documents of about
+    :data:`_BLOCK` words and stacked, so the temporaries are one run's; counts are stored as
+    uint16 (uint32 where a count needs it)."""
+    uniq = np.zeros(0, np.uint64)
+    for k in bigram_keys:
+        uniq = _union_sorted(uniq, np.asarray(k, np.uint64))
+    n_cols = max(1, uniq.size)
     # the DSIR bucket of every word id and of every distinct bigram, once
     word_bucket = (
-        counter.buckets(1, np.arange(counter.V, dtype=np.uint64)).astype(np.int32)
+        counter.buckets(1, np.arange(counter.V, dtype=np.uint64))
         if len(counter.vocab)
-        else None
+        else np.zeros(0, np.int16)
     )
-    bigram_bucket = counter.buckets(2, uniq).astype(np.int32) if uniq.size else np.zeros(0, np.int32)
+    bigram_bucket = counter.buckets(2, uniq) if uniq.size else np.zeros(0, np.int16)
+    exact, V = counter.exact(2), np.uint64(counter.V)
     out = {}
-    for tc, k, doc_of, d2 in keyed:
-        docs = tc.documents
-        cols = np.searchsorted(uniq, k).astype(np.int32) if k.size else np.zeros(0, np.int32)
-        bigrams = _sparse_counts(d2, cols, (docs, max(1, uniq.size)))
-        # unigram and bigram bucket counts built apart and added (no 2N-long concatenations)
-        shape = (docs, N_BUCKETS)
-        buckets = _sparse_counts(doc_of, word_bucket[tc.codes], shape) if tc.codes.size else None
-        if k.size:
-            bb = _sparse_counts(d2, bigram_bucket[cols], shape)
-            buckets = bb if buckets is None else buckets + bb
-        del cols
-        if buckets is None:
-            buckets = _sparse_counts(doc_of, np.zeros(0, np.int32), shape)
+    for tc in toks:
+        ends = np.cumsum(tc.lengths)
+        starts = ends - tc.lengths
+        bigram_parts, bucket_parts = [], []
+        d0 = 0
+        while d0 < tc.documents:
+            d1 = max(d0 + 1, int(np.searchsorted(ends, starts[d0] + _BLOCK, side="right")))
+            codes = tc.codes[starts[d0] : ends[d1 - 1]].astype(np.uint64)
+            doc = np.repeat(np.arange(d1 - d0, dtype=np.int32), tc.lengths[d0:d1])
+            same = doc[:-1] == doc[1:]  # the bigram at each position stays in its document
+            if exact:
+                k = codes[:-1] * V + codes[1:]
+            else:  # the hashed keys of _Counter.keys
+                k = (codes[:-1] ^ (codes[:-1] >> np.uint64(29))) * _MIX + codes[1:]
+            k = k[same]
+            bdoc = doc[:-1][same]
+            cols = np.searchsorted(uniq, k).astype(np.int32)
+            del k, same
+            shape = (d1 - d0, N_BUCKETS)
+            bigram_parts.append(_narrow(_sparse_counts(bdoc, cols, (d1 - d0, n_cols), np.uint32)))
+            # unigram and bigram bucket counts built apart and added
+            buckets = _sparse_counts(doc, word_bucket[codes.astype(np.int64)], shape, np.uint32)
+            if cols.size:
+                buckets = buckets + _sparse_counts(bdoc, bigram_bucket[cols], shape, np.uint32)
+            bucket_parts.append(_narrow(buckets))
+            d0 = d1
+        if bigram_parts:
+            bigrams = _stack_rows(bigram_parts, n_cols)
+            buckets = _stack_rows(bucket_parts, N_BUCKETS)
+        else:
+            bigrams = _sparse_counts(np.zeros(0, np.int32), np.zeros(0, np.int32), (0, n_cols))
+            buckets = _sparse_counts(np.zeros(0, np.int32), np.zeros(0, np.int32), (0, N_BUCKETS))
         out[tc.name] = {"ids": list(tc.ids), "bigrams": bigrams, "buckets": buckets}
     return out
 
 
-def _sparse_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
+def _union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union of two sorted arrays of distinct values (``np.union1d`` without its
+    concatenation and sort): ``b``'s values missing from ``a``, inserted in place."""
+    if a.size == 0:
+        return b
+    if b.size == 0:
+        return a
+    pos = np.minimum(np.searchsorted(a, b), a.size - 1)
+    new = b[a[pos] != b]
+    del pos
+    return np.insert(a, np.searchsorted(a, new), new)
+
+
+def _stack_rows(parts: list, n_cols: int):
+    """``scipy.sparse.vstack(parts, format="csr")`` for CSR blocks, consuming ``parts``: each
+    kind of array is concatenated and the blocks' copies released before the next, so at most
+    one kind exists twice."""
+    from scipy.sparse import csr_matrix
+
+    n_rows = sum(p.shape[0] for p in parts)
+    offsets = np.cumsum([0] + [p.nnz for p in parts])
+    indptr = np.concatenate([[0]] + [p.indptr[1:].astype(np.int64) + o for p, o in zip(parts, offsets[:-1])])
+    pieces = [(p.indices, p.data) for p in parts]
+    parts.clear()
+    indices = np.concatenate([i for i, _ in pieces])
+    pieces = [d for _, d in pieces]
+    data = np.concatenate(pieces)
+    del pieces
+    if indptr[-1] < 2**31:
+        indptr = indptr.astype(np.int32)
+    return csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+
+
+def _narrow(m):
+    """``m`` with uint16 data when every count fits."""
+    if m.nnz and m.data.max() < 2**16:
+        m.data = m.data.astype(np.uint16)
+    return m
+
+
+def _sparse_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype=np.float64):
     """``csr_matrix((ones, (rows, cols)), shape)`` with duplicates summed — built from the
     distinct (row, column) pairs and their counts (one sort of a 64-bit key), without the
-    per-occurrence COO arrays."""
+    per-occurrence COO arrays; data of ``dtype``."""
     from scipy.sparse import csr_matrix
 
     n_rows, n_cols = shape
     if rows.size == 0:
-        return csr_matrix(shape, dtype=np.float64)
+        return csr_matrix(shape, dtype=dtype)
     key = rows.astype(np.uint64) * np.uint64(n_cols) + cols.astype(np.uint64)
     key.sort()
     flag = np.empty(key.size, bool)
@@ -1564,7 +1706,7 @@ def _sparse_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
     np.not_equal(key[1:], key[:-1], out=flag[1:])
     first = np.flatnonzero(flag)
     del flag
-    counts = np.diff(np.append(first, key.size)).astype(np.float64)
+    counts = np.diff(np.append(first, key.size)).astype(dtype)
     distinct = key[first]
     del key
     row = distinct // np.uint64(n_cols)
