@@ -443,3 +443,107 @@ def test_sparse_counts_equal_scipy_coo_sum():
     want = csr_matrix((np.ones(500), (rows, cols)), shape=(9, 40))
     assert got.shape == want.shape and (got != want).nnz == 0 and got.has_sorted_indices
     assert _sparse_counts(np.zeros(0, np.int32), np.zeros(0, np.int64), (3, 5)).nnz == 0
+
+
+# --- the lean exact path (issue 16): each helper against its plain numpy/scipy definition
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=0, max_size=300), st.integers(1, 5), st.integers(1, 9))
+def test_lean_counting_equals_unique_over_document_windows(words, n, n_docs):
+    import toedit_stats.analyzers.ngrams as ngm
+
+    ngm_block = ngm._BLOCK
+    try:
+        ngm._BLOCK = 7  # many blocks
+        codes = np.asarray(words, np.int32)
+        cuts = np.sort(np.random.default_rng(len(words)).integers(0, codes.size + 1, n_docs - 1))
+        lengths = np.diff(np.concatenate([[0], cuts, [codes.size]])).astype(np.int64)
+        tc = ngm._Tokenized("x", codes, lengths, [""] * n_docs, [str(i) for i in range(n_docs)])
+        counter = ngm._Counter(np.asarray([f"w{i}" for i in range(31)], dtype=object))
+        want = Counter()
+        start = 0
+        for ln in lengths.tolist():
+            doc = words[start : start + ln]
+            want.update(tuple(doc[i : i + n]) for i in range(len(doc) - n + 1))
+            start += ln
+        keys, counts, _, _ = counter.count(tc, n, positions=False)
+        assert np.all(np.diff(keys.astype(np.float64)) > 0)
+        got = {
+            tuple(int(k) // 31 ** (n - 1 - j) % 31 for j in range(n)): int(c) for k, c in zip(keys, counts)
+        }
+        assert got == dict(want)
+        k2, c2, _, _ = counter.count(tc, n, positions=True)  # the positions path agrees
+        assert np.array_equal(k2, keys) and np.array_equal(c2, counts)
+    finally:
+        ngm._BLOCK = ngm_block
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=0, max_size=200), st.integers(1, 250))
+def test_top_indices_equal_a_stable_argsort(counts, r):
+    import toedit_stats.analyzers.ngrams as ngm
+
+    c = np.asarray(counts, np.int32)
+    old, ngm._BLOCK = ngm._BLOCK, 5
+    try:
+        assert np.array_equal(ngm._top_indices(c, r), np.argsort(-c, kind="stable")[:r])
+    finally:
+        ngm._BLOCK = old
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sets(st.integers(0, 60)), st.sets(st.integers(0, 60)))
+def test_union_sorted_and_pair_stats_against_numpy_and_scipy(a, b):
+    import toedit_stats.analyzers.ngrams as ngm
+
+    ka = np.asarray(sorted(a), np.uint64)
+    kb = np.asarray(sorted(b), np.uint64)
+    assert np.array_equal(ngm._union_sorted(ka, kb), np.union1d(ka, kb))
+    rng = np.random.default_rng(len(a) * 61 + len(b))
+    ca = rng.integers(1, 9, ka.size)
+    cb = rng.integers(1, 9, kb.size)
+    js, cov = ngm.pair_stats(ka, ca, kb, cb)
+    want = ngm.js_divergence_bits(ka, ca, kb, cb)
+    if ka.size and kb.size:
+        assert js == pytest.approx(want, abs=1e-12)
+        assert cov == cb[np.isin(kb, ka)].sum() / cb.sum()
+        if a == b:
+            assert cov == 1.0 and ngm.pair_stats(ka, ca, ka, ca)[0] == 0.0  # identical: exactly 0
+        if not a & b:
+            assert js == 1.0 and cov == 0.0
+    elif kb.size == 0:
+        assert math.isnan(js) and math.isnan(cov)
+
+
+def test_count_rows_shingle_blocks_and_ngram_metrics_edge_cases():
+    import toedit_stats.analyzers.ngrams as ngm
+
+    rng = np.random.default_rng(3)
+    rows, cols = rng.integers(0, 7, 500), rng.integers(0, 300, 500)
+    m = ngm._sparse_counts(rows, cols, (7, 300), np.uint32)
+    stacked = ngm._stack_rows([ngm._compact(m[:3], 300), ngm._compact(m[3:], 300)], 300)
+    assert stacked.indices.dtype == np.uint16 and stacked.data.dtype == np.uint16
+    assert (stacked.tocsr() != ngm._sparse_counts(rows, cols, (7, 300))).nnz == 0
+    h = rng.integers(0, 2**63, 40, dtype=np.int64).astype(np.uint64)
+    lengths = np.array([0, 3, 10, 1, 26])
+    old, ngm._BLOCK = ngm._BLOCK, 4
+    try:
+        blocked = list(ngm.iter_shingle_hashes(h, None, lengths))
+        via_codes = list(ngm.iter_shingle_hashes(h, np.arange(40), lengths))
+    finally:
+        ngm._BLOCK = old
+    whole = ngm.shingle_hashes(h, lengths)
+    assert len(blocked) == len(whole) == 5
+    assert all(np.array_equal(x, y) and np.array_equal(x, z) for x, y, z in zip(blocked, whole, via_codes))
+    # counts of counts: one huge count takes the sorting branch, same numbers as the plain one
+    c = np.array([3, 1, 1, 2**30, 7])
+    got = ngm.ngram_metrics(c)
+    p = c / c.sum()
+    asc = np.sort(c).astype(np.float64)
+    i = np.arange(1, 6)
+    assert got.total == int(c.sum()) and got.distinct == 5
+    assert got.entropy_bits == pytest.approx(-(p * np.log2(p)).sum(), rel=1e-12)
+    assert got.gini == pytest.approx(((2 * i - 6) * asc).sum() / (5 * asc.sum()), rel=1e-12)
+    assert got.top1pct_mass == pytest.approx(2**30 / c.sum(), rel=1e-12)
+    assert ngm.ngram_metrics(np.array([0, 0])).total == 0

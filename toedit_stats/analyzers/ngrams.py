@@ -378,7 +378,7 @@ class NgramResult(Result):
         ws = {n: weights(n, self.contrib[n]["ids"]) for n in names}
         B = next(iter(ws.values())).shape[0]
         mats = {
-            n: tuple(self.contrib[n][m].T.tocsr().astype(np.float64) for m in ("bigrams", "buckets"))
+            n: tuple(self.contrib[n][m].tocsr().T.tocsr().astype(np.float64) for m in ("bigrams", "buckets"))
             for n in names
         }
 
@@ -683,8 +683,11 @@ def ngram_metrics(counts: np.ndarray, n: int = 1) -> NgramStats:
     d = int(c.size)
     if total == 0:
         return NgramStats(n, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None)
-    if int(c.max()) <= max(1 << 24, 4 * d):
-        freq = np.bincount(c)
+    top_count = int(c.max())
+    if top_count <= max(1 << 24, 4 * d):  # counted in blocks: bincount widens its input to int64
+        freq = np.zeros(top_count + 1, np.int64)
+        for b0 in range(0, d, _BLOCK):
+            freq += np.bincount(c[b0 : b0 + _BLOCK], minlength=top_count + 1)
         vals = np.flatnonzero(freq)
         mult = freq[vals]
     else:  # a few huge counts: the distinct values by sorting
@@ -870,41 +873,44 @@ def _tokenize_all(corpora: Sequence[Corpus]):
 
 
 _BLOCK = 1 << 20  # elements per block of the blocked array passes
+_DOC_BLOCK = 1 << 18  # words per run of documents for the bootstrap's per-document counts
 _HASH_BLOCK = 1 << 16  # new n-grams hashed into DSIR buckets at a time
 PARALLEL_WORDS = 4_000_000  # count_many counts orders in parallel threads up to this many words
 
 
 def _runs(s: np.ndarray, valid: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values and run lengths of the sorted ``s[:valid]`` (default: all of it). ``s``
-    is consumed: the distinct values are compacted into its front block by block (each block's
-    values move to positions before it), so the only new large arrays are the int32/int64 run
-    starts and counts; the keys come back as uint64."""
+    is consumed: a first pass counts the runs, a second writes their starts into the counts
+    array and compacts the distinct values into the front of ``s`` block by block (each block's
+    values move to positions before it), and the starts become run lengths in place; so the
+    only new large array is the int32 (int64 above 2**31 words) counts. Keys come back as
+    uint64."""
     if valid is None:
         valid = s.size
     if valid == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    idx = np.int32 if valid < 2**31 else np.int64
-    first_parts = []
-    w = 0
-    prev = None
-    for b0 in range(0, valid, _BLOCK):
-        b1 = min(valid, b0 + _BLOCK)
-        blk = s[b0:b1]
+
+    def flags(b0: int) -> np.ndarray:
+        blk = s[b0 : min(valid, b0 + _BLOCK)]
         flag = np.empty(blk.size, bool)
-        flag[0] = prev is None or blk[0] != prev
+        flag[0] = b0 == 0 or blk[0] != s[b0 - 1]
         np.not_equal(blk[1:], blk[:-1], out=flag[1:])
-        prev = blk[-1]
-        pos = np.flatnonzero(flag)
-        first_parts.append((pos + b0).astype(idx))
-        sel = blk[pos]
-        s[w : w + sel.size] = sel
-        w += sel.size
-    first = np.concatenate(first_parts)
-    del first_parts
-    counts = np.empty(w, np.int64 if idx is np.int64 else np.int32)
-    np.subtract(first[1:], first[:-1], out=counts[:-1])
-    counts[-1] = valid - first[-1]
-    del first
+        return flag
+
+    blocks = range(0, valid, _BLOCK)
+    w = sum(int(np.count_nonzero(flags(b0))) for b0 in blocks)
+    counts = np.empty(w, np.int32 if valid < 2**31 else np.int64)
+    at = 0
+    for b0 in blocks:  # s[at:] is only written after block b0 was read (at <= b0)
+        pos = np.flatnonzero(flags(b0))
+        counts[at : at + pos.size] = pos + b0
+        s[at : at + pos.size] = s[b0 + pos]
+        at += pos.size
+    last = valid - int(counts[-1])
+    for b0 in range(0, w - 1, _BLOCK):  # counts[i] = start[i + 1] - start[i], block by block
+        b1 = min(w - 1, b0 + _BLOCK)
+        counts[b0:b1] = counts[b0 + 1 : b1 + 1] - counts[b0:b1]
+    counts[-1] = last
     if s.dtype == np.uint64 and s.flags.owndata:
         s.resize(w, refcheck=False)  # give the tail back
         keys = s
@@ -933,8 +939,11 @@ class _Counter:
         known = pos < mk.size
         known[known] = mk[pos[known]] == keys[known]
         if not known.all():
-            new = np.unique(keys[~known])
+            new = keys[~known] if known.any() else keys
             del known, pos
+            # the callers pass sorted distinct keys (from the counting); anything else is sorted here
+            if new.size > 1 and not (new[1:] > new[:-1]).all():
+                new = np.unique(new)
             vals = np.empty(new.size, np.int16)
             sha, frm = hashlib.sha256, int.from_bytes
             for b0 in range(0, new.size, _HASH_BLOCK):
@@ -953,9 +962,13 @@ class _Counter:
                     np.int16,
                     len(strings),
                 )
-            at = np.searchsorted(mk, new)
-            mk, mv = np.insert(mk, at, new), np.insert(mv, at, vals)
-            del at, new, vals
+            if mk.size:
+                at = np.searchsorted(mk, new)
+                mk, mv = np.insert(mk, at, new), np.insert(mv, at, vals)
+                del at
+            else:
+                mk, mv = new, vals  # may be ``keys`` itself: the memo never modifies it
+            del new, vals
             self._bucket_memo[n] = (mk, mv)
             pos = np.searchsorted(mk, keys)
         return mv[pos] if keys.size else np.zeros(0, np.int16)
@@ -1361,10 +1374,9 @@ def _analyze_tokenized(
                     occurrences[ci] = (all_keys, starts)
                 if n in ns:
                     stats[ci].append(ngram_metrics(counts, n))
-                    order = np.argsort(-counts, kind="stable")
+                    order = _top_indices(counts, max(10_000, top_k))
                     rank_counts[ci][n] = counts[order[:10_000]]
                     tk = order[:top_k]
-                    del order
                     text = counter.decode(tc, n, all_keys, starts, keys[tk])
                     top[ci][n] = list(zip(text, counts[tk].tolist()))
                 return keys, counts
@@ -1599,8 +1611,7 @@ def _contributions(
     """Per corpus: document ids and sparse per-document counts of bigrams (columns: the union of
     every corpus's distinct bigram keys, ``bigram_keys``, from the counting) and of DSIR hashed
     buckets (uni+bigrams), for the bootstrap. Built for runs of documents of about
-    :data:`_BLOCK` words and stacked, so the temporaries are one run's; counts are stored as
-    uint16 (uint32 where a count needs it)."""
+    :data:`_DOC_BLOCK` words and stacked (:class:`CountRows`), so the temporaries are one run's."""
     uniq = np.zeros(0, np.uint64)
     for k in bigram_keys:
         uniq = _union_sorted(uniq, np.asarray(k, np.uint64))
@@ -1613,14 +1624,14 @@ def _contributions(
     )
     bigram_bucket = counter.buckets(2, uniq) if uniq.size else np.zeros(0, np.int16)
     exact, V = counter.exact(2), np.uint64(counter.V)
-    out = {}
-    for tc in toks:
+
+    def blocks(tc: _Tokenized):
+        """Per run of documents: (rows, codes, word rows, bigram rows, bigram columns)."""
         ends = np.cumsum(tc.lengths)
         starts = ends - tc.lengths
-        bigram_parts, bucket_parts = [], []
         d0 = 0
         while d0 < tc.documents:
-            d1 = max(d0 + 1, int(np.searchsorted(ends, starts[d0] + _BLOCK, side="right")))
+            d1 = max(d0 + 1, int(np.searchsorted(ends, starts[d0] + _DOC_BLOCK, side="right")))
             codes = tc.codes[starts[d0] : ends[d1 - 1]].astype(np.uint64)
             doc = np.repeat(np.arange(d1 - d0, dtype=np.int32), tc.lengths[d0:d1])
             same = doc[:-1] == doc[1:]  # the bigram at each position stays in its document
@@ -1628,26 +1639,51 @@ def _contributions(
                 k = codes[:-1] * V + codes[1:]
             else:  # the hashed keys of _Counter.keys
                 k = (codes[:-1] ^ (codes[:-1] >> np.uint64(29))) * _MIX + codes[1:]
-            k = k[same]
             bdoc = doc[:-1][same]
-            cols = np.searchsorted(uniq, k).astype(np.int32)
+            cols = np.searchsorted(uniq, k[same]).astype(np.int32)
             del k, same
-            shape = (d1 - d0, N_BUCKETS)
-            bigram_parts.append(_narrow(_sparse_counts(bdoc, cols, (d1 - d0, n_cols), np.uint32)))
+            yield d1 - d0, codes, doc, bdoc, cols
+            d0 = d1
+
+    out = {}
+    for tc in toks:
+        # two passes, one matrix each: the first is stacked before the second's blocks exist
+        parts = [
+            _compact(_sparse_counts(bdoc, cols, (rows, n_cols), np.uint32), n_cols)
+            for rows, _, _, bdoc, cols in blocks(tc)
+        ]
+        bigrams = _stack_rows(parts, n_cols)
+        for rows, codes, doc, bdoc, cols in blocks(tc):
             # unigram and bigram bucket counts built apart and added
+            shape = (rows, N_BUCKETS)
             buckets = _sparse_counts(doc, word_bucket[codes.astype(np.int64)], shape, np.uint32)
             if cols.size:
                 buckets = buckets + _sparse_counts(bdoc, bigram_bucket[cols], shape, np.uint32)
-            bucket_parts.append(_narrow(buckets))
-            d0 = d1
-        if bigram_parts:
-            bigrams = _stack_rows(bigram_parts, n_cols)
-            buckets = _stack_rows(bucket_parts, N_BUCKETS)
-        else:
-            bigrams = _sparse_counts(np.zeros(0, np.int32), np.zeros(0, np.int32), (0, n_cols))
-            buckets = _sparse_counts(np.zeros(0, np.int32), np.zeros(0, np.int32), (0, N_BUCKETS))
-        out[tc.name] = {"ids": list(tc.ids), "bigrams": bigrams, "buckets": buckets}
+            parts.append(_compact(buckets, N_BUCKETS))
+            del buckets
+        out[tc.name] = {"ids": list(tc.ids), "bigrams": bigrams, "buckets": _stack_rows(parts, N_BUCKETS)}
     return out
+
+
+def _top_indices(counts: np.ndarray, r: int) -> np.ndarray:
+    """``np.argsort(-counts, kind="stable")[:r]`` — the ``r`` largest counts by decreasing count,
+    ties in index order — without sorting them all: the ``r``-th largest value from a partition,
+    the indices above it, and the first of those equal to it."""
+    d = counts.size
+    if d <= r:
+        return np.argsort(-counts, kind="stable")
+    t = np.partition(counts, d - r)[d - r]
+    greater = np.flatnonzero(counts > t)
+    need = r - greater.size
+    ties = []
+    for b0 in range(0, d, _BLOCK):
+        if need <= 0:
+            break
+        idx = np.flatnonzero(counts[b0 : b0 + _BLOCK] == t)[:need] + b0
+        ties.append(idx)
+        need -= idx.size
+    cand = np.concatenate([greater, *ties])
+    return cand[np.argsort(-counts[cand], kind="stable")]
 
 
 def _union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -1663,31 +1699,51 @@ def _union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.insert(a, np.searchsorted(a, new), new)
 
 
-def _stack_rows(parts: list, n_cols: int):
-    """``scipy.sparse.vstack(parts, format="csr")`` for CSR blocks, consuming ``parts``: each
-    kind of array is concatenated and the blocks' copies released before the next, so at most
-    one kind exists twice."""
-    from scipy.sparse import csr_matrix
+@dataclass(frozen=True)
+class CountRows:
+    """Per-document sparse counts, compactly: CSR arrays with uint16 column indices where the
+    columns fit (the DSIR buckets) and uint16 counts where the counts fit; :meth:`tocsr` gives
+    the ``scipy.sparse.csr_matrix``."""
 
-    n_rows = sum(p.shape[0] for p in parts)
-    offsets = np.cumsum([0] + [p.nnz for p in parts])
-    indptr = np.concatenate([[0]] + [p.indptr[1:].astype(np.int64) + o for p, o in zip(parts, offsets[:-1])])
-    pieces = [(p.indices, p.data) for p in parts]
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+    @property
+    def nnz(self) -> int:
+        return int(self.data.size)
+
+    def tocsr(self):
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((self.data, self.indices.astype(np.int32), self.indptr), shape=self.shape)
+
+
+def _compact(m, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """A CSR block as (row lengths, column indices, counts, rows), in the narrowest types."""
+    col_type = np.uint16 if n_cols <= 2**16 else np.int32
+    data_type = np.uint16 if not m.nnz or m.data.max() < 2**16 else np.uint32
+    return np.diff(m.indptr), m.indices.astype(col_type), m.data.astype(data_type), m.shape[0]
+
+
+def _stack_rows(parts: list, n_cols: int) -> CountRows:
+    """Row blocks from :func:`_compact` stacked as one :class:`CountRows`, consuming ``parts``
+    (each kind of array is concatenated in turn and its pieces released)."""
+    n_rows = sum(p[3] for p in parts)
+    lengths = [p[0] for p in parts]
+    indices = [p[1] for p in parts]
+    data = [p[2] for p in parts]
     parts.clear()
-    indices = np.concatenate([i for i, _ in pieces])
-    pieces = [d for _, d in pieces]
-    data = np.concatenate(pieces)
-    del pieces
+    indptr = np.zeros(n_rows + 1, np.int64)
+    if n_rows:
+        np.cumsum(np.concatenate(lengths), out=indptr[1:])
+    del lengths
+    indices = np.concatenate(indices) if indices else np.zeros(0, np.int32)
+    data = np.concatenate(data) if data else np.zeros(0, np.uint16)
     if indptr[-1] < 2**31:
         indptr = indptr.astype(np.int32)
-    return csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
-
-
-def _narrow(m):
-    """``m`` with uint16 data when every count fits."""
-    if m.nnz and m.data.max() < 2**16:
-        m.data = m.data.astype(np.uint16)
-    return m
+    return CountRows(indptr, indices, data, (n_rows, n_cols))
 
 
 def _sparse_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype=np.float64):
