@@ -47,7 +47,7 @@ def timed(fn):
 def ours_end_to_end(path):
     toks, vocab = _tokenize_all([read_corpus(path)])
     counter = _Counter(vocab)
-    return [c[:2] for c in counter.count_many(toks[0], NS)]
+    return [counter.count(toks[0], n, positions=False)[:2] for n in NS]
 
 
 def sixteen_k(texts: list[str]) -> list[str]:
@@ -73,7 +73,7 @@ def at_16k(texts: list[str]) -> None:
     tc = toks[0]
     words = int(tc.codes.size)
     counter = _Counter(vocab)
-    _, t_count = step(lambda: counter.count_many(tc, (1, 2, 3, 4)))
+    _, t_count = step(lambda: [counter.count(tc, n, positions=False) for n in NS])
     sh, t_sh = step(lambda: shingle_hashes(counter.word_hashes[tc.codes], tc.lengths))
     _, t_nd = step(lambda: near_duplicate_rate(sh))
 
@@ -95,7 +95,7 @@ def at_16k(texts: list[str]) -> None:
     print(f"  analyze_ngrams (exact, all metrics)   {t_all:7.2f} s")
     for name, dt in (
         ("tokenise + vocabulary", t_tok),
-        ("count n = 1..4 (threads)", t_count),
+        ("count n = 1..4", t_count),
         ("shingle hashes", t_sh),
         ("near-duplicates (MinHash + LSH)", t_nd),
         ("compression, 1 thread", t_c1),
@@ -123,18 +123,11 @@ def main() -> None:
         t0 = time.perf_counter()
         total = 0
         for n in NS:
-            _, counts, _, _ = counter.count(toks[0], n)
+            _, counts, _, _ = counter.count(toks[0], n, positions=False)
             total += int(counts.sum())
         best = min(best, time.perf_counter() - t0)
     print(f"corpus: {len(texts)} documents, {toks[0].codes.size:,} words, {total:,} n-grams (n=1..4)")
     print(f"counting step only, one thread: {best:.3f} s = {total / best / 1e6:.1f} M n-grams/s per core")
-    dt = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        counter.count_many(toks[0], NS)
-        dt = min(dt, time.perf_counter() - t0)
-    print(f"counting step, orders in parallel threads: {dt:.3f} s = {total / dt / 1e6:.1f} M n-grams/s")
-
     rows = []
     _, dt, mem = timed(lambda: ours_end_to_end(path))
     rows.append(("toedit-stats count (read+tokenise+count)", dt, mem))

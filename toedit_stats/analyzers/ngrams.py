@@ -875,7 +875,7 @@ def _tokenize_all(corpora: Sequence[Corpus]):
 _BLOCK = 1 << 20  # elements per block of the blocked array passes
 _DOC_BLOCK = 1 << 18  # words per run of documents for the bootstrap's per-document counts
 _HASH_BLOCK = 1 << 16  # new n-grams hashed into DSIR buckets at a time
-PARALLEL_WORDS = 4_000_000  # count_many counts orders in parallel threads up to this many words
+PARALLEL_WORDS = 4_000_000  # corpora are counted in parallel threads up to this many words in all
 
 
 def _runs(s: np.ndarray, valid: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -1072,21 +1072,6 @@ class _Counter:
         if valid == 0:
             return np.zeros(0, np.uint64), np.zeros(0, np.int64)
         return _runs(k, valid)
-
-    def count_many(self, tc: _Tokenized, orders: Sequence[int], positions: Sequence[int] = ()) -> list[tuple]:
-        """:meth:`count` for several orders (all keys and starts kept for those in
-        ``positions``), in threads (numpy's sort releases the GIL) while the corpus is under
-        :data:`PARALLEL_WORDS` words; above, one order at a time, so that the peak memory is one
-        order's."""
-        workers = min(len(orders), worker_threads()) if tc.codes.size <= PARALLEL_WORDS else 1
-
-        def one(n: int) -> tuple:
-            return self.count(tc, n, n in positions)
-
-        if workers <= 1 or tc.codes.size < 100_000:
-            return [one(n) for n in orders]
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(one, orders))
 
     def decode(self, tc: _Tokenized, n: int, all_keys, starts, top_keys) -> list[str]:
         """Text of each key in ``top_keys``: exact keys are base-``V`` numbers of their word ids,
