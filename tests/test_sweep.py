@@ -17,6 +17,8 @@ from toedit_stats.errors import ConfigError
 from toedit_stats.lm.fake import FakeLM
 
 FAST_ANALYZERS = ["ngrams", "tokens", "lengths"]
+# the CLI tests' small run: two cheap analyzers, 8 documents, 50 bootstrap replicates
+SMALL_RUN = ("--analyzers", "lengths,tokens", "--limit", "8", "--bootstrap", "50")
 
 
 @pytest.fixture(scope="module")
@@ -183,18 +185,7 @@ def test_sweep_cli(tmp_path, sample_human, sample_synthetic):
     def run(*args):
         return CliRunner().invoke(main, [*sweep_fake, *args])
 
-    r = run(
-        "--grid",
-        "p=0.5,0.99",
-        "--analyzers",
-        "lengths,tokens",
-        "--limit",
-        "8",
-        "--bootstrap",
-        "50",
-        "-o",
-        str(out),
-    )
+    r = run("--grid", "p=0.5,0.99", *SMALL_RUN, "-o", str(out))
     assert r.exit_code == 0, r.output
     assert {p.name for p in out.iterdir()} == {"sweep.json", "sweep.csv", "sweep_effects.csv", "frontier.png"}
     r = run("--grid", "k=0")
@@ -227,22 +218,8 @@ def test_sweep_embeds_each_text_once(pair):
 
 def test_report_with_a_small_sweep(tmp_path, sample_human, sample_synthetic):
     out = tmp_path / "rep"
-    args = [
-        "report",
-        str(sample_human),
-        str(sample_synthetic),
-        "--model",
-        "fake",
-        "--analyzers",
-        "lengths,tokens",
-        "--limit",
-        "8",
-        "--bootstrap",
-        "50",
-        "--quiet",
-        "-o",
-        str(out),
-    ]
+    args = ["report", str(sample_human), str(sample_synthetic), "--model", "fake", *SMALL_RUN, "--quiet"]
+    args += ["-o", str(out)]
     r = CliRunner().invoke(main, [*args, "--sweep"])
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())

@@ -993,21 +993,32 @@ class _Counter:
         m = N - n + 1
         valid = remaining[:m] >= n
         del remaining
-        if self.exact(n):
-            dtype = np.uint32 if self.V**n < 2**32 else np.uint64
-            k = codes[:m].astype(dtype)
-            V = dtype(self.V)
-            for j in range(1, n):
-                k *= V
-                k += codes[j : m + j].astype(dtype)
-        else:
-            k = codes[:m].astype(np.uint64)
-            for j in range(1, n):
-                k = (k ^ (k >> np.uint64(29))) * _MIX + codes[j : m + j].astype(np.uint64)
+        k = self.window_keys(codes, n)
         if not positions:
             return k[valid], None
         starts = np.flatnonzero(valid)
         return k[valid], starts
+
+    def key_type(self, n: int) -> type:
+        """uint32 for exact keys that fit, else uint64."""
+        return np.uint32 if self.exact(n) and self.V**n < 2**32 else np.uint64
+
+    def window_keys(self, codes: np.ndarray, n: int) -> np.ndarray:
+        """The key of every window of ``n`` consecutive word ids of ``codes`` (documents are not
+        looked at): exact keys are the base-``V`` numbers of the ids (:meth:`key_type`), others
+        a 64-bit mix (:func:`mix_windows`)."""
+        if not self.exact(n):
+            return mix_windows(codes.astype(np.uint64), n)
+        m = codes.size - n + 1
+        dtype = self.key_type(n)
+        if m <= 0:
+            return np.zeros(0, dtype)
+        k = codes[:m].astype(dtype)
+        V = dtype(self.V)
+        for j in range(1, n):
+            k *= V
+            k += codes[j : m + j].astype(dtype)
+        return k
 
     def count(
         self, tc: _Tokenized, n: int, positions: bool = True
@@ -1032,7 +1043,7 @@ class _Counter:
 
     def _count_lean(self, tc: _Tokenized, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Distinct n-gram keys and counts with one key array as the only large buffer: keys
-        built in place block by block, windows that cross a document boundary set to the key
+        written block by block (:meth:`window_keys`), windows that cross a document boundary set to the key
         type's maximum (which no valid key takes) and sorted to the end, then the distinct keys
         compacted into the front of the same buffer."""
         codes = tc.codes
@@ -1040,25 +1051,14 @@ class _Counter:
         m = N - n + 1
         if m <= 0:
             return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-        exact = self.exact(n)
-        dtype = np.uint32 if exact and self.V**n < 2**32 else np.uint64
+        dtype = self.key_type(n)
         top = np.iinfo(dtype).max
         k = np.empty(m, dtype)
-        V = dtype(self.V)
         for b0 in range(0, m, _BLOCK):
             b1 = min(m, b0 + _BLOCK)
             kb = k[b0:b1]
-            kb[:] = codes[b0:b1]
-            for j in range(1, n):
-                nxt = codes[b0 + j : b1 + j]
-                if exact:
-                    kb *= V
-                    kb += nxt.astype(dtype)
-                else:
-                    kb ^= kb >> np.uint64(29)
-                    kb *= _MIX
-                    kb += nxt.astype(dtype)
-            if not exact:  # the sentinel stays free: a hash equal to it moves one down
+            kb[:] = self.window_keys(codes[b0 : b1 + n - 1], n)
+            if not self.exact(n):  # the sentinel stays free: a hash equal to it moves one down
                 kb[kb == top] = top - 1
         # a window starting at one of a document's last n - 1 words crosses its end
         ends = np.cumsum(tc.lengths)
@@ -1208,6 +1208,18 @@ def shingle_hashes(h: np.ndarray, lengths: np.ndarray, k: int = 5) -> list[np.nd
     return list(iter_shingle_hashes(np.asarray(h, np.uint64), None, lengths, k))
 
 
+def document_runs(lengths: np.ndarray, words: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(d0, d1, w0, w1)``: consecutive runs of documents ``d0..d1-1`` of about ``words``
+    words in all (at least one document each), and their word span ``w0:w1``."""
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    d0 = 0
+    while d0 < len(lengths):
+        d1 = max(d0 + 1, int(np.searchsorted(ends, starts[d0] + words, side="right")))
+        yield d0, d1, int(starts[d0]), int(ends[d1 - 1])
+        d0 = d1
+
+
 def iter_shingle_hashes(
     word_hash: np.ndarray, codes: np.ndarray | None, lengths: np.ndarray, k: int = 5
 ) -> Iterator[np.ndarray]:
@@ -1215,24 +1227,19 @@ def iter_shingle_hashes(
     :data:`_BLOCK` words: the word hashes are ``word_hash[codes]`` (or ``word_hash`` itself when
     ``codes`` is ``None``), never materialised for the whole corpus."""
     lengths = np.asarray(lengths, np.int64)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
     mask32 = np.uint64(0xFFFFFFFF)
-    d0 = 0
-    while d0 < lengths.size:
-        # documents d0..d1-1: about _BLOCK words (at least one document)
-        d1 = max(d0 + 1, int(np.searchsorted(ends, starts[d0] + _BLOCK, side="right")))
-        w0, w1 = int(starts[d0]), int(ends[d1 - 1])
+    for d0, d1, w0, w1 in document_runs(lengths, _BLOCK):
         h = word_hash[w0:w1] if codes is None else word_hash[codes[w0:w1]]
         keys = mix_windows(h, k) & mask32
-        for s0, ln in zip((starts[d0:d1] - w0).tolist(), lengths[d0:d1].tolist()):
+        s0 = 0
+        for ln in lengths[d0:d1].tolist():
             if ln >= k:
                 yield keys[s0 : s0 + ln - k + 1]
             elif ln > 0:
                 yield mix_windows(h[s0 : s0 + ln], ln) & mask32
             else:
                 yield np.zeros(1, np.uint64)
-        d0 = d1
+            s0 += ln
 
 
 def near_duplicate_rate(
@@ -1608,27 +1615,17 @@ def _contributions(
         else np.zeros(0, np.int16)
     )
     bigram_bucket = counter.buckets(2, uniq) if uniq.size else np.zeros(0, np.int16)
-    exact, V = counter.exact(2), np.uint64(counter.V)
 
     def blocks(tc: _Tokenized):
         """Per run of documents: (rows, codes, word rows, bigram rows, bigram columns)."""
-        ends = np.cumsum(tc.lengths)
-        starts = ends - tc.lengths
-        d0 = 0
-        while d0 < tc.documents:
-            d1 = max(d0 + 1, int(np.searchsorted(ends, starts[d0] + _DOC_BLOCK, side="right")))
-            codes = tc.codes[starts[d0] : ends[d1 - 1]].astype(np.uint64)
+        for d0, d1, w0, w1 in document_runs(tc.lengths, _DOC_BLOCK):
+            codes = tc.codes[w0:w1]
             doc = np.repeat(np.arange(d1 - d0, dtype=np.int32), tc.lengths[d0:d1])
             same = doc[:-1] == doc[1:]  # the bigram at each position stays in its document
-            if exact:
-                k = codes[:-1] * V + codes[1:]
-            else:  # the hashed keys of _Counter.keys
-                k = (codes[:-1] ^ (codes[:-1] >> np.uint64(29))) * _MIX + codes[1:]
             bdoc = doc[:-1][same]
-            cols = np.searchsorted(uniq, k[same]).astype(np.int32)
-            del k, same
+            cols = np.searchsorted(uniq, counter.window_keys(codes, 2)[same]).astype(np.int32)
+            del same
             yield d1 - d0, codes, doc, bdoc, cols
-            d0 = d1
 
     out = {}
     for tc in toks:
@@ -1641,7 +1638,7 @@ def _contributions(
         for rows, codes, doc, bdoc, cols in blocks(tc):
             # unigram and bigram bucket counts built apart and added
             shape = (rows, N_BUCKETS)
-            buckets = _sparse_counts(doc, word_bucket[codes.astype(np.int64)], shape, np.uint32)
+            buckets = _sparse_counts(doc, word_bucket[codes], shape, np.uint32)
             if cols.size:
                 buckets = buckets + _sparse_counts(bdoc, bigram_bucket[cols], shape, np.uint32)
             parts.append(_compact(buckets, N_BUCKETS))
@@ -1742,14 +1739,8 @@ def _sparse_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], d
         return csr_matrix(shape, dtype=dtype)
     key = rows.astype(np.uint64) * np.uint64(n_cols) + cols.astype(np.uint64)
     key.sort()
-    flag = np.empty(key.size, bool)
-    flag[0] = True
-    np.not_equal(key[1:], key[:-1], out=flag[1:])
-    first = np.flatnonzero(flag)
-    del flag
-    counts = np.diff(np.append(first, key.size)).astype(dtype)
-    distinct = key[first]
-    del key
+    distinct, counts = _runs(key)
+    counts = counts.astype(dtype)
     row = distinct // np.uint64(n_cols)
     indptr = np.searchsorted(row, np.arange(n_rows + 1, dtype=np.uint64)).astype(np.int64)
     col = (distinct - row * np.uint64(n_cols)).astype(np.int32 if n_cols < 2**31 else np.int64)
