@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from ._version import __version__
+from .corpus import MAX_RECORD_BYTES
 from .errors import ConfigError, InputError, ToeditError
 
 # ---------------------------------------------------------------------------------------------
@@ -52,8 +53,8 @@ class _Group(click.Group):
             where = f"{exc.filename}: " if exc.filename else ""
             _error_line(f"{where}{exc.strerror or exc}")
             ctx.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see main)
+            click.echo("interrupted" + (f"; {exc}" if str(exc) else ""), err=True)
             ctx.exit(130)
 
 
@@ -134,6 +135,13 @@ def corpus_options(fn: Callable) -> Callable:
             show_default=True,
             help="With --skip-bad, fail anyway when more than this fraction of records is bad.",
         ),
+        click.option(
+            "--max-record-bytes",
+            type=click.IntRange(min=1),
+            default=MAX_RECORD_BYTES,
+            show_default=True,
+            help="A record (JSONL line, .txt document) longer than this many bytes is a bad record.",
+        ),
     ]
     for opt in reversed(options):
         fn = opt(fn)
@@ -177,6 +185,7 @@ _CORPUS_KEYS = (
     "utf8_errors",
     "skip_bad",
     "max_bad_fraction",
+    "max_record_bytes",
 )
 
 
@@ -215,6 +224,7 @@ def open_corpora(paths: Sequence[str], opts: dict[str, Any], *, default_names: S
                 errors=o["utf8_errors"],
                 skip_bad=o["skip_bad"],
                 max_bad_fraction=o["max_bad_fraction"],
+                max_record_bytes=o.get("max_record_bytes", MAX_RECORD_BYTES),
             )
         )
     _dedupe_names(corpora)
@@ -246,7 +256,7 @@ def check_result_dir(output: str | None, overwrite: bool, corpora: Sequence[Any]
         from ._io import check_output_location
 
         inputs = [p for c in corpora for p in c.paths]
-        check_output_location(output, directory=True, overwrite=overwrite, inputs=inputs)
+        check_output_location(output, directory=True, overwrite=overwrite, inputs=inputs, replace=False)
 
 
 def show_table(frame, title: str | None = None) -> None:
@@ -290,6 +300,13 @@ def main(threads: int | None = None) -> None:
 
     Start with `toedit-stats report HUMAN SYNTHETIC`; every analyzer also runs on its own.
     """
+    import signal
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: temp files removed, work kept
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, terminated)
     if threads is not None:
         from ._threads import set_threads
 
@@ -652,7 +669,7 @@ def report_work_dir(out, settings: dict, inputs: list, *, resume: bool, overwrit
     import shutil
     from pathlib import Path
 
-    from ._io import atomic_write_text, dumps
+    from ._io import atomic_write_text, dumps, make_work_dir, read_marker, work_lock
     from ._provenance import file_facts
     from .editing.job import _fingerprint, config_differences
 
@@ -661,7 +678,13 @@ def report_work_dir(out, settings: dict, inputs: list, *, resume: bool, overwrit
     fp = _fingerprint(config)
     manifest = work / "manifest.json"
     if work.exists():
+        if not work.is_dir() or read_marker(work) is None:
+            raise ConfigError(
+                f"{work} exists and was not written by toedit-stats; move it away or choose another -o"
+            )
         if overwrite:
+            with work_lock(work):  # not while another run uses it
+                pass
             shutil.rmtree(work)
         elif not resume:
             raise ConfigError(
@@ -680,7 +703,7 @@ def report_work_dir(out, settings: dict, inputs: list, *, resume: bool, overwrit
                     + ("; ".join(changed) if changed else "inputs or options changed")
                     + "); rerun with the same ones, or pass --overwrite to start over"
                 )
-    work.mkdir(parents=True, exist_ok=True)
+    make_work_dir(work)
     atomic_write_text(manifest, dumps({"fingerprint": fp, "config": config}) + "\n")
     return work
 
@@ -831,7 +854,7 @@ def _report_command() -> click.Command:
         """Compare HUMAN with SYNTHETIC and its ToEdit variant; write report.html and metrics.json."""
         from pathlib import Path
 
-        from ._io import check_output_location
+        from ._io import check_output_location, work_lock
         from .report import Report
 
         # what decides the report's numbers: a resumed run must have the same (before opts are consumed)
@@ -878,6 +901,8 @@ def _report_command() -> click.Command:
 
         fresh = overwrite or not Path(str(out) + ".parts").exists()
         work = report_work_dir(out, settings, paths, resume=resume, overwrite=overwrite)
+        lock = work_lock(work)
+        lock.__enter__()  # held until the report is saved (released by the process's end at the latest)
         try:
             default_names = ["human", "synthetic", "edited"][: len(paths)]
             wheres = list(opts.get("where") or ())
@@ -909,8 +934,14 @@ def _report_command() -> click.Command:
             # a mistake in the command or the input, not an interruption: nothing worth resuming
             if fresh:
                 shutil.rmtree(work, ignore_errors=True)
+            lock.__exit__(None, None, None)
             raise
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(
+                f"the scores done so far are kept in {work}: run the same command with --resume to continue"
+            ) from None
         shutil.rmtree(work, ignore_errors=True)  # the report is complete: its work folder goes
+        lock.__exit__(None, None, None)
         if not quiet:
             frame = result.summary_frame()
             if not frame.empty:
@@ -982,19 +1013,24 @@ def edit(input_path, output, quiet, engine, ray_address, ray_actors, ray_gpus, *
     (corpus,) = open_corpora([input_path], opts)
     check_edit_output(output, list(corpus.paths), resume=opts["resume"], overwrite=opts["overwrite"])
     ray = ray_engine(engine, lm_config, ray_address, ray_actors, ray_gpus)
-    result = run_edit_job(
-        corpus,
-        output,
-        model=lm_config if ray is not None else lm_config.load(),  # Ray actors load their own
-        config=cfg,
-        shard=(i, n),
-        resume=opts.pop("resume"),
-        audit_positions=opts.pop("audit_positions"),
-        chunk_docs=opts.pop("chunk_docs"),
-        progress=progress_enabled(quiet),
-        overwrite=opts.pop("overwrite"),
-        engine=ray,
-    )
+    try:
+        result = run_edit_job(
+            corpus,
+            output,
+            model=lm_config if ray is not None else lm_config.load(),  # Ray actors load their own
+            config=cfg,
+            shard=(i, n),
+            resume=opts.pop("resume"),
+            audit_positions=opts.pop("audit_positions"),
+            chunk_docs=opts.pop("chunk_docs"),
+            progress=progress_enabled(quiet),
+            overwrite=opts.pop("overwrite"),
+            engine=ray,
+        )
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"the chunks done so far are kept in {output}.parts: run the same command with --resume to continue"
+        ) from None
     t = result.totals
     if ray is not None:
         if not quiet:
@@ -1223,9 +1259,11 @@ def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def select_cmd(corpus, reference, n, method, output, overwrite, **opts):
     """DSIR importance resampling: N documents of CORPUS that look like REFERENCE (seeded)."""
+    from pathlib import Path
+
     import numpy as np
 
-    from ._io import atomic_write_text, dumps
+    from ._io import publish_with_manifest
     from ._provenance import file_facts, file_sha256
     from .corpus import output_format, write_records
     from .selection import dsir_features, dsir_log_weights, gumbel_top_k
@@ -1238,29 +1276,38 @@ def select_cmd(corpus, reference, n, method, output, overwrite, **opts):
     from ._io import check_output_location
 
     check_output_location(output, overwrite=overwrite, inputs=[corpus, reference])
+    # the manifest is an output too (one without its output beside it is a killed run's: replaced)
+    manifest_path = f"{output}.manifest.json"
+    check_output_location(
+        manifest_path, overwrite=overwrite or not Path(output).exists(), inputs=[corpus, reference]
+    )
     seed = opts["seed"]
     src, ref = open_corpora([corpus, reference], opts)
     docs = list(src)
     weights = dsir_log_weights(dsir_features([d.text for d in docs]), dsir_features([d.text for d in ref]))
     chosen = gumbel_top_k(weights, n, seed=seed)
     records = [{**docs[i].metadata, src.text_field: docs[i].text, src.id_field: docs[i].id} for i in chosen]
-    write_records(records, output)
-    manifest = {
-        "method": method,
-        "n": len(chosen),
-        "of": len(docs),
-        "seed": seed,
-        "features": "hashed unigrams and bigrams, 10,000 buckets (DSIR)",
-        "inputs": {
-            "corpus": [file_facts(f) for f in src.files],
-            "reference": [file_facts(f) for f in ref.files],
-        },
-        "output_sha256": file_sha256(output),
-        "log_weight_quantiles": {q: float(np.quantile(weights, q)) for q in (0.05, 0.5, 0.95)}
-        if len(weights)
-        else {},
-    }
-    atomic_write_text(f"{output}.manifest.json", dumps(manifest) + "\n")
+    fmt = output_format(output)
+
+    def manifest(tmp):
+        return {
+            "method": method,
+            "n": len(chosen),
+            "of": len(docs),
+            "seed": seed,
+            "features": "hashed unigrams and bigrams, 10,000 buckets (DSIR)",
+            "inputs": {
+                "corpus": [file_facts(f) for f in src.files],
+                "reference": [file_facts(f) for f in ref.files],
+            },
+            "output_sha256": file_sha256(tmp),
+            "log_weight_quantiles": {q: float(np.quantile(weights, q)) for q in (0.05, 0.5, 0.95)}
+            if len(weights)
+            else {},
+        }
+
+    # the manifest first, the selection renamed into place last: both appear, or neither
+    publish_with_manifest(output, lambda tmp: write_records(records, tmp, fmt=fmt), manifest)
     click.echo(f"selected {len(chosen)} of {len(docs)} documents -> {output}", err=True)
 
 

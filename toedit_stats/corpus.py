@@ -91,7 +91,10 @@ class ReadStats:
     empty included); ``skipped_empty`` empty-string texts; ``skipped_bad`` bad records
     (``skip_bad=True``); ``replaced_utf8`` records whose invalid UTF-8 was replaced
     (``errors="replace"``); ``filtered`` records that did not match ``where``;
-    ``bad_examples`` the first few bad-record messages.
+    ``nonfinite_null`` numbers in the records that were NaN or infinite (``NaN``, ``Infinity``
+    in JSON Lines, which RFC 8259 JSON does not allow; NaN in parquet columns): read as ``null``
+    so that every JSON written from the records is valid; ``bad_examples`` the first few
+    bad-record messages.
     """
 
     documents: int = 0
@@ -100,6 +103,7 @@ class ReadStats:
     skipped_bad: int = 0
     replaced_utf8: int = 0
     filtered: int = 0
+    nonfinite_null: int = 0
     sampled_from: int | None = None
     bad_examples: list[str] = field(default_factory=list)
     where_values: dict[str, Counter] = field(default_factory=dict, repr=False)
@@ -112,6 +116,7 @@ class ReadStats:
             "skipped_bad": self.skipped_bad,
             "replaced_utf8": self.replaced_utf8,
             "filtered": self.filtered,
+            "nonfinite_null": self.nonfinite_null,
             "sampled_from": self.sampled_from,
         }
 
@@ -285,36 +290,96 @@ class _Truncated(Exception):
         self.kind = kind
 
 
-def _lines_from_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+#: the longest record (one JSONL line, one .txt document) read, in bytes: a longer one is a bad
+#: record, so that one unbounded line (``/dev/zero``, a file with no newline) cannot take all memory
+MAX_RECORD_BYTES = 256 * 1024 * 1024
+
+
+class TooLong:
+    """Stands, in a stream of lines, for a line longer than the cap (its content is not kept)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+
+_too_long = TooLong
+
+
+def _lines_from_chunks(chunks: Iterable[bytes], cap: int = MAX_RECORD_BYTES) -> Iterator[bytes | TooLong]:
     rest = b""
+    skipping = 0  # bytes of an over-long line dropped so far (0: not in one)
     for chunk in chunks:
         buf = rest + chunk
         parts = buf.split(b"\n")
         rest = parts.pop()
-        yield from parts
-    if rest:
+        for part in parts:
+            if skipping:
+                yield _too_long(skipping + len(part))
+                skipping = 0
+            elif len(part) > cap:
+                yield _too_long(len(part))
+            else:
+                yield part
+        if len(rest) > cap or (skipping and rest):
+            skipping += len(rest)
+            rest = b""
+    if skipping:
+        yield _too_long(skipping + len(rest))
+    elif rest:
         yield rest
 
 
-def _raw_lines(path: Path) -> Iterator[bytes]:
-    """Lines of a possibly compressed file, without their newline; raises _Truncated."""
+def _bounded_lines(fh: Any, cap: int) -> Iterator[bytes | TooLong]:
+    """Lines of a binary file object without their newline, none held beyond ``cap`` bytes."""
+    while True:
+        line = fh.readline(cap + 1)
+        if not line:
+            return
+        if len(line) > cap and not line.endswith(b"\n"):
+            size = len(line)
+            while True:  # drop the rest of the line, in bounded pieces
+                more = fh.readline(1 << 20)
+                size += len(more)
+                if not more or more.endswith(b"\n"):
+                    break
+            yield _too_long(size)
+            continue
+        yield line.rstrip(b"\n")
+
+
+def _raw_lines(path: Path, cap: int = MAX_RECORD_BYTES) -> Iterator[bytes | TooLong]:
+    """Lines of a possibly compressed file, without their newline; raises _Truncated. A line
+    longer than ``cap`` bytes comes as a :class:`TooLong` (its content is not kept)."""
     name = path.name.lower()
     if name.endswith(".gz"):
         try:
             with gzip.open(path, "rb") as fh:
-                for line in fh:
-                    yield line.rstrip(b"\n")
+                yield from _bounded_lines(fh, cap)
         except EOFError:
             raise _Truncated("gzip") from None
         except (gzip.BadGzipFile, zlib.error) as exc:
             raise InputError(f"corrupt gzip stream ({exc})", path=path) from None
     elif name.endswith(".zst"):
-        for line in _lines_from_chunks(_zstd_chunks(path)):
-            yield line
+        yield from _lines_from_chunks(_zstd_chunks(path), cap)
     else:
         with open(path, "rb") as fh:
-            for line in fh:
-                yield line.rstrip(b"\n")
+            yield from _bounded_lines(fh, cap)
+
+
+def _special_kind(path: Path) -> str:
+    """What a path that is neither a regular file nor a folder is, in words."""
+    import stat
+
+    mode = path.stat().st_mode
+    for test, word in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return word
+    return "a special file"
 
 
 def _line_of_byte(data: bytes, offset: int) -> int:
@@ -327,6 +392,32 @@ class _Reader:
     def __init__(self, corpus: Corpus):
         self.c = corpus
         self.replaced = 0
+        self.nonfinite = 0
+
+    def _nonfinite_constant(self, _name: str) -> None:
+        """``NaN``/``Infinity``/``-Infinity`` in JSON Lines: not JSON (RFC 8259); read as null."""
+        self.nonfinite += 1
+        return None
+
+    def nonfinite_to_null(self, value: Any) -> Any:
+        """``value`` with NaN and infinite floats (at any depth) as ``None``, counted."""
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                self.nonfinite += 1
+                return None
+            return value
+        if isinstance(value, dict):
+            return {k: self.nonfinite_to_null(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.nonfinite_to_null(v) for v in value]
+        return value
+
+    def too_long(self, size: int, line: int) -> _BadRecord:
+        cap = self.c.max_record_bytes
+        return _BadRecord(
+            f"record of {size:,} bytes is longer than the limit of {cap:,} bytes (--max-record-bytes)",
+            line,
+        )
 
     def decode(self, raw: bytes, line: int, *, whole_file: bool = False) -> str:
         if line == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (Windows tools)
@@ -381,13 +472,16 @@ class _Reader:
     def jsonl(self, path: Path) -> Iterator[tuple[int, Any]]:
         lineno = 0
         try:
-            for lineno, raw in enumerate(_raw_lines(path), start=1):
+            for lineno, raw in enumerate(_raw_lines(path, self.c.max_record_bytes), start=1):
+                if isinstance(raw, TooLong):
+                    yield lineno, self.too_long(raw.size, lineno)
+                    continue
                 if not raw.strip():
                     continue
                 try:
                     text = self.decode(raw.rstrip(b"\r"), lineno)
                     try:
-                        rec = json.loads(text)
+                        rec = json.loads(text, parse_constant=self._nonfinite_constant)
                     except json.JSONDecodeError as exc:
                         raise _BadRecord(f"invalid JSON ({exc.msg} at column {exc.colno})", lineno) from None
                     except RecursionError:
@@ -428,7 +522,7 @@ class _Reader:
                     for c in json_cols:  # columns write_records stored as JSON text
                         if rec.get(c) is not None:
                             rec[c] = json.loads(rec[c])
-                    yield row, rec
+                    yield row, self.nonfinite_to_null(rec)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"not a readable parquet file ({exc})", path=path) from None
 
@@ -436,6 +530,10 @@ class _Reader:
         field_name = self.c.text_field
         mode = self.c.txt_mode
         if mode == "file":
+            size = path.stat().st_size
+            if size > self.c.max_record_bytes:
+                yield 1, self.too_long(size, 1)
+                return
             raw = path.read_bytes()
             try:
                 text = self.decode(raw, 1, whole_file=True)
@@ -447,7 +545,10 @@ class _Reader:
         block: list[str] = []
         start = 0
         with open(path, "rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
+            for lineno, raw in enumerate(_bounded_lines(fh, self.c.max_record_bytes), start=1):
+                if isinstance(raw, TooLong):
+                    yield lineno, self.too_long(raw.size, lineno)
+                    continue
                 try:
                     line = self.decode(raw.rstrip(b"\n").rstrip(b"\r"), lineno)
                 except _BadRecord as bad:
@@ -545,6 +646,7 @@ class Corpus:
         skip_bad: bool = False,
         max_bad_fraction: float = 0.01,
         keep_empty: bool = False,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ):
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -562,6 +664,9 @@ class Corpus:
                 raise ConfigError(f"{label} must be a positive integer, got {value}")
         if not 0.0 <= max_bad_fraction <= 1.0:
             raise ConfigError(f"max_bad_fraction must be in [0, 1], got {max_bad_fraction}")
+        if not isinstance(max_record_bytes, int) or max_record_bytes < 1:
+            raise ConfigError(f"max_record_bytes must be a positive integer, got {max_record_bytes!r}")
+        self.max_record_bytes = max_record_bytes
         self.where = parse_where(where)
         self.name = name or _default_name(self.paths[0], self.where)
         self.text_field = text_field
@@ -597,6 +702,11 @@ class Corpus:
         for root in self.paths:
             if not root.exists():
                 raise InputError("no such file or directory", path=root)
+            if not root.is_dir() and not root.is_file():
+                raise InputError(
+                    f"not a regular file ({_special_kind(root)}); give a file or a folder of files",
+                    path=root,
+                )
             if root.is_dir():
                 if self.format in ("auto", "hf") and _is_hf_dataset(root):
                     out.append((root, "hf", root.name))
@@ -698,9 +808,9 @@ class Corpus:
                 stats.documents += 1
                 yield Document(doc_id, text, meta, f"{path}:{lineno}")
                 if self.limit is not None and stats.documents >= self.limit:
-                    stats.replaced_utf8 = reader.replaced
+                    stats.replaced_utf8, stats.nonfinite_null = reader.replaced, reader.nonfinite
                     return
-        stats.replaced_utf8 = reader.replaced
+        stats.replaced_utf8, stats.nonfinite_null = reader.replaced, reader.nonfinite
         if final_check:
             self._final_check(stats)
 
@@ -819,6 +929,7 @@ def read_corpus(
     errors: Errors = "strict",
     skip_bad: bool = False,
     max_bad_fraction: float = 0.01,
+    max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> Corpus:
     """Open a corpus for streaming; nothing is read until it is iterated.
 
@@ -839,6 +950,8 @@ def read_corpus(
     errors : ``strict`` (invalid UTF-8 is a bad record) or ``replace`` (replaced, counted).
     skip_bad, max_bad_fraction : skip and count bad records, failing anyway when more than
         this fraction of records is bad.
+    max_record_bytes : a record (JSONL line, .txt document or line) longer than this many bytes
+        is a bad record (default 256 MiB), so that no single line can take unbounded memory.
 
     Raises
     ------
@@ -858,6 +971,7 @@ def read_corpus(
         errors=errors,
         skip_bad=skip_bad,
         max_bad_fraction=max_bad_fraction,
+        max_record_bytes=max_record_bytes,
     )
     corpus._resolve()  # fail fast on missing files and unknown extensions
     return corpus
@@ -916,12 +1030,20 @@ def write_records(
         else:
             with _open_writer(tmp, fmt) as fh:
                 for rec in records:
-                    fh.write(json.dumps(rec, ensure_ascii=False).encode("utf-8") + b"\n")
+                    fh.write(json_line(rec).encode("utf-8") + b"\n")
                     n += 1
     return n
 
 
 PARQUET_JSON_COLUMNS = b"toedit_stats.json_columns"
+
+
+def json_line(record: Any) -> str:
+    """One record as strict JSON (RFC 8259): a NaN or infinite number (possible only in records
+    built in Python: the readers read them as null) becomes ``null``, never ``NaN``."""
+    from ._io import finite
+
+    return json.dumps(finite(record), ensure_ascii=False, allow_nan=False)
 
 
 def _same(a: Any, b: Any) -> bool:

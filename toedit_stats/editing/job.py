@@ -48,13 +48,16 @@ from .._io import (
     atomic_write_bytes,
     atomic_write_text,
     check_free_space,
+    MARKER,
     check_output_location,
     dumps,
+    make_work_dir,
+    publish_with_manifest,
     remove_stale_temps,
 )
 from .._provenance import file_facts, file_sha256, package_versions
 from .._version import __version__
-from ..corpus import Corpus, Document, output_format, write_records
+from ..corpus import Corpus, Document, json_line, output_format, write_records
 from ..errors import ConfigError
 from ..progress import TokenProgress
 from .toedit import DAMAGE_CLASSES, EditConfig, EditedDocument, edit, resolve_target
@@ -157,7 +160,9 @@ def write_marker(parts: Path, entry: dict[str, Any]) -> None:
 
 def _clean_parts(parts: Path, keep: dict[int, dict[str, Any]]) -> None:
     """Remove everything in ``parts`` but the manifest and the files of ``keep``."""
-    names = {"manifest.json"} | {_chunk_name(c) for c in keep} | {_chunk_name(c) + ".done" for c in keep}
+    names = (
+        {"manifest.json", MARKER} | {_chunk_name(c) for c in keep} | {_chunk_name(c) + ".done" for c in keep}
+    )
     for p in parts.iterdir():
         if p.name in names:
             continue
@@ -236,6 +241,26 @@ def config_differences(old: Any, new: dict[str, Any], limit: int = 6) -> list[st
         if a.get(k) != b.get(k)
     ]
     return diffs[:limit] + ([f"… {len(diffs) - limit} more"] if len(diffs) > limit else [])
+
+
+def _check_resume_settings(parts: Path, config: dict[str, Any]) -> None:
+    """Refuse a resume whose settings (all but the model, which is known only once loaded)
+    differ from those of the run that left ``parts``."""
+    try:
+        old = json.loads((parts / "manifest.json").read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # nothing to compare yet: the full check runs after the model loads
+    if not isinstance(old, dict):
+        return
+    changed = config_differences(
+        {k: v for k, v in old.items() if k != "model"}, {k: v for k, v in config.items() if k != "model"}
+    )
+    if changed:
+        raise ConfigError(
+            f"{parts} was made with a different configuration (these settings differ: "
+            + "; ".join(changed)
+            + "); rerun with the same options, or delete it (or pass --overwrite) to start over"
+        )
 
 
 def edit_job_config(
@@ -361,6 +386,13 @@ def run_edit_job(
     # parts and the final output each hold about the shard's bytes
     check_free_space(out, 2 * shard_bytes)
 
+    if resume:  # a resume with other settings is refused before any model is loaded
+        _check_resume_settings(
+            parts,
+            edit_job_config(
+                corpus, None, config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions
+            ),
+        )
     if engine is None:
         lm = load_lm(model)
         check_k(lm, config)
@@ -416,7 +448,7 @@ def run_edit_job(
         done = _valid_chunks(parts, old, plan)
         _clean_parts(parts, done)
     _remove_job_temps(out, parts)
-    parts.mkdir(parents=True, exist_ok=True)
+    make_work_dir(parts)
 
     p_chosen = None
     if config.target_change_rate is not None:
@@ -499,14 +531,17 @@ def run_edit_job(
             if k == 0:
                 checkpoint("output-writing")  # the temp output exists, half-written
 
-    write_records(records(), out, fmt=fmt)
-    checkpoint("output-written")
-    manifest.update(
-        complete=True, totals=totals, input=read_stats, output=str(out), output_sha256=file_sha256(out)
-    )
-    if engine is not None:
-        manifest["engine"] = engine.manifest()
-    atomic_write_text(_final_manifest(out), dumps(manifest) + "\n")
+    def final_manifest(tmp: Path) -> dict[str, Any]:
+        checkpoint("output-written")
+        manifest.update(
+            complete=True, totals=totals, input=read_stats, output=str(out), output_sha256=file_sha256(tmp)
+        )
+        if engine is not None:
+            manifest["engine"] = engine.manifest()
+        return manifest
+
+    # the final manifest first, the output renamed into place last: both appear, or neither
+    publish_with_manifest(out, lambda tmp: write_records(records(), tmp, fmt=fmt), final_manifest)
     checkpoint("final-manifest-written")
     _finish_cleanup(out, parts)
     return EditJobResult(out, manifest, totals)
@@ -561,7 +596,7 @@ def _write_chunk(
     parts: Path, index: int, span: dict[str, Any], chunk: list[EditedDocument], text_field: str
 ) -> dict[str, Any]:
     name = _chunk_name(index)
-    lines = [json.dumps(ed.record(text_field), ensure_ascii=False) for ed in chunk]
+    lines = [json_line(ed.record(text_field)) for ed in chunk]
     data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
     atomic_write_bytes(parts / name, data)
     totals = edit_totals(chunk)

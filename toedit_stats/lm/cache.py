@@ -65,6 +65,13 @@ class CachedLM:
         z = self.store.get(ns, text_key(text))
         if z is None or any(f not in z for f in _FIELDS) or z["topk_ids"].shape[1] < top_k:
             return None
+        out = self._entry(z, doc_id, top_k)
+        observe = getattr(self.inner, "observe", None)
+        if observe is not None and self.directory is not None:  # read from disk: maybe another process's
+            observe(text, out)
+        return out
+
+    def _entry(self, z: dict[str, Any], doc_id: str, top_k: int) -> TokenScores:
         tki, tkl = z["topk_ids"][:, :top_k], z["topk_logprobs"][:, :top_k]
         if "topk_rows" in z:  # stored at selectable positions only (``topk_floor``)
             rows = z["topk_rows"]

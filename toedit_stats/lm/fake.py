@@ -51,6 +51,15 @@ class FakeLM:
     def token_text(self, token_ids: Sequence[int]) -> list[str]:
         return [self._vocab[int(t)] for t in token_ids]
 
+    def observe(self, text: str, scores: TokenScores) -> None:
+        """Learn the pieces of ``text`` from scores read back from a cache (another process
+        scored it): the fake model's vocabulary is built as it tokenises, so without this a
+        resumed job could not name the tokens of its cached documents."""
+        for i, (a, b) in zip(scores.token_ids.tolist(), scores.offsets.tolist()):
+            self._vocab.setdefault(int(i), text[a:b])
+        for j in range(max(scores.topk_ids.shape[1] if scores.topk_ids.ndim == 2 else 0, 0)):
+            self._id(f" pad{j}")
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [sum(1 for _ in _PIECE.finditer(t)) for t in texts]
 
