@@ -6,7 +6,9 @@ job's phase boundaries are checkpoints, so the tests can kill it exactly there a
 ``--resume`` recovers. ``TOEDIT_STATS_CRASH_SIGNAL=INT`` sends SIGINT instead (an interrupt
 from the keyboard). ``TOEDIT_STATS_CRASH_ONCE=PATH`` makes it happen once across processes (the
 first process to get there creates PATH; later ones, e.g. a restarted Ray worker, pass): the
-worker-kill test of the Ray engine.
+worker-kill test of the Ray engine. ``TOEDIT_STATS_SLOW_AT=NAME`` sleeps
+``TOEDIT_STATS_SLOW_SECONDS`` (default 0.3) at each pass instead: a run the tests signal or race
+while it is at that point.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ _passed: dict[str, int] = {}
 
 
 def checkpoint(name: str) -> None:
+    if os.environ.get("TOEDIT_STATS_SLOW_AT") == name:
+        import time
+
+        time.sleep(float(os.environ.get("TOEDIT_STATS_SLOW_SECONDS", "0.3")))
     spec = os.environ.get("TOEDIT_STATS_CRASH_AT")
     if not spec:
         return

@@ -353,6 +353,12 @@ def check_output_location(
     """
     path = Path(path)
     resolved = path.resolve()
+    if directory:
+        cwd = Path.cwd().resolve()
+        if cwd.is_relative_to(resolved):
+            raise ConfigError(f"{path} is the current folder or holds it; choose a new folder for the output")
+        if resolved.is_dir() and os.path.ismount(resolved):
+            raise ConfigError(f"{path} is a mount point; choose a new folder for the output")
     for inp in inputs:
         src = Path(inp).resolve()
         if resolved == src or (src.is_dir() and resolved.is_relative_to(src)):
@@ -363,12 +369,6 @@ def check_output_location(
             raise ConfigError(
                 f"{path}: the output folder holds the input {inp}; choose a new folder for the output"
             )
-    if directory:
-        cwd = Path.cwd().resolve()
-        if cwd.is_relative_to(resolved):
-            raise ConfigError(f"{path} is the current folder or holds it; choose a new folder for the output")
-        if resolved.is_dir() and os.path.ismount(resolved):
-            raise ConfigError(f"{path} is a mount point; choose a new folder for the output")
     if path.exists():
         if directory and not path.is_dir():
             raise ConfigError(f"{path} exists and is a file; -o needs a folder")

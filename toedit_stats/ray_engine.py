@@ -166,6 +166,9 @@ def edit_chunks(
         return
     with _quiet_ray():
         _init(ray, options.address)
+        check_resources(
+            ray, options.address, min(options.actors, len(todo)), options.num_cpus, options.num_gpus
+        )
         want = set(todo)
         items, current = [], []
         for pos, d in enumerate(docs):
@@ -485,6 +488,7 @@ def _map_on_ray(
         return [], ray.__version__
     with _quiet_ray():
         _init(ray, address)
+        check_resources(ray, address, actors, num_cpus, num_gpus)
         ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * actors)))
         rows = list(
             ds.map_batches(
@@ -523,6 +527,25 @@ def _quiet_ray():
     finally:
         for lg, lv in zip(quiet, levels):
             lg.setLevel(lv)
+
+
+def check_resources(ray: Any, address: str | None, actors: int, num_cpus: float, num_gpus: float) -> None:
+    """Refuse, before anything is submitted, an actor pool the cluster cannot hold: Ray would
+    wait for the resources forever (e.g. ``--ray-gpus 1`` on a cluster without a GPU)."""
+    total = ray.cluster_resources()
+    cpus, gpus = float(total.get("CPU", 0)), float(total.get("GPU", 0))
+    where = f"the Ray cluster at {address}" if address else "the local Ray cluster"
+    has = f"{where} has {cpus:g} CPUs and {gpus:g} GPUs"
+    if num_gpus and actors * num_gpus > gpus:
+        raise ConfigError(
+            f"{actors} actor(s) with --ray-gpus {num_gpus:g} need {actors * num_gpus:g} GPUs, but {has}; "
+            "use fewer actors, --ray-gpus 0, or a cluster with GPUs"
+        )
+    if actors * num_cpus > cpus:
+        raise ConfigError(
+            f"{actors} actor(s) with {num_cpus:g} CPU each need {actors * num_cpus:g} CPUs, but {has}; "
+            "use fewer --ray-actors or a larger cluster"
+        )
 
 
 def _init(ray: Any, address: str | None) -> None:

@@ -45,10 +45,10 @@ from typing import Any
 
 from .._faults import checkpoint
 from .._io import (
+    MARKER,
     atomic_write_bytes,
     atomic_write_text,
     check_free_space,
-    MARKER,
     check_output_location,
     dumps,
     make_work_dir,

@@ -271,6 +271,7 @@ class Report:
                 score_edited=rescore,
             ):
                 self.edited_docs.append(ed)
+                checkpoint("report-edit-document")  # the kill tests stop here, at a chosen document
                 bar.document_done(
                     chars=len(ed.original),
                     tokens=sum(a.tokens for a in ed.audits),
