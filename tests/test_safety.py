@@ -229,7 +229,7 @@ def test_a_record_over_the_cap_is_a_bad_record_not_unbounded_memory(tmp_path):
     assert "x.jsonl:1:" in line and "--max-record-bytes" in line
     big = tmp_path / "doc.txt"
     big.write_text("w " * 1000)
-    with pytest.raises(InputError, match="doc.txt:1: record of 2,000 bytes"):
+    with pytest.raises(InputError, match=r"doc\.txt:1: record of 2,000 bytes"):
         list(read_corpus(big, max_record_bytes=100))
 
 
