@@ -245,3 +245,61 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         adj = np.maximum.accumulate([min(1.0, (k - i) * p[j]) for i, j in enumerate(order)])
         out[order] = adj
     return [float(x) for x in out]
+
+
+def swap_weights(
+    base_ids: Sequence[str], variant_ids: Sequence[str], ids: Sequence[str], masks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weights that express a paired swap of documents between two corpora as weighted sums:
+    document ``d`` of ``base`` trades places with its namesake in ``variant`` in permutation
+    ``j`` when ``masks[j, ids.index(d)]`` is true (documents without a namesake, or not in
+    ``ids``, never move). Returns ``(own_base, into_base, own_variant, into_variant)``: the new
+    base is ``base × own_base + variant × into_base`` (shapes ``(P, len(base_ids))`` and
+    ``(P, len(variant_ids))``), the new variant ``variant × own_variant + base × into_variant``.
+
+    >>> wb, xb, wv, xv = swap_weights(["a", "b"], ["b", "a"], ["a", "b"], np.array([[True, False]]))
+    >>> wb.tolist(), xb.tolist(), wv.tolist(), xv.tolist()
+    ([[0.0, 1.0]], [[0.0, 1.0]], [[1.0, 0.0]], [[1.0, 0.0]])
+    """
+    col = {d: j for j, d in enumerate(ids)}
+    pos_v = {d: k for k, d in enumerate(variant_ids)}
+    pairs = [(k, pos_v[d], col[d]) for k, d in enumerate(base_ids) if d in pos_v and d in col]
+    masks = np.asarray(masks, bool)
+    P = masks.shape[0]
+    own_b, into_b = np.ones((P, len(base_ids))), np.zeros((P, len(variant_ids)))
+    own_v, into_v = np.ones((P, len(variant_ids))), np.zeros((P, len(base_ids)))
+    if pairs:
+        kb, kv, kc = (np.array(x, np.int64) for x in zip(*pairs))
+        m = masks[:, kc].astype(np.float64)
+        own_b[:, kb] -= m
+        into_b[:, kv] = m
+        own_v[:, kv] -= m
+        into_v[:, kb] = m
+    return own_b, into_b, own_v, into_v
+
+
+def format_p(p: float, resamples: int = 0) -> str:
+    """A p-value for prose: ``"p ≤ 0.001"`` at the floor ``1 / (resamples + 1)`` of a permutation
+    or bootstrap test (a bound, not a value), else ``"p = 0.032"``.
+
+    >>> format_p(1 / 1001, 1000), format_p(0.0321), format_p(float("nan"))
+    ('p ≤ 0.001', 'p = 0.032', 'p = –')
+    """
+    if not math.isfinite(p):
+        return "p = –"
+    if resamples and p <= 1.0 / (resamples + 1) * (1 + 1e-9):
+        return f"p ≤ {1.0 / (resamples + 1):.2g}"
+    return f"p = {p:.2g}"
+
+
+def ks_detectable(n: int, m: int, alpha: float = 0.05) -> float:
+    """The smallest two-sample KS statistic that rejects at ``alpha`` with ``n`` and ``m``
+    observations (the asymptotic critical value ``c(α) √((n + m) / (n m))``): the smallest
+    difference in distribution the sample can show.
+
+    >>> round(ks_detectable(40, 40), 3)
+    0.304
+    """
+    if n < 1 or m < 1:
+        return math.nan
+    return math.sqrt(-0.5 * math.log(alpha / 2)) * math.sqrt((n + m) / (n * m))

@@ -228,6 +228,27 @@ class LengthResult(Result):
             out[("words_ks_stat", c.name)] = weighted_ks(ref.words, ws[ref.name], c.words, ws[c.name])
         return out
 
+    def swap_replicates(
+        self, base: str, variant: str, ids: Sequence[str], masks: np.ndarray
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """The KS statistic of words per document of ``base`` and ``variant`` against the reference
+        with document ``d`` swapped for its namesake wherever ``masks[j, ids.index(d)]`` (the paired
+        permutation test of an edit; see :meth:`NgramResult.swap_replicates`)."""
+        from ..stats import swap_weights, weighted_ks
+
+        by = {c.name: c for c in self.corpora}
+        if base not in by or variant not in by or any(len(c.ids) != c.documents for c in self.corpora):
+            return {}
+        ref, b, v = self.corpora[0], by[base], by[variant]
+        wb, xb, wv, xv = swap_weights(b.ids, v.ids, ids, masks)
+        P = wb.shape[0]
+        both = np.concatenate([b.words, v.words])
+        wr = np.ones((P, ref.documents))
+        return {
+            ("words_ks_stat", base): weighted_ks(ref.words, wr, both, np.concatenate([wb, xb], axis=1)),
+            ("words_ks_stat", variant): weighted_ks(ref.words, wr, both, np.concatenate([xv, wv], axis=1)),
+        }
+
     def findings(self, corpus: str | None = None, adjusted: dict[str, float] | None = None) -> list[str]:
         if not self.pairs:
             return []
@@ -236,12 +257,20 @@ class LengthResult(Result):
         a, b = per[p.a]["words"]["p50"], per[p.b]["words"]["p50"]
         if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(p.ks_pvalue)):
             return []
+        from ..stats import ks_detectable
+
         p_adj = (adjusted or {}).get("words_ks_pvalue")
-        sig = "a significant" if (p_adj if p_adj is not None else p.ks_pvalue) < 0.05 else "no significant"
         holm = f", Holm-adjusted {p_adj:.2g}" if p_adj is not None else ""
+        if (p_adj if p_adj is not None else p.ks_pvalue) < 0.05:
+            return [
+                f"Document lengths: median {b:,.0f} words in {p.b} vs {a:,.0f} in {p.a}; the KS test finds a "
+                f"significant difference in the length distributions (p = {p.ks_pvalue:.2g}{holm})."
+            ]
+        n_a, n_b = per[p.a]["documents"], per[p.b]["documents"]
         return [
-            f"Document lengths: median {b:,.0f} words in {p.b} vs {a:,.0f} in {p.a}; the KS test finds {sig} "
-            f"difference in the length distributions (p = {p.ks_pvalue:.2g}{holm})."
+            f"Document lengths of {p.b} and {p.a} are not distinguishable at this sample size (median "
+            f"{b:,.0f} vs {a:,.0f} words; KS p = {p.ks_pvalue:.2g}{holm}; with {n_b} and {n_a} documents the KS "
+            f"test detects differences of D ≥ {ks_detectable(n_a, n_b):.2f})."
         ]
 
     def extra_tables(self) -> dict[str, Any]:

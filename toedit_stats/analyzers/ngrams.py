@@ -369,34 +369,67 @@ class NgramResult(Result):
         mass in the top 1% of buckets, and against the reference the bigram JS divergence, bigram
         coverage and hashed-bucket JS divergence. Compression ratio and near-duplicates are not
         resampled. Replicates are processed in chunks, in two threads (numpy releases the GIL)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         if not self.contrib or 2 not in self.ns:
             return {}
-        suffix = "_eq" if self.equal_size is not None else ""
         names = list(self.contrib)
-        ws = {n: weights(n, self.contrib[n]["ids"]) for n in names}
-        B = next(iter(ws.values())).shape[0]
+        terms = {n: [(n, weights(n, self.contrib[n]["ids"]))] for n in names}
+        return self._replicates(names, terms, chunk)
+
+    def swap_replicates(
+        self, base: str, variant: str, ids: Sequence[str], masks: np.ndarray, chunk: int = 25
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """The headline metrics of ``base`` and ``variant`` recomputed with document ``i`` of one
+        swapped for its namesake (same id) in the other wherever ``masks[j, ids.index(i)]`` is true
+        (rows: permutations; the human reference stays fixed): the paired permutation test of
+        the edit's effect, exact under the null that a document and its edited version are
+        exchangeable. Documents without a namesake on the other side never move."""
+        if not self.contrib or 2 not in self.ns or base not in self.contrib or variant not in self.contrib:
+            return {}
+        from ..stats import swap_weights
+
+        ref = next(iter(self.contrib))
+        wb, xb, wv, xv = swap_weights(self.contrib[base]["ids"], self.contrib[variant]["ids"], ids, masks)
+        P = wb.shape[0]
+        terms = {
+            ref: [(ref, np.ones((P, len(self.contrib[ref]["ids"]))))],
+            base: [(base, wb), (variant, xb)],
+            variant: [(variant, wv), (base, xv)],
+        }
+        return self._replicates([ref, base, variant], terms, chunk)
+
+    def _replicates(
+        self, names: list[str], terms: dict[str, list[tuple[str, np.ndarray]]], chunk: int
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """The headline metrics of each corpus in ``names`` (the first is the reference) when its
+        counts are ``Σ documents of source × weights`` over its ``terms``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        suffix = "_eq" if self.equal_size is not None else ""
+        sources = {src for n in names for src, _ in terms[n]}
         mats = {
             n: tuple(self.contrib[n][m].tocsr().T.tocsr().astype(np.float64) for m in ("bigrams", "buckets"))
-            for n in names
+            for n in sources
         }
+        B = next(iter(terms.values()))[0][1].shape[0]
 
         def one(lo: int) -> dict[tuple[str, str], np.ndarray]:
             res: dict[tuple[str, str], np.ndarray] = {}
             counts, hashed, ent, hent = {}, {}, {}, {}
             for n in names:
-                w = ws[n][lo : lo + chunk].T.astype(np.float32)
-                counts[n] = np.ascontiguousarray((mats[n][0] @ w).T)
-                hashed[n] = np.ascontiguousarray((mats[n][1] @ w).T)
-                c = counts[n]
+                c = h = None
+                for src, ws in terms[n]:
+                    w = ws[lo : lo + chunk].T.astype(np.float32)
+                    cc, hh = (mats[src][0] @ w).T, (mats[src][1] @ w).T
+                    c = cc if c is None else c + cc
+                    h = hh if h is None else h + hh
+                counts[n] = c = np.ascontiguousarray(c)
+                hashed[n] = h = np.ascontiguousarray(h)
                 tot = c.sum(1, dtype=np.float64)
                 k = min(100, c.shape[1])
                 with np.errstate(invalid="ignore", divide="ignore"):
                     res[("distinct_ratio_n2" + suffix, n)] = np.count_nonzero(c, axis=1) / tot
                     top = np.partition(c, c.shape[1] - k, axis=1)[:, c.shape[1] - k :]
                     res[("top100_mass_n2" + suffix, n)] = top.sum(1, dtype=np.float64) / tot
-                    h = hashed[n]
                     top_h = np.partition(h, N_BUCKETS - N_BUCKETS // 100, axis=1)[
                         :, N_BUCKETS - N_BUCKETS // 100 :
                     ]

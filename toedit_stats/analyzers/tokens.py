@@ -374,6 +374,40 @@ class TokenResult(Result):
             out[("ppl_p50_diff", c.name)] = weighted_quantile(po, wo, 0.5) - weighted_quantile(pr, wr, 0.5)
         return out
 
+    def swap_replicates(
+        self, base: str, variant: str, ids: Sequence[str], masks: np.ndarray
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """The KS statistic and log-Wasserstein distance of per-document perplexity and the JS
+        divergence of the probability histograms, for ``base`` and ``variant`` against the
+        reference with document ``d`` swapped for its namesake wherever ``masks[j, ids.index(d)]``
+        (the paired permutation test of an edit)."""
+        from ..stats import js_bits_rows, swap_weights, weighted_ks, weighted_wasserstein
+
+        names = self.corpus_names()
+        if base not in names or variant not in names:
+            return {}
+        if any(not c.doc_ids or len(c.doc_hist) != len(c.doc_ids) for c in self.corpora):
+            return {}
+        ref, b, v = self.corpora[0], self._by_name(base), self._by_name(variant)
+        own_b, into_b, own_v, into_v = swap_weights(b.doc_ids, v.doc_ids, ids, masks)
+        P = own_b.shape[0]
+
+        def arrays(c):
+            ppl = np.asarray(c.doc_ppl, np.float64)
+            return ppl, np.isfinite(ppl), np.stack(c.doc_hist).astype(np.float64)
+
+        (pr, okr, hr), (pb, okb, hb), (pv, okv, hv) = arrays(ref), arrays(b), arrays(v)
+        wr = np.ones((P, int(okr.sum())))
+        both = np.concatenate([pb[okb], pv[okv]])
+        out: dict[tuple[str, str], np.ndarray] = {}
+        for name, w_own_b, w_own_v in ((base, own_b, into_b), (variant, into_v, own_v)):
+            w = np.concatenate([w_own_b[:, okb], w_own_v[:, okv]], axis=1)
+            out[("ppl_ks_stat", name)] = weighted_ks(pr[okr], wr, both, w)
+            out[("log_ppl_wasserstein", name)] = weighted_wasserstein(np.log(pr[okr]), wr, np.log(both), w)
+            hist = w_own_b @ hb + w_own_v @ hv
+            out[("prob_hist_js_bits", name)] = js_bits_rows(np.tile(hr.sum(0), (P, 1)), hist)
+        return out
+
     def paired(self, before: str, after: str):
         """Per-document perplexity and share of p >= 0.99 before and after (documents paired by
         id), Wilcoxon signed-rank tests (scipy, two-sided, zero differences dropped), a scatter."""
@@ -480,19 +514,27 @@ class TokenResult(Result):
         gh, gs = ref.to_dict()["share_ge"]["0.99"], other.to_dict()["share_ge"]["0.99"]
         if pair is None or not (math.isfinite(ph) and math.isfinite(ps)):
             return long_note
-        more = "more" if ps < ph else "less"
+        from ..stats import ks_detectable
+
         p_adj = (adjusted or {}).get("ppl_ks_pvalue")
-        sig = (
-            "significant"
-            if (p_adj if p_adj is not None else pair.ppl_ks_pvalue) < 0.05
-            else "not significant"
-        )
+        decisive = p_adj if p_adj is not None else pair.ppl_ks_pvalue
         holm = f", Holm-adjusted {p_adj:.2g}" if p_adj is not None else ""
+        shares = f"{100 * gs:.1f}% vs {100 * gh:.1f}% of tokens get p ≥ 0.99"
+        if not (math.isfinite(decisive) and decisive < 0.05):
+            # the sign of a median is not a finding: say what the sample could have shown
+            detectable = ks_detectable(ref.documents, other.documents)
+            return [
+                f"Under the prior model the {other.name} and {ref.name} corpora are not distinguishable in "
+                f"per-document perplexity at this sample size (median {ps:.2f} vs {ph:.2f}; {shares}; KS "
+                f"statistic {pair.ppl_ks_stat:.2f}, p = {pair.ppl_ks_pvalue:.2g}{holm}; with {other.documents} "
+                f"and {ref.documents} documents the KS test detects differences of D ≥ {detectable:.2f}).",
+                *long_note,
+            ]
+        more = "more" if ps < ph else "less"
         out = [
             f"Under the prior model the {other.name} corpus is {more} predictable than the {ref.name} one: median "
-            f"per-document perplexity {ps:.2f} vs {ph:.2f}, and {100 * gs:.1f}% vs {100 * gh:.1f}% of tokens get "
-            f"p ≥ 0.99. The difference in per-document perplexity is {sig} at the 5% level "
-            f"(KS p = {pair.ppl_ks_pvalue:.2g}{holm})."
+            f"per-document perplexity {ps:.2f} vs {ph:.2f}, and {shares}. The difference in per-document "
+            f"perplexity is significant at the 5% level (KS p = {pair.ppl_ks_pvalue:.2g}{holm})."
         ]
         if ps >= ph:
             out.append(

@@ -1,14 +1,25 @@
-"""The edit effect and the intervals of one report, from the analyzers' bootstrap replicates.
+"""The edit effect and the intervals of one report, from the analyzers' replicates.
 
-For every distance-to-reference metric, ``Δ = d(human, edited) − d(human, synthetic)`` with a
-seeded 95% bootstrap interval: a synthetic document and its edited version share their weights
-(paired), human documents are resampled independently (:class:`toedit_stats.stats.BootstrapWeights`).
-The interval is the *basic* (pivotal) bootstrap interval ``[2Δ − q97.5, 2Δ − q2.5]``, which
-removes the resampling bias of plug-in divergences to first order. The edit moved the corpus
-"toward human" or "away from human" only when the interval excludes 0; otherwise there is "no
-detectable change". ``mde`` is the smallest change this sample could detect: ``2.8 × SE(Δ)``
-(a two-sided 5% test with 80% power). Metrics the analyzers cannot resample cheaply keep their
-noise rule (MAUVE: twice its seed-to-seed spread) or have no interval, and say so.
+For every distance-to-reference metric, ``Δ = d(human, edited) − d(human, synthetic)``.
+
+* **Interval (descriptive).** A seeded 95% bootstrap interval: a synthetic document and its
+  edited version share their weights (paired), human documents are resampled independently
+  (:class:`toedit_stats.stats.BootstrapWeights`); the *basic* (pivotal) interval
+  ``[2Δ − q97.5, 2Δ − q2.5]``. ``mde = 2.8 × SE(Δ)`` is the smallest change this sample could
+  detect (a two-sided 5% test with 80% power).
+* **Test.** Where the analyzer can recompute a metric with documents swapped
+  (``Result.swap_replicates``: the n-gram distances, the KS statistic of lengths, MMD²), the
+  p-value is the **paired permutation test** that swaps each synthetic document with its edited
+  version at random (``P`` = the replicates): exact under the null that the edit changes
+  nothing systematic (a document and its edited version exchangeable), whatever the sample
+  size or how many documents changed. Elsewhere it is the bootstrap p-value that matches the
+  basic interval (``2 min(P*(Δ* ≥ 2Δ), P*(Δ* ≤ 2Δ))``, with ``+1`` corrections).
+* **Family-wise control.** The edit's effects are one family: Holm's method over their
+  p-values; "toward human" / "away from human" only where the Holm-adjusted p-value is below
+  0.05, otherwise "no detectable change". MAUVE has no document-level interval and is never
+  called (its seed spread is shown for information).
+
+An identical edited corpus gives Δ = 0, interval [0, 0] and p = 1 for every metric.
 
 Tests of human vs synthetic form one family, corrected with Holm's method; the paired
 before/after tests of the edit form another.
@@ -32,15 +43,6 @@ def _basic(point: float, reps: np.ndarray, level: float = 0.95) -> tuple[float, 
     if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(point)):
         return (math.nan, math.nan)
     return (2 * point - hi, 2 * point - lo)
-
-
-def _direction(delta_low: float, delta_high: float, better: str) -> str:
-    closer_if_negative = better == "lower"
-    if delta_high < 0:
-        return "toward human" if closer_if_negative else "away from human"
-    if delta_low > 0:
-        return "away from human" if closer_if_negative else "toward human"
-    return "no detectable change"
 
 
 def compute_effects(report, replicates: int) -> dict[str, Any]:
@@ -87,9 +89,13 @@ def compute_effects(report, replicates: int) -> dict[str, Any]:
 
 def _contrast(report, reps: dict, replicates: int, base: str, variant: str) -> list[dict[str, Any]]:
     """``Δ = d(reference, variant) − d(reference, base)`` per headline distance metric, with its
-    paired basic-bootstrap interval and verdict. Rows name the two corpora ``synthetic``/``edited``
-    for the edit and ``uniform``/``selected`` for the selection."""
+    paired basic-bootstrap interval, its p-value (paired permutation test where the analyzer
+    supports it, for the edit; bootstrap otherwise) and, after Holm's correction over all rows,
+    its verdict. Rows name the two corpora ``synthetic``/``edited`` for the edit and
+    ``uniform``/``selected`` for the selection."""
     keys = ("synthetic", "edited") if variant != SELECTED else (UNIFORM, SELECTED)
+    swaps = _swap_replicates(report, base, variant, replicates) if variant != SELECTED else {}
+    sizes = {c["name"]: c["documents"] for c in report.corpora}
     rows = []
     for name, result in report.results.items():
         by = {(m.name, m.corpus): m for m in result.metrics()}
@@ -110,32 +116,96 @@ def _contrast(report, reps: dict, replicates: int, base: str, variant: str) -> l
                 "high": math.nan,
                 "se": math.nan,
                 "mde": math.nan,
+                "pvalue": math.nan,
+                "n": sizes.get(base),
             }
             kb, ke = (name, metric, base), (name, metric, variant)
             if kb in reps and ke in reps and math.isfinite(delta):
                 d = reps[ke] - reps[kb]
                 lo, hi = _basic(delta, d)
                 se = float(np.nanstd(d))
-                row.update(low=lo, high=hi, se=se, mde=2.8 * se, method=f"paired bootstrap, B = {replicates}")
-                verdict = _direction(lo, hi, m.better or "lower") if math.isfinite(lo) else "n/a"
-            elif m.noise and math.isfinite(delta):
-                row.update(method="seed spread (not resampled: too costly)")
-                verdict = (
-                    "within seed spread"
-                    if abs(delta) <= m.noise
-                    else (
-                        "toward human"
-                        if (delta < 0) == ((m.better or "lower") == "lower")
-                        else "away from human"
-                    )
-                    + " (beyond twice the seed spread)"
+                row.update(
+                    low=lo,
+                    high=hi,
+                    se=se,
+                    mde=2.8 * se,
+                    pvalue=_bootstrap_p(delta, d),
+                    method=f"paired bootstrap, B = {replicates}",
                 )
-            else:
-                row.update(method="not resampled")
-                verdict = "no interval"
-            row["verdict"] = verdict
+            sb, se_ = swaps.get((name, metric, base)), swaps.get((name, metric, variant))
+            if sb is not None and se_ is not None and math.isfinite(delta):
+                # row 0 is the unswapped data: the observed Δ of the statistic the swaps recompute
+                row.update(
+                    pvalue=_permutation_p(float(se_[0] - sb[0]), se_[1:] - sb[1:]),
+                    method=f"paired permutation (swap), P = {len(sb) - 1}; interval: paired bootstrap",
+                )
+            if not math.isfinite(row["pvalue"]):
+                if m.noise is not None and math.isfinite(delta):
+                    row["method"] = "seed spread only (no document-level interval): not tested"
+                    row["verdict"] = "not tested"
+                else:
+                    row["method"] = "not resampled"
+                    row["verdict"] = "no interval"
             rows.append(row)
+    tested = [r for r in rows if math.isfinite(r["pvalue"])]
+    for r, adjusted in zip(tested, holm([r["pvalue"] for r in tested])):
+        r["holm"] = adjusted
+        r["family"] = len(tested)
+        r["verdict"] = (
+            _direction(r["delta"], r["better"] or "lower") if adjusted < 0.05 else "no detectable change"
+        )
     return rows
+
+
+def _direction(delta: float, better: str) -> str:
+    closer = delta < 0 if better == "lower" else delta > 0
+    return "toward human" if closer else "away from human"
+
+
+def _bootstrap_p(delta: float, d: np.ndarray) -> float:
+    """The two-sided bootstrap p-value that matches the basic interval: the smallest level at
+    which ``[2Δ − q_hi, 2Δ − q_lo]`` would exclude 0 (``+1`` corrections, so never 0)."""
+    d = d[np.isfinite(d)]
+    if not d.size:
+        return math.nan
+    if np.all(d == delta):  # a statistic that every replicate leaves where it is
+        return 1.0 if delta == 0 else 1.0 / (d.size + 1)
+    hi = (1 + np.count_nonzero(d >= 2 * delta)) / (d.size + 1)
+    lo = (1 + np.count_nonzero(d <= 2 * delta)) / (d.size + 1)
+    return float(min(1.0, 2 * min(hi, lo)))
+
+
+def _permutation_p(delta: float, null: np.ndarray) -> float:
+    """``(1 + #{|Δ*| ≥ |Δ|}) / (1 + P)`` over the swap permutations' ``Δ*`` (ties counted)."""
+    null = null[np.isfinite(null)]
+    if not null.size:
+        return math.nan
+    tol = 1e-12 * max(1.0, abs(delta))
+    return float((1 + np.count_nonzero(np.abs(null) >= abs(delta) - tol)) / (1 + null.size))
+
+
+def _swap_replicates(
+    report, base: str, variant: str, permutations: int
+) -> dict[tuple[str, str, str], np.ndarray]:
+    """``{(analyzer, metric, corpus): Δ-ready replicates}`` of every analyzer that can swap
+    documents between ``base`` and ``variant`` (seeded masks over the base corpus's ids)."""
+    if permutations <= 0:
+        return {}
+    docs = getattr(report, "_synthetic_docs", None) or []
+    ids = [d.id for d in docs]
+    if not ids:
+        return {}
+    rng = np.random.default_rng([report.seed, 26, len(ids)])
+    masks = rng.random((permutations + 1, len(ids))) < 0.5
+    masks[0] = False  # row 0: the data as observed
+    out: dict[tuple[str, str, str], np.ndarray] = {}
+    for name, result in report.results.items():
+        swap = getattr(result, "swap_replicates", None)
+        if swap is None:
+            continue
+        for (metric, corpus), values in swap(base, variant, ids, masks).items():
+            out[(name, metric, corpus)] = np.asarray(values, np.float64)
+    return out
 
 
 def headline_tests(results: dict[str, Any], h: str, s: str) -> list[dict[str, Any]]:

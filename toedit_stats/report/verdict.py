@@ -17,6 +17,15 @@ def _f(x: Any) -> float:
     return v if math.isfinite(v) else math.nan
 
 
+def _fmt_p(p: float, resamples: int) -> str:
+    """A p-value; at the floor of a resampling test (``1 / (resamples + 1)``) it is a bound."""
+    if not math.isfinite(p):
+        return "–"
+    if resamples and p <= 1.0 / (resamples + 1) + 1e-15:
+        return f"≤ {1.0 / (resamples + 1):.2g}"
+    return f"{p:.2g}"
+
+
 def _fmt_num(x: float) -> str:
     if not math.isfinite(x):
         return "–"
@@ -56,6 +65,7 @@ def _rows(name: str, metrics, effects: dict[str, Any], s: str | None, e: str | N
             if math.isfinite(eff["low"]):
                 row["effect"] = (
                     f"Δ = {_fmt_num(eff['delta'])}, 95% CI [{_fmt_num(eff['low'])}, {_fmt_num(eff['high'])}]"
+                    + (f", Holm p = {_fmt_p(eff['holm'], effects['replicates'])}" if "holm" in eff else "")
                 )
             elif eff["verdict"] == "no interval":
                 row["effect"] = f"Δ = {_fmt_num(eff['delta'])} (not resampled)"
@@ -119,43 +129,7 @@ def build_verdict(report) -> dict[str, Any]:
                 + (f" ({ed['protected']} positions protected: {protect})." if protect else ".")
             )
     if has_e and effects["effects"]:
-        rows = effects["effects"]
-        with_ci = [r for r in rows if math.isfinite(r["low"])]
-        toward = [r for r in with_ci if r["verdict"] == "toward human"]
-        away = [r for r in with_ci if r["verdict"] == "away from human"]
-        none = [r for r in with_ci if r["verdict"] == "no detectable change"]
-        text = (
-            f"Against the human corpus, {len(with_ci)} of {len(rows)} distance measures have a paired bootstrap "
-            f"interval for the edit's effect (B = {effects['replicates']}): the edited corpus is detectably closer "
-            f"on {len(toward)}, detectably further on {len(away)}, and shows no detectable change on {len(none)}."
-        )
-        if toward:
-            text += " Closer on: " + "; ".join(r["label"] for r in toward) + "."
-        if away:
-            text += " Further on: " + "; ".join(r["label"] for r in away) + "."
-        with_se = [r for r in none if r["se"] > 0]
-        if with_se:
-            mdes = "; ".join(
-                f"{r['label']} {_fmt_num(r['mde'])} ({_pct(r['mde'], r['synthetic'])})" for r in with_se[:4]
-            )
-            text += (
-                f" Smallest changes this sample could have detected (2.8 × SE): {mdes}"
-                + ("; …" if len(with_se) > 4 else "")
-                + "."
-            )
-        flat = [r for r in none if r["se"] == 0]
-        if flat:
-            text += (
-                " Identical in every replicate (a discrete statistic the edit did not move): "
-                + "; ".join(r["label"] for r in flat)
-                + "."
-            )
-        without = [r for r in rows if not math.isfinite(r["low"])]
-        if without:
-            text += (
-                " Without an interval: " + "; ".join(f"{r['label']} ({r['verdict']})" for r in without) + "."
-            )
-        sentences.append(text)
+        sentences.append(_effects_sentence(effects))
     paired = effects["paired"]["tests"]
     if paired:
         rej = [r for r in paired if r["rejects"]]
@@ -165,6 +139,53 @@ def build_verdict(report) -> dict[str, Any]:
             + f"; {len(rej)} reject at 5% after Holm's correction."
         )
     return {"families": families, "summary": " ".join(x for x in sentences if x)}
+
+
+def _effects_sentence(effects: dict[str, Any]) -> str:
+    """The edit's effects in words: how many distances were tested and how, the calls Holm's
+    correction leaves, and what the sample could have detected. Nothing is called that the
+    family-wise test does not support."""
+    rows = effects["effects"]
+    tested = [r for r in rows if math.isfinite(r.get("pvalue", math.nan))]
+    toward = [r for r in tested if r["verdict"] == "toward human"]
+    away = [r for r in tested if r["verdict"] == "away from human"]
+    none = [r for r in tested if r["verdict"] == "no detectable change"]
+    swapped = sum("permutation" in r.get("method", "") for r in tested)
+    n = next((r["n"] for r in rows if r.get("n")), None)
+    text = (
+        f"Against the human corpus, the edit's effect on {len(tested)} of {len(rows)} distance measures was "
+        f"tested as one family ({swapped} by a paired permutation test that swaps documents with their edited "
+        f"versions, {len(tested) - swapped} by the paired bootstrap, B = {effects['replicates']}; Holm's "
+        f"correction for the {len(tested)})"
+        + (f", on {n} documents per corpus (plug-in distances depend on the sample size)" if n else "")
+        + f": the edited corpus is detectably closer on {len(toward)}, detectably further on {len(away)}, "
+        f"and shows no detectable change on {len(none)}."
+    )
+    if toward:
+        text += " Closer on: " + "; ".join(r["label"] for r in toward) + "."
+    if away:
+        text += " Further on: " + "; ".join(r["label"] for r in away) + "."
+    with_se = [r for r in none if r["se"] > 0]
+    if with_se:
+        mdes = "; ".join(
+            f"{r['label']} {_fmt_num(r['mde'])} ({_pct(r['mde'], r['synthetic'])})" for r in with_se[:4]
+        )
+        text += (
+            f" Smallest changes this sample could have detected (2.8 × SE): {mdes}"
+            + ("; …" if len(with_se) > 4 else "")
+            + "."
+        )
+    flat = [r for r in none if r["se"] == 0]
+    if flat:
+        text += (
+            " Identical in every replicate (a statistic the edit did not move): "
+            + "; ".join(r["label"] for r in flat)
+            + "."
+        )
+    without = [r for r in rows if r not in tested]
+    if without:
+        text += " Not tested: " + "; ".join(f"{r['label']} ({r['verdict']})" for r in without) + "."
+    return text
 
 
 def _pct(x: float, base: float) -> str:

@@ -1,0 +1,218 @@
+"""A calibrated answer (issue 27): a null edit is never called "toward human", every sentence is
+gated on its test, the edit's effects are one Holm-corrected family, and the paired permutation
+test behind them is exact. The rates over many splits are in ``benchmarks/calibration.py``; the
+slow tests here run smaller versions of it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import toedit_stats as ts
+from toedit_stats.analyzers.embeddings import EmbeddingAnalyzer, equal_size_rows
+from toedit_stats.analyzers.lengths import LengthAnalyzer
+from toedit_stats.analyzers.ngrams import NgramAnalyzer
+from toedit_stats.analyzers.tokens import TokenAnalyzer
+from toedit_stats.corpus import Document, MemoryCorpus
+from toedit_stats.report.effects import _bootstrap_p, _permutation_p
+from toedit_stats.stats import format_p, holm, ks_detectable, swap_weights
+
+
+def _records(path, **where):
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if all(r.get(k) == v for k, v in where.items()):
+            out.append(r)
+    return out
+
+
+def _corpus(recs, name, text=None):
+    return MemoryCorpus([Document(r["id"], text(r) if text else r["text"]) for r in recs], name=name)
+
+
+def _fast_analyzers(**embed):
+    return [
+        NgramAnalyzer(),
+        LengthAnalyzer(),
+        TokenAnalyzer(model="fake"),
+        EmbeddingAnalyzer(embedder="tfidf", mauve_seeds=1, permutations=200, cv_repeats=3, **embed),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# hand-computed pieces
+
+
+def test_bootstrap_and_permutation_p_values_by_hand():
+    assert _bootstrap_p(0.0, np.zeros(99)) == 1.0  # a copy: never significant
+    d = np.arange(1, 100, dtype=float)  # Δ = 50: 2Δ = 100 exceeds every replicate
+    assert _bootstrap_p(50.0, d) == pytest.approx(2 * 1 / 100)
+    assert _bootstrap_p(25.0, d) == pytest.approx(min(1, 2 * min(50 / 100, 51 / 100)))
+    null = np.array([-3.0, -1.0, 0.0, 1.0, 2.0, 3.0])
+    assert _permutation_p(2.0, null) == pytest.approx((1 + 3) / 7)  # |−3|, 3 and the tie 2
+    assert _permutation_p(0.0, np.zeros(10)) == 1.0
+    assert _permutation_p(5.0, null) == pytest.approx(1 / 7)  # the floor
+
+
+def test_format_p_and_ks_detectable():
+    assert format_p(1 / 1001, 1000) == "p ≤ 0.001"
+    assert format_p(0.5, 1000) == "p = 0.5"
+    # scipy's asymptotic critical value at n = m = 40
+    assert ks_detectable(40, 40) == pytest.approx(1.3581 * math.sqrt(2 / 40), rel=1e-3)
+
+
+def test_swap_weights_move_each_document_to_the_other_side():
+    wb, xb, wv, xv = swap_weights(["a", "b", "c"], ["c", "a"], ["a", "b", "c"], np.array([[1, 1, 0]], bool))
+    # a swaps (b has no namesake: stays); c does not
+    assert wb.tolist() == [[0, 1, 1]] and xb.tolist() == [[0, 1]]
+    assert wv.tolist() == [[1, 0]] and xv.tolist() == [[1, 0, 0]]
+
+
+def test_equal_size_rows_pick_the_same_ids_everywhere():
+    ids = [f"d{i}" for i in range(50)]
+    rows = equal_size_rows(ids, 20, seed=3)
+    shuffled = ids[::-1]
+    rows2 = equal_size_rows(shuffled, 20, seed=3)
+    assert sorted(ids[i] for i in rows) == sorted(shuffled[i] for i in rows2)
+    assert rows.tolist() == sorted(rows.tolist()) and len(set(rows.tolist())) == 20
+    assert equal_size_rows(ids, 80, seed=3).tolist() == list(range(50))
+
+
+@pytest.fixture(scope="module")
+def trio(essays_path):
+    """Student essays (30), ChatGPT-4 essays (20) and a word-swapped edit of them."""
+    human = _records(essays_path, source="student")[:30]
+    syn = _records(essays_path, source="chatgpt-4")[:20]
+    rng = np.random.default_rng(0)
+    vocab = " ".join(r["text"] for r in human).split()
+
+    def edit(r):
+        words = r["text"].split(" ")
+        for i in rng.choice(len(words), max(1, len(words) // 10), replace=False):
+            words[i] = vocab[rng.integers(len(vocab))]
+        return " ".join(words)
+
+    return (
+        _corpus(human, "human"),
+        _corpus(syn, "synthetic"),
+        MemoryCorpus(
+            [Document(r["id"], edit(r)) for r in syn[:15]] + [Document(r["id"], r["text"]) for r in syn[15:]],
+            name="edited",
+        ),
+    )
+
+
+@pytest.mark.parametrize("analyzer", ["ngrams", "lengths", "tokens", "embed"])
+def test_swap_replicates_no_swap_is_the_observed_value_and_a_full_swap_exchanges_them(trio, analyzer):
+    h, s, e = trio
+    a = {x.name: x for x in _fast_analyzers()}[analyzer]
+    result = a.analyze([h, s, e], reference=0)
+    ids = [d.id for d in s]
+    masks = np.zeros((2, len(ids)), bool)
+    masks[1] = True
+    got = result.swap_replicates("synthetic", "edited", ids, masks)
+    assert got, f"{analyzer} has no swap test"
+    observed = {(m.name, m.corpus): float(m.value) for m in result.metrics()}
+    for (metric, corpus), values in got.items():
+        if corpus not in ("synthetic", "edited"):
+            continue  # the reference's own metrics do not move
+        other = "edited" if corpus == "synthetic" else "synthetic"
+        # a full swap exchanges the two corpora
+        assert values[1] == pytest.approx(got[(metric, other)][0], rel=1e-9, abs=1e-12), (metric, corpus)
+        if metric != "mmd2":  # MMD² under swaps uses one bandwidth for both sides (see its docstring)
+            assert values[0] == pytest.approx(observed[(metric, corpus)], rel=1e-9, abs=1e-12), (
+                metric,
+                corpus,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# defect 1: the null of identity at unequal sizes
+
+
+@pytest.mark.parametrize("n_human", [60, 150])
+def test_identity_null_gives_zero_everywhere_at_unequal_sizes(outfox_path, n_human):
+    recs = _records(outfox_path, label="human")[:n_human]
+    syn = _records(outfox_path, label="synthetic")[:40]
+    h, s, e = _corpus(recs, "human"), _corpus(syn, "synthetic"), _corpus(syn, "edited")
+    rep = ts.Report(_fast_analyzers(), None, lm="fake", bootstrap=200, max_docs=None).run(h, s, e)
+    rows = rep.effects()["effects"]
+    assert len(rows) >= 8
+    for r in rows:
+        assert r["delta"] == 0.0, r
+        if math.isfinite(r["low"]):
+            assert (r["low"], r["high"]) == (0.0, 0.0) and r["pvalue"] == 1.0, r
+        assert r["verdict"] in ("no detectable change", "not tested", "no interval"), r
+    summary = rep.verdict()["summary"]
+    assert "detectably closer on 0, detectably further on 0" in summary
+    assert "Closer on" not in summary and "Further on" not in summary
+
+
+def test_paired_corpora_share_their_documents_in_every_pair(trio):
+    h, s, e = trio
+    res = EmbeddingAnalyzer(embedder="tfidf", mauve_seeds=1, permutations=50, cv_repeats=2).analyze(
+        [MemoryCorpus(list(h)[:25], name="human"), s, e]
+    )
+    ps, pe = res.pairs
+    assert ps.a_ids == pe.a_ids and ps.b_ids == pe.b_ids and ps.n == 20
+    assert np.atleast_2d(ps.c2st_oof).shape == (2, 40)
+
+
+# ---------------------------------------------------------------------------------------------
+# defects 2-5 and 7-8: family-wise calls, gated sentences, MAUVE, the test that leads
+
+
+def test_effects_are_one_holm_family_and_calls_follow_the_adjusted_p(trio):
+    h, s, e = trio
+    rep = ts.Report(_fast_analyzers(), None, lm="fake", bootstrap=300, max_docs=None).run(h, s, e)
+    rows = rep.effects()["effects"]
+    tested = [r for r in rows if math.isfinite(r["pvalue"])]
+    assert all(r["family"] == len(tested) for r in tested)
+    assert [r["holm"] for r in tested] == pytest.approx(holm([r["pvalue"] for r in tested]))
+    for r in tested:
+        called = r["verdict"] in ("toward human", "away from human")
+        assert called == (r["holm"] < 0.05), r
+    swapped = [r for r in tested if "permutation" in r["method"]]
+    assert {r["analyzer"] for r in swapped} >= {"ngrams", "lengths", "tokens", "embed"}
+    mauve = next(r for r in rows if r["metric"] == "mauve")
+    assert mauve["verdict"] == "not tested"  # no document-level interval: never coloured or called
+    assert "tested as one family" in rep.verdict()["summary"]
+
+
+def test_predictability_sentence_only_when_the_test_rejects(essays_path):
+    student = _records(essays_path, source="student")
+    a, b = _corpus(student[:20], "human"), _corpus(student[20:40], "synthetic")
+    res = TokenAnalyzer(model="fake").analyze([a, b])
+    text = " ".join(res.findings("synthetic", {"ppl_ks_pvalue": 0.9}))
+    assert "predictable than" not in text and "not expected to help" not in text
+    assert "not distinguishable" in text and "D ≥" in text
+    text = " ".join(res.findings("synthetic", {"ppl_ks_pvalue": 0.001}))
+    assert "predictable than" in text
+
+
+def test_lengths_sentence_gated_and_embedding_verdict_leads_with_the_aggregated_mmd(trio):
+    h, s, _ = trio
+    lres = LengthAnalyzer().analyze([h, s])
+    assert "not distinguishable" in " ".join(lres.findings("synthetic", {"words_ks_pvalue": 0.5}))
+    eres = EmbeddingAnalyzer(embedder="tfidf", mauve_seeds=1, permutations=99, cv_repeats=2).analyze([h, s])
+    text = eres.findings("synthetic")[0]
+    assert text.index("aggregated MMD") < text.index("classifier test")
+    if eres.pairs[0].mmd_agg_pvalue <= 1 / 100:
+        assert "p ≤ 0.01" in text  # a permutation floor is a bound
+
+
+# ---------------------------------------------------------------------------------------------
+# rates over many splits (slow): the null of exchangeability, the null of a different text, power
+
+
+@pytest.mark.slow
+def test_null_of_a_different_text_family_wise_rate(outfox_path):
+    from benchmarks_calibration import edit_null_runs
+
+    rates = edit_null_runs(outfox_path, runs=40, n=40, kind="different-text")
+    # 40 runs: the family-wise rate must stay near 5% (binomial 95% upper margin at 40 runs: 14%)
+    assert rates["any_call"] <= 0.14, rates
