@@ -197,7 +197,19 @@ def _doc_key(doc: Any) -> tuple[str, str]:
     return (doc.id, doc.text)
 
 
-def sample_documents(docs: Iterable[Any], max_docs: int | None, seed: int = 0) -> tuple[list[Any], int]:
+#: the metadata field that pairs documents across corpora (a human essay and the synthetic
+#: essays written for the same prompt): the sampling rule keeps such pairs together
+PAIR_KEY = "pair_id"
+
+
+def sample_documents(
+    docs: Iterable[Any],
+    max_docs: int | None,
+    seed: int = 0,
+    *,
+    pair_key: str | None = PAIR_KEY,
+    stratify: str | None = None,
+) -> tuple[list[Any], int]:
     """The one sampling rule of the analyzers and the report: a seeded uniform sample of at most
     ``max_docs`` documents (``None``: all), in canonical order, and how many there were.
 
@@ -205,6 +217,14 @@ def sample_documents(docs: Iterable[Any], max_docs: int | None, seed: int = 0) -
     smallest ("bottom-k" sampling: one pass, bounded memory). The result is sorted by
     ``(id, text)``, so neither the sample nor anything computed from it depends on the order of
     the input: a shuffled file gives the same numbers.
+
+    **Pairs stay paired**: a document whose metadata has ``pair_key`` (default ``pair_id``) is
+    ranked first by the seeded hash of that value, so corpora that share pair keys (a human
+    essay and the synthetic essays for the same prompt) keep the same pairs: the pairs of the
+    smaller sample are a subset of the larger one's. **Strata**: with ``stratify`` (a metadata
+    field, e.g. the report's ``group_by``), each value of the field gets a share of
+    ``max_docs`` proportional to its size (largest remainders), and at least 2 documents while
+    the budget allows, so no group vanishes from a sample.
 
     >>> from toedit_stats.corpus import Document
     >>> docs = [Document(str(i), f"text {i}") for i in range(10)]
@@ -219,18 +239,65 @@ def sample_documents(docs: Iterable[Any], max_docs: int | None, seed: int = 0) -
     if max_docs is None:
         out = list(docs)
         return sorted(out, key=_doc_key), len(out)
-    heap: list[tuple[int, int, Any]] = []  # max-heap on the hash via negation
+
+    def h64(*parts: str) -> int:
+        return int.from_bytes(
+            hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).digest()[:8], "big"
+        )
+
+    heaps: dict[Any, list[tuple[tuple[int, int], int, Any]]] = {}  # max-heaps via negation
+    counts: dict[Any, int] = {}
     seen = 0
     for i, d in enumerate(docs):
         seen += 1
-        h = hashlib.sha256(f"{seed}\0{d.id}\0".encode("utf-8", "surrogatepass"))
-        h.update(d.text.encode("utf-8", "surrogatepass"))
-        key = int.from_bytes(h.digest()[:8], "big")
+        meta = getattr(d, "metadata", None) or {}
+        own = h64(str(seed), d.id, d.text)
+        pair = meta.get(pair_key) if pair_key else None
+        key = (h64(str(seed), "pair", _as_text(pair)) if pair is not None else own, own)
+        group = _as_text(meta.get(stratify)) if stratify else None
+        counts[group] = counts.get(group, 0) + 1
+        heap = heaps.setdefault(group, [])
+        neg = (-key[0], -key[1])
         if len(heap) < max_docs:
-            heapq.heappush(heap, (-key, i, d))
-        elif key < -heap[0][0]:
-            heapq.heapreplace(heap, (-key, i, d))
-    return sorted((d for _, _, d in heap), key=_doc_key), seen
+            heapq.heappush(heap, (neg, i, d))
+        elif neg > heap[0][0]:
+            heapq.heapreplace(heap, (neg, i, d))
+    quotas = _quotas(counts, max_docs)
+    kept = []
+    for group, heap in heaps.items():
+        best = sorted(heap, key=lambda x: (-x[0][0], -x[0][1]))[: quotas[group]]
+        kept.extend(d for _, _, d in best)
+    return sorted(kept, key=_doc_key), seen
+
+
+def _quotas(counts: dict[Any, int], budget: int) -> dict[Any, int]:
+    """Documents per stratum: proportional to its size (largest remainders), at least
+    ``min(size, 2)`` while the budget allows; one stratum gets ``min(size, budget)``."""
+    total = sum(counts.values())
+    if total <= budget:
+        return dict(counts)
+    if len(counts) == 1:
+        return {g: min(c, budget) for g, c in counts.items()}
+    floor = {g: min(c, 2) for g, c in counts.items()}
+    if sum(floor.values()) >= budget:  # too many strata for the budget: the largest first
+        out, left = dict.fromkeys(counts, 0), budget
+        for g in sorted(counts, key=lambda g: (-counts[g], str(g))):
+            out[g] = min(floor[g], left)
+            left -= out[g]
+        return out
+    raw = {g: budget * c / total for g, c in counts.items()}
+    out = {g: max(floor[g], min(counts[g], int(raw[g]))) for g in counts}
+    order = sorted(counts, key=lambda g: (-(raw[g] - int(raw[g])), str(g)))
+    while sum(out.values()) > budget:  # floors pushed it over: take from the largest
+        g = max((g for g in out if out[g] > floor[g]), key=lambda g: out[g])
+        out[g] -= 1
+    k = 0
+    while sum(out.values()) < budget and any(out[g] < counts[g] for g in counts):
+        g = order[k % len(order)]
+        if out[g] < counts[g]:
+            out[g] += 1
+        k += 1
+    return out
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

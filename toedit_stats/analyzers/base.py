@@ -59,7 +59,8 @@ class Metric:
     (a p-value of ``reference`` vs ``corpus``), or ``effect`` (a signed difference ``corpus`` minus
     ``reference``, e.g. of medians, reported with its interval; not a distance). ``noise`` is a known spread of the estimate (e.g.
     seed-to-seed); ``interval`` a confidence interval where one was computed. ``headline`` marks
-    the metrics that the report's verdict table shows.
+    the metrics that the report's verdict table shows. ``resamples``: for a permutation test,
+    its number of permutations (a p-value at the floor ``1 / (resamples + 1)`` is a bound, "≤").
     """
 
     analyzer: str
@@ -77,6 +78,7 @@ class Metric:
     interval: tuple[float, float] | None = None
     headline: bool = False
     note: str | None = None
+    resamples: int | None = None  # a test's permutations: its p-value's floor 1/(resamples+1) is a bound
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -262,10 +264,16 @@ def _fmt(x: Any) -> str:
 
 
 def prepare_corpora(
-    corpora: Sequence[Corpus] | Corpus, reference: int, max_docs: int | None, seed: int
+    corpora: Sequence[Corpus] | Corpus,
+    reference: int,
+    max_docs: int | None,
+    seed: int,
+    *,
+    stratify: str | None = None,
 ) -> tuple[list[MemoryCorpus], dict[str, int]]:
     """The analyzers' common first step: the reference moved first, and each corpus sampled by
-    the one sampling rule (:func:`~toedit_stats.corpus.sample_documents`) into memory."""
+    the one sampling rule (:func:`~toedit_stats.corpus.sample_documents`: pairs kept together,
+    strata of ``stratify`` kept) into memory."""
     if isinstance(corpora, Corpus):
         corpora = [corpora]
     corpora = list(corpora)
@@ -280,7 +288,7 @@ def prepare_corpora(
             out.append(c)
             totals[c.name] = len(c)
             continue
-        docs, total = sample_documents(iter(c), max_docs, seed)
+        docs, total = sample_documents(iter(c), max_docs, seed, stratify=stratify)
         mc = MemoryCorpus(docs, name=c.name)
         mc._canonical = True
         out.append(mc)

@@ -446,7 +446,18 @@ class EmbedResult(Result):
                 ("mmd_pvalue", "MMD permutation p-value (median bandwidth only)", p.mmd_pvalue, False),
             ):
                 out.append(
-                    Metric("embed", name, label, "test", p.b, value, reference=p.a, n=p.n, headline=head)
+                    Metric(
+                        "embed",
+                        name,
+                        label,
+                        "test",
+                        p.b,
+                        value,
+                        reference=p.a,
+                        n=p.n,
+                        headline=head,
+                        resamples=self.config.get("permutations") if name.startswith("mmd") else None,
+                    )
                 )
             out.append(
                 d(
@@ -491,7 +502,8 @@ class EmbedResult(Result):
         if rejecting:
             head = (
                 f"In embedding space ({self.embedder['name']}, n = {ps.n} each) the {ps.a} and {ps.b} samples are "
-                f"distinguishable ({detail})"
+                f"distinguishable ({detail}; the aggregated MMD is listed first: it is the test with the "
+                "most power in our calibration)"
             )
         elif tests:
             head = (

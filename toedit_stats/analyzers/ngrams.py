@@ -220,6 +220,9 @@ class NgramResult(Result):
     distinctive: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # per-document bigram and hashed-bucket counts of the headline sample, for the bootstrap
     contrib: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # per non-reference corpus: the label-permutation p-value of the headline bigram JS divergence
+    js_pvalues: dict[str, float] = field(default_factory=dict)
+    js_permutations: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -238,6 +241,8 @@ class NgramResult(Result):
             out["equal_size"] = self.equal_size.to_dict()
         if self.distinctive:
             out["distinctive_bigrams"] = self.distinctive
+        if self.js_pvalues:
+            out["js_permutation_pvalues"] = self.js_pvalues
         if self.sketch is not None:
             out["sketch"] = self.sketch
         return out
@@ -262,6 +267,53 @@ class NgramResult(Result):
             samples.append(("_eq", self.equal_size, True))
         for suffix, res, headline in samples:
             out.extend(res._sample_metrics(suffix, headline))
+        suffix = "_eq" if self.equal_size is not None else ""
+        where = " (equal token budgets)" if suffix else ""
+        docs = {c.name: c.documents for c in (self.equal_size or self).corpora}
+        ref = self.corpora[0].name if self.corpora else ""
+        for b, pv in self.js_pvalues.items():
+            out.append(
+                Metric(
+                    "ngrams",
+                    "js_divergence_n2_pvalue" + suffix,
+                    f"permutation p-value, JS divergence of bigrams{where} (documents relabelled)",
+                    "test",
+                    b,
+                    pv,
+                    reference=ref,
+                    n=min(docs.get(ref, 0), docs.get(b, 0)),
+                    headline=True,
+                    resamples=self.js_permutations,
+                )
+            )
+        return out
+
+    def js_permutation_pvalues(self, permutations: int, seed: int) -> dict[str, float]:
+        """Per non-reference corpus, the p-value of the headline bigram JS divergence to the
+        reference under ``permutations`` seeded relabellings of the two corpora's documents
+        (one-sided: a larger divergence than chance); ``(1 + #{JS* >= JS}) / (1 + P)``."""
+        from ..stats import label_permutations
+
+        if not self.contrib or 2 not in self.ns or permutations < 1:
+            return {}
+        names = list(self.contrib)
+        ref = names[0]
+        out = {}
+        for b in names[1:]:
+            na, nb = len(self.contrib[ref]["ids"]), len(self.contrib[b]["ids"])
+            if not (na and nb):
+                continue
+            in_b = label_permutations(na, nb, permutations + 1, seed).astype(np.float64)
+            in_b[0] = np.r_[np.zeros(na), np.ones(nb)]  # row 0: the observed labels
+            terms = {
+                ref: [(ref, 1 - in_b[:, :na]), (b, 1 - in_b[:, na:])],
+                b: [(ref, in_b[:, :na]), (b, in_b[:, na:])],
+            }
+            suffix = "_eq" if self.equal_size is not None else ""
+            js = self._replicates([ref, b], terms, 25)[("js_divergence_n2" + suffix, b)]
+            null = js[1:][np.isfinite(js[1:])]
+            tol = 1e-12 * max(1.0, abs(js[0]))
+            out[b] = float((1 + np.count_nonzero(null >= js[0] - tol)) / (1 + null.size))
         return out
 
     def _sample_metrics(self, suffix: str, headline: bool) -> list[Metric]:
@@ -1569,6 +1621,11 @@ class NgramAnalyzer(Analyzer):
     distinctive_punctuation: bool = option(
         False, help="Distinctive bigrams may contain punctuation-only words."
     )
+    js_permutations: int = option(
+        1000,
+        min=0,
+        help="Relabellings behind the permutation test of the bigram JS divergence (0: no test).",
+    )
     # with ``sketch``: a :class:`~toedit_stats.ray_engine.RayOptions` sketches runs of documents on
     # Ray and merges them here (``ngrams --sketch --engine ray``); ``None`` runs in this process
     engine: Any = dataclasses.field(default=None, repr=False)
@@ -1610,14 +1667,19 @@ class NgramAnalyzer(Analyzer):
             bigrams_out=bigrams,
         )
         if not self.equal_size or len(toks) < 2:
-            return replace(full, top_k=self.top, contrib=_contributions(toks, counter, bigrams))
+            res = replace(full, top_k=self.top, contrib=_contributions(toks, counter, bigrams))
+            return replace(
+                res,
+                js_pvalues=res.js_permutation_pvalues(self.js_permutations, self.seed),
+                js_permutations=self.js_permutations,
+            )
         small, target = _equal_size(toks, self.seed)
         bigrams = []
         eq = _analyze_tokenized(small, counter, ns, self.top, self.seed, bigrams_out=bigrams)
         eq = NgramResult(
             eq.corpora, eq.pairs, eq.hashed_pairs, ns, self.seed, tokens_per_corpus=target, top_k=self.top
         )
-        return NgramResult(
+        res = NgramResult(
             full.corpora,
             full.pairs,
             full.hashed_pairs,
@@ -1627,6 +1689,11 @@ class NgramAnalyzer(Analyzer):
             top_k=self.top,
             distinctive=full.distinctive,
             contrib=_contributions(small, counter, bigrams),
+        )
+        return replace(
+            res,
+            js_pvalues=res.js_permutation_pvalues(self.js_permutations, self.seed),
+            js_permutations=self.js_permutations,
         )
 
 

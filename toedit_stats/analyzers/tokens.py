@@ -202,6 +202,7 @@ class TokenPair:
     ppl_ks_pvalue: float
     log_ppl_wasserstein: float
     prob_hist_js_bits: float
+    share_ge99_pvalue: float = math.nan  # permutation test of the share of tokens with p >= 0.99
 
 
 def compare_token_stats(a: TokenStats, b: TokenStats) -> TokenPair:
@@ -217,7 +218,17 @@ def compare_token_stats(a: TokenStats, b: TokenStats) -> TokenPair:
         stat = pval = w = math.nan
     ha, hb = a.prob_hist100, b.prob_hist100
     js = float(jensenshannon(ha, hb, base=2) ** 2) if ha.sum() and hb.sum() else math.nan
-    return TokenPair(a.name, b.name, stat, pval, w, js)
+    share_p = math.nan
+    if len(a.doc_ge99) == len(a.doc_tokens) and len(b.doc_ge99) == len(b.doc_tokens):
+        from ..stats import ratio_permutation_test
+
+        share_p = ratio_permutation_test(
+            np.asarray(a.doc_ge99, np.float64),
+            np.asarray(a.doc_tokens, np.float64),
+            np.asarray(b.doc_ge99, np.float64),
+            np.asarray(b.doc_tokens, np.float64),
+        )
+    return TokenPair(a.name, b.name, stat, pval, w, js, share_p)
 
 
 _SHARE_LABEL = {0.5: "0.5", 0.9: "0.9", 0.99: "0.99", 0.999: "0.999"}
@@ -293,7 +304,17 @@ class TokenResult(Result):
         n = {c.name: c.documents for c in self.corpora}
         for p in self.pairs:
 
-            def d(name, label, value, unit="", kind="distance", better="lower", identical=0.0, p=p):
+            def d(
+                name,
+                label,
+                value,
+                unit="",
+                kind="distance",
+                better="lower",
+                identical=0.0,
+                p=p,
+                resamples=None,
+            ):
                 return Metric(
                     "tokens",
                     name,
@@ -307,12 +328,23 @@ class TokenResult(Result):
                     better=better if kind == "distance" else None,
                     identical=identical if kind == "distance" else None,
                     headline=True,
+                    resamples=resamples,
                 )
 
             out.append(d("ppl_ks_stat", "KS statistic, per-document perplexity", p.ppl_ks_stat))
             out.append(
                 d("ppl_ks_pvalue", "KS p-value, per-document perplexity", p.ppl_ks_pvalue, kind="test")
             )
+            if math.isfinite(p.share_ge99_pvalue):
+                out.append(
+                    d(
+                        "share_ge99_pvalue",
+                        "permutation p-value, share of tokens with p ≥ 0.99 (documents relabelled, P = 1000)",
+                        p.share_ge99_pvalue,
+                        kind="test",
+                        resamples=1000,
+                    )
+                )
             out.append(d("log_ppl_wasserstein", "Wasserstein, log-perplexity", p.log_ppl_wasserstein, "nats"))
             out.append(
                 d(

@@ -387,12 +387,12 @@ def run_edit_job(
     check_free_space(out, 2 * shard_bytes)
 
     if resume:  # a resume with other settings is refused before any model is loaded
-        _check_resume_settings(
-            parts,
-            edit_job_config(
-                corpus, None, config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions
-            ),
+        before_load = edit_job_config(
+            corpus, None, config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions
         )
+        if engine is not None:
+            before_load["engine"] = "ray"
+        _check_resume_settings(parts, before_load)
     if engine is None:
         lm = load_lm(model)
         check_k(lm, config)

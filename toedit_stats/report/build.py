@@ -206,7 +206,9 @@ class Report:
         src = {n_h: _as_corpus(human, n_h), n_s: _as_corpus(synthetic, n_s)}
         if edited is not None:
             src[n_e] = _as_corpus(edited, n_e)
-        prepared, totals = prepare_corpora(list(src.values()), 0, self.max_docs, self.seed)
+        prepared, totals = prepare_corpora(
+            list(src.values()), 0, self.max_docs, self.seed, stratify=self.group_by
+        )
         totals = {key: totals[mc.name] for key, mc in zip(src, prepared)}
         for key, mc in zip(src, prepared):  # the analyzers label corpora by the report's names
             mc.name = key

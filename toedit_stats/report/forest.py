@@ -49,9 +49,9 @@ def forest_plot(report) -> Any:
     ax.set_xlim(-span, span)
     ax.axvspan(-span, 0, color=PALETTE["edited"], alpha=0.06)
     ax.set_title(
-        "Edit effect: Δ = d(human, edited) − d(human, synthetic), with 95% paired-bootstrap intervals\n"
-        f"(B = {report.effects()['replicates']}; coloured only when the Holm-corrected test of the family "
-        "rejects; open points: no interval)",
+        "Edit effect: Δ = d(human, edited) − d(human, synthetic), with 95% intervals (paired permutation where\n"
+        f"documents can be swapped, else paired bootstrap; B = {report.effects()['replicates']}); coloured only when "
+        "the Holm-corrected test of the family rejects; open points: no interval",
         fontsize=10,
     )
     fig.tight_layout()

@@ -13,6 +13,16 @@ from .._io import atomic_dir, atomic_write_bytes, atomic_write_text, dumps, to_c
 from .._provenance import file_sha256
 
 
+def _pfmt(p: Any, resamples: int = 0) -> str:
+    """A p-value cell: at a permutation test's floor, ``≤ 1/(P+1)`` (a bound, not a value)."""
+    from ..stats import format_p
+
+    try:
+        return format_p(float(p), int(resamples or 0))[2:].replace("= ", "")
+    except (TypeError, ValueError):
+        return "–"
+
+
 def _fmt(x: Any) -> str:
     if x is None:
         return "–"
@@ -81,6 +91,7 @@ def _env():
         finalize=lambda v: visible(v) if isinstance(v, str) and not isinstance(v, markupsafe.Markup) else v,
     )
     env.filters["fmt"] = _fmt
+    env.filters["pfmt"] = _pfmt
     return env
 
 
