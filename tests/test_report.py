@@ -292,7 +292,7 @@ def test_report_select_dsir_and_scores(tmp_path, sample_human, sample_synthetic)
         "away from human",
         "no detectable change",
         "no interval",
-        "within seed spread",
+        "not tested",
     }
     with_ci = [r for r in rows if r["low"] is not None]
     assert with_ci and all(r["low"] <= r["high"] for r in with_ci)

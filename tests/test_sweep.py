@@ -187,7 +187,13 @@ def test_sweep_cli(tmp_path, sample_human, sample_synthetic):
 
     r = run("--grid", "p=0.5,0.99", *SMALL_RUN, "-o", str(out))
     assert r.exit_code == 0, r.output
-    assert {p.name for p in out.iterdir()} == {"sweep.json", "sweep.csv", "sweep_effects.csv", "frontier.png"}
+    assert {p.name for p in out.iterdir()} == {
+        "sweep.json",
+        "sweep.csv",
+        "sweep_effects.csv",
+        "frontier.png",
+        ".toedit-stats.json",  # the marker: --overwrite may replace this folder
+    }
     r = run("--grid", "k=0")
     assert r.exit_code == 2 and "k must be an integer >= 1" in r.output
     r = run("--grid", "p=0.5", "--ray-actors", "2")
