@@ -281,3 +281,56 @@ def test_group_by_sample_keeps_every_group(outfox_path):
     assert _quotas({"a": 90, "b": 9, "c": 1}, 10) == {"a": 7, "b": 2, "c": 1}
     assert _quotas({"a": 5, "b": 3}, 20) == {"a": 5, "b": 3}
     assert sum(_quotas({g: 7 for g in "abcdefgh"}, 10).values()) == 10
+
+
+# ---------------------------------------------------------------------------------------------
+# defect 5: the classifier AUC without fold luck; defect 8: tests where there were none
+
+
+def test_classifier_auc_is_the_mean_over_seeded_fold_splits(trio):
+    from sklearn.metrics import roc_auc_score
+
+    from toedit_stats.analyzers.embeddings import c2st_scores
+
+    h, s, _ = trio
+    res = EmbeddingAnalyzer(embedder="tfidf", mauve_seeds=1, permutations=50, cv_repeats=4).analyze([h, s])
+    p = res.pairs[0]
+    pos = {name: {i: k for k, i in enumerate(v)} for name, v in res.ids.items()}
+    a = res.embeddings["human"][[pos["human"][i] for i in p.a_ids]]
+    b = res.embeddings["synthetic"][[pos["synthetic"][i] for i in p.b_ids]]
+    y = np.r_[np.zeros(len(a)), np.ones(len(b))]
+    per_split = [roc_auc_score(y, c2st_scores(a, b, seed=r)) for r in range(4)]
+    assert p.c2st_auc == pytest.approx(np.mean(per_split), rel=1e-6)  # float32 scores
+    assert np.ptp(per_split) > 0  # the splits differ: one alone would carry fold luck
+    # the interval's replicates cycle through the splits
+    from toedit_stats.stats import BootstrapWeights
+
+    reps = res.bootstrap(BootstrapWeights(seed=0, replicates=8))[("c2st_auc_distance", "synthetic")]
+    assert reps.shape == (8,) and np.isfinite(reps).all()
+
+
+def test_bigram_js_and_share_tests_between_human_and_synthetic(trio, essays_path):
+    from toedit_stats.stats import ratio_permutation_test
+
+    h, s, _ = trio
+    student = _records(essays_path, source="student")
+    res = NgramAnalyzer(js_permutations=200).analyze([h, s])
+    p = res.js_pvalues["synthetic"]
+    assert p == pytest.approx(1 / 201)  # student vs ChatGPT-4: at the permutation floor
+    test = next(m for m in res.metrics() if m.name.startswith("js_divergence_n2_pvalue"))
+    assert test.kind == "test" and test.headline and test.resamples == 200
+    idx = np.random.default_rng(1).permutation(len(student))  # random halves (the file is in topic order)
+    halves = NgramAnalyzer(js_permutations=200).analyze(
+        [_corpus([student[i] for i in idx[:40]], "a"), _corpus([student[i] for i in idx[40:80]], "b")]
+    )
+    assert halves.js_pvalues["b"] > 0.05  # two random halves of one corpus
+    assert NgramAnalyzer(js_permutations=0).analyze([h, s]).js_pvalues == {}
+    # share of p >= 0.99: a hand case and the fake model's token statistics
+    rng = np.random.default_rng(0)
+    t = rng.integers(50, 100, 30).astype(float)
+    same = ratio_permutation_test(0.3 * t, t, 0.3 * t[::-1], t[::-1], permutations=300)
+    apart = ratio_permutation_test(0.1 * t, t, 0.5 * t, t, permutations=300)
+    assert same > 0.5 and apart == pytest.approx(1 / 301)
+    tok = TokenAnalyzer(model="fake").analyze([h, s])
+    m = next(m for m in tok.metrics() if m.name == "share_ge99_pvalue")
+    assert 0 < m.value <= 1 and m.resamples == 1000

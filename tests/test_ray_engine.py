@@ -196,6 +196,7 @@ def test_ray_engine_refusals_and_bad_input(tmp_path, sample_synthetic):
 
 
 @pytest.mark.model
+@pytest.mark.slow  # the default twin: test_ray_edit_equals_local_fake_model (and the Ray report twin's real edit)
 def test_ray_edit_equals_local_real_model(tmp_path, sample_synthetic, lm):
     inp = _input(tmp_path, sample_synthetic, n=6)
     local, ray_out = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
@@ -429,11 +430,19 @@ def _numbers(d, prefix=""):
 
 
 @pytest.mark.model
-def test_report_on_ray_equals_local(tmp_path, sample_human, sample_synthetic):
+@pytest.mark.parametrize(
+    "size",
+    [
+        pytest.param(["--max-docs", "3", "--analyzers", "tokens,lengths", "--no-scores"], id="twin"),
+        pytest.param(["--max-docs", "5"], id="full", marks=pytest.mark.slow),
+    ],
+)
+def test_report_on_ray_equals_local(tmp_path, sample_human, sample_synthetic, size):
     """`report --engine ray`: the synthetic, human and edited documents scored and every text
     embedded (MiniLM) on the actor pool, the editing and statistics here — the edited corpus and
     metrics.json equal the local report's (SmolLM2 and MiniLM on one thread per actor: numbers
-    within float rounding). (The fake LM cannot decode tokens it did not score itself.)"""
+    within float rounding). The default twin runs the token and length analyzers on 3 documents
+    per corpus; the slow one every analyzer (MiniLM included) on 5."""
     pytest.importorskip("sentence_transformers")
     common = [
         str(sample_human),
@@ -442,14 +451,13 @@ def test_report_on_ray_equals_local(tmp_path, sample_human, sample_synthetic):
         "cpu",
         "--p",
         "0.9",
-        "--max-docs",
-        "5",
+        *size,
         "--bootstrap",
         "20",
-        "--mauve-seeds",
-        "1",
         "--quiet",
     ]
+    if "--analyzers" not in size:
+        common += ["--mauve-seeds", "1"]
     runs = {}
     for name, extra in (("local", []), ("ray", ["--engine", "ray", "--ray-actors", "2"])):
         out = tmp_path / name

@@ -180,15 +180,22 @@ def test_topk_floor_keeps_only_selectable_rows(sample_synthetic):
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("corpus", ["essays_path", "outfox_path"])
-def test_suffix_rescoring_equals_full_rescore_on_shared_corpora(request, lm, corpus):
+@pytest.mark.parametrize(
+    "corpus,docs",
+    [
+        ("sample_synthetic", 2),  # the default twin: the bundled sample
+        pytest.param("essays_path", 6, marks=pytest.mark.slow),
+        pytest.param("outfox_path", 6, marks=pytest.mark.slow),
+    ],
+)
+def test_suffix_rescoring_equals_full_rescore_on_shared_corpora(request, lm, corpus, docs):
     """Edited texts at the paper's setting and at aggressive ones (first changes early and
     mid-document), scored from their first changed token with the document's keys and values,
     equal a full rescore: same token ids and offsets, |Δ log p| and |Δ entropy| ≤ 1e-4 nats,
     and (the ranks and top-k candidates only differ where two logits tie within rounding)."""
     from toedit_stats.lm.hf import TransformersLM
 
-    docs, _ = sample_documents(iter(read_corpus(request.getfixturevalue(corpus))), 6, 0)
+    docs, _ = sample_documents(iter(read_corpus(request.getfixturevalue(corpus))), docs, 0)
     configs = [
         EditConfig(p=0.99, k=8),
         EditConfig(p=0.9, k=8, exclude_original=True),

@@ -140,6 +140,8 @@ def _contrast(report, reps: dict, replicates: int, base: str, variant: str) -> l
                 # row 0 is the unswapped data: the observed Δ of the statistic the swaps recompute
                 null = se_[1:] - sb[1:]
                 null = null[np.isfinite(null)]
+                # swapping identical documents moves a sum only by rounding: that is 0
+                null[np.abs(null) <= 1e-12 * max(1.0, abs(float(sb[0])), abs(float(se_[0])))] = 0.0
                 if null.size:
                     lo_q, hi_q = np.quantile(null, [0.025, 0.975])
                     spread = float(np.std(null))

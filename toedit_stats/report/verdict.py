@@ -161,10 +161,13 @@ def _effects_sentence(effects: dict[str, Any]) -> str:
         + f": the edited corpus is detectably closer on {len(toward)}, detectably further on {len(away)}, "
         f"and shows no detectable change on {len(none)}."
     )
+    def sized(r: dict[str, Any]) -> str:  # a detectable change can still be a tiny one: say how big
+        return f"{r['label']} (Δ = {_fmt_num(r['delta'])}, {_pct(r['delta'], r['synthetic'])})"
+
     if toward:
-        text += " Closer on: " + "; ".join(r["label"] for r in toward) + "."
+        text += " Closer on: " + "; ".join(sized(r) for r in toward) + "."
     if away:
-        text += " Further on: " + "; ".join(r["label"] for r in away) + "."
+        text += " Further on: " + "; ".join(sized(r) for r in away) + "."
     with_se = [r for r in none if r["se"] > 0]
     if with_se:
         mdes = "; ".join(
