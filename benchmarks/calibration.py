@@ -139,7 +139,9 @@ def _outcome(rep) -> dict:
     }
 
 
-def edit_null_runs(outfox: Path, runs: int, n: int, kind: str, replicates: int = 200, embedder="tfidf") -> dict:
+def edit_null_runs(
+    outfox: Path, runs: int, n: int, kind: str, replicates: int = 200, embedder="tfidf"
+) -> dict:
     """Rates over ``runs`` seeded reports of one kind (see the module docstring)."""
     from toedit_stats.corpus import Document, MemoryCorpus
     from toedit_stats.embed import load_embedder
@@ -213,7 +215,10 @@ if __name__ == "__main__":
     if args.edits:
         outfox = SHARED / "outfox-essays" / "texts.jsonl"
         for kind in args.kinds.split(","):
-            print(json.dumps(edit_null_runs(outfox, args.runs, args.n, kind, embedder=args.embedder)), flush=True)
+            print(
+                json.dumps(edit_null_runs(outfox, args.runs, args.n, kind, embedder=args.embedder)),
+                flush=True,
+            )
         raise SystemExit
     print(
         json.dumps(

@@ -161,6 +161,7 @@ def _effects_sentence(effects: dict[str, Any]) -> str:
         + f": the edited corpus is detectably closer on {len(toward)}, detectably further on {len(away)}, "
         f"and shows no detectable change on {len(none)}."
     )
+
     def sized(r: dict[str, Any]) -> str:  # a detectable change can still be a tiny one: say how big
         return f"{r['label']} (Δ = {_fmt_num(r['delta'])}, {_pct(r['delta'], r['synthetic'])})"
 
