@@ -55,7 +55,9 @@ def test_group_values_equal_each_group_alone(outfox_path):
         np.testing.assert_allclose(a["value"].to_numpy(float), b["value"].to_numpy(float), equal_nan=True)
     # one Holm family over all groups' tests
     tests = g.tests_frame()
-    assert len(tests) == 3 * 4 and (tests["holm"] >= tests["pvalue"]).all()
+    # 6 tests per group: bigram JS and share of p >= 0.99 (permutation), perplexity KS, classifier,
+    # aggregated MMD, length KS
+    assert len(tests) == 3 * 6 and (tests["holm"] >= tests["pvalue"]).all()
     frame = grouped.tables()["groups"]
     assert set(frame["group"]) == set(g.results) and {"analyzer", "metric", "value"} <= set(frame.columns)
     figs = grouped.figures()
