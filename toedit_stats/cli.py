@@ -792,7 +792,7 @@ def _report_command() -> click.Command:
         type=int,
         default=1000,
         show_default=True,
-        help="Replicates of the seeded paired bootstrap behind every interval (0: no intervals).",
+        help="Bootstrap replicates behind every interval, and permutations of the paired test of each edit effect (0: neither).",
     )
     @click.option(
         "--sweep",

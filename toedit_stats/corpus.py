@@ -369,9 +369,6 @@ class TooLong:
         self.size = size
 
 
-_too_long = TooLong
-
-
 def _lines_from_chunks(chunks: Iterable[bytes], cap: int = MAX_RECORD_BYTES) -> Iterator[bytes | TooLong]:
     rest = b""
     skipping = 0  # bytes of an over-long line dropped so far (0: not in one)
@@ -381,17 +378,17 @@ def _lines_from_chunks(chunks: Iterable[bytes], cap: int = MAX_RECORD_BYTES) -> 
         rest = parts.pop()
         for part in parts:
             if skipping:
-                yield _too_long(skipping + len(part))
+                yield TooLong(skipping + len(part))
                 skipping = 0
             elif len(part) > cap:
-                yield _too_long(len(part))
+                yield TooLong(len(part))
             else:
                 yield part
         if len(rest) > cap or (skipping and rest):
             skipping += len(rest)
             rest = b""
     if skipping:
-        yield _too_long(skipping + len(rest))
+        yield TooLong(skipping + len(rest))
     elif rest:
         yield rest
 
@@ -409,7 +406,7 @@ def _bounded_lines(fh: Any, cap: int) -> Iterator[bytes | TooLong]:
                 size += len(more)
                 if not more or more.endswith(b"\n"):
                     break
-            yield _too_long(size)
+            yield TooLong(size)
             continue
         yield line.rstrip(b"\n")
 
