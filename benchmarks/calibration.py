@@ -13,7 +13,7 @@ sentences, the coverage of 0 by each effect's interval, and the power:
 * different text: OUTFOX human vs gpt-3.5-turbo essays, each "edited" text replaced by another
   essay of the same generator (no systematic effect, every document changes);
 * power: 8% of each synthetic document's words replaced by words drawn from the human pool's
-  vocabulary (a real shift toward human in the n-gram statistics).
+  vocabulary (a real shift toward human in the n-gram statistics); ``power-weak``: 2%.
 
 Calibration: 200 seeded random splits of one human corpus into two halves (OUTFOX human essays,
 the first 200; embedded once with MiniLM), each test at alpha = 0.05: the classifier test
@@ -172,11 +172,12 @@ def edit_null_runs(
             elif kind == "identity":
                 e_texts = [r["text"] for r in s]
                 h = h + [human[i] for i in rng.choice(len(human), n // 2, replace=False)]
-            elif kind == "power":
+            elif kind in ("power", "power-weak"):
+                share = 0.08 if kind == "power" else 0.02
                 e_texts = []
                 for r in s:
                     words = r["text"].split(" ")
-                    k = max(1, round(0.08 * len(words)))
+                    k = max(1, round(share * len(words)))
                     for i in rng.choice(len(words), k, replace=False):
                         words[i] = vocab[rng.integers(len(vocab))]
                     e_texts.append(" ".join(words))
