@@ -216,7 +216,7 @@ def test_lengths_sentence_gated_and_embedding_verdict_leads_with_the_aggregated_
 # rates over many splits (slow): the null of exchangeability, the null of a different text, power
 
 
-# binomial 95% upper margins over a 5% rate: 100 runs 10%, 50 runs 12%
+# binomial 95% upper margins over a 5% rate: 100 runs 10% (measured: README's calibration table)
 @pytest.mark.slow
 def test_null_of_exchangeability_rates(outfox_path):
     rates = _benchmark().edit_null_runs(outfox_path, runs=100, n=40, kind="exchangeability")
@@ -227,8 +227,8 @@ def test_null_of_exchangeability_rates(outfox_path):
 
 @pytest.mark.slow
 def test_null_of_a_different_text_rates(outfox_path):
-    rates = _benchmark().edit_null_runs(outfox_path, runs=50, n=40, kind="different-text")
-    assert rates["any_call"] <= 0.12, rates
+    rates = _benchmark().edit_null_runs(outfox_path, runs=100, n=40, kind="different-text")
+    assert rates["any_call"] <= 0.10, rates
     assert min(rates["coverage_of_0"].values()) >= 0.90, rates
 
 
