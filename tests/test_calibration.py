@@ -17,8 +17,9 @@ from toedit_stats.analyzers.lengths import LengthAnalyzer
 from toedit_stats.analyzers.ngrams import NgramAnalyzer
 from toedit_stats.analyzers.tokens import TokenAnalyzer
 from toedit_stats.corpus import Document, MemoryCorpus
-from toedit_stats.report.effects import _bootstrap_p, _permutation_p
+from toedit_stats.report.effects import _bootstrap_p
 from toedit_stats.stats import format_p, holm, ks_detectable, swap_weights
+from toedit_stats.stats import permutation_pvalue as _permutation_p
 
 
 def _records(path, **where):

@@ -102,7 +102,6 @@ def atomic_dir(
     overwrite: bool = False,
     inputs: Sequence[Any] = (),
     replace: bool = True,
-    kind: str = "output",
 ) -> Iterator[Path]:
     """The one way a result folder is written: checked first (see :func:`check_output_location`:
     writable, not an input and holding none, empty unless ``overwrite``, and then only a folder
@@ -140,10 +139,10 @@ def atomic_dir(
                 dst = directory / rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp / rel, dst)
-            write_marker(directory, kind, sorted(ours | set(written)))
+            write_marker(directory, "output", sorted(ours | set(written)))
             shutil.rmtree(tmp, ignore_errors=True)
         else:
-            write_marker(tmp, kind, written)
+            write_marker(tmp, "output", written)
             if directory.exists():
                 # checked again just before the swap: only a folder we wrote is ever moved aside
                 check_replaceable(directory)
@@ -171,7 +170,7 @@ def write_marker(directory: Path, kind: str, files: Sequence[str] | None = None)
     atomic_write_text(Path(directory) / MARKER, json.dumps(body, indent=1) + "\n")
 
 
-def make_work_dir(path: str | os.PathLike, kind: str = "parts") -> Path:
+def make_work_dir(path: str | os.PathLike) -> Path:
     """Create a work folder (``OUTPUT.parts``) that appears with its marker in one rename, so that
     every such folder, even one a kill left behind, is recognisably toedit-stats's own."""
     path = Path(path)
@@ -179,7 +178,7 @@ def make_work_dir(path: str | os.PathLike, kind: str = "parts") -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_dir(path)
-    write_marker(tmp, kind, None)
+    write_marker(tmp, "parts", None)
     try:
         os.replace(tmp, path)
     except OSError:
@@ -240,9 +239,7 @@ def foreign_files(directory: Path) -> list[Path]:
         return []
     ours = set(marker["files"]) | {MARKER}
     return sorted(
-        p
-        for p in directory.rglob("*")
-        if not p.is_dir() and p.relative_to(directory).as_posix() not in ours and p not in stale_temps(p)
+        p for p in directory.rglob("*") if not p.is_dir() and p.relative_to(directory).as_posix() not in ours
     )
 
 

@@ -901,47 +901,44 @@ def _report_command() -> click.Command:
 
         fresh = overwrite or not Path(str(out) + ".parts").exists()
         work = report_work_dir(out, settings, paths, resume=resume, overwrite=overwrite)
-        lock = work_lock(work)
-        lock.__enter__()  # held until the report is saved (released by the process's end at the latest)
-        try:
-            default_names = ["human", "synthetic", "edited"][: len(paths)]
-            wheres = list(opts.get("where") or ())
-            if edited and len(wheres) == 2:
-                opts["where"] = (*wheres, "")  # --where for the two inputs; the edited file is read whole
-            seed = opts["seed"]
-            cs = open_corpora(paths, opts, default_names=default_names)
-            names = [c.name for c in cs] + (["edited"] if not edited else [])
-            result = Report(
-                built,
-                editor,
-                lm=lm_config.load(),
-                max_docs=None if all_docs else max_docs,
-                seed=seed,
-                names=names[:3],
-                bootstrap=bootstrap,
-                sweep=True if sweep_grid == "default" else sweep_grid,
-                select=select,
-                select_n=select_n,
-                scores=not no_scores,
-                group_by=group_by,
-                work_dir=work,
-                progress=progress_enabled(quiet),
-                command="toedit-stats " + " ".join(sys.argv[1:]),
-                engine=ray,
-            ).run(cs[0], cs[1], cs[2] if edited else None)
-            result.save(out, overwrite=overwrite)
-        except (ConfigError, InputError):
-            # a mistake in the command or the input, not an interruption: nothing worth resuming
-            if fresh:
-                shutil.rmtree(work, ignore_errors=True)
-            lock.__exit__(None, None, None)
-            raise
-        except KeyboardInterrupt:
-            raise KeyboardInterrupt(
-                f"the scores done so far are kept in {work}: run the same command with --resume to continue"
-            ) from None
-        shutil.rmtree(work, ignore_errors=True)  # the report is complete: its work folder goes
-        lock.__exit__(None, None, None)
+        with work_lock(work):  # held until the report is saved: a second run on it is refused
+            try:
+                default_names = ["human", "synthetic", "edited"][: len(paths)]
+                wheres = list(opts.get("where") or ())
+                if edited and len(wheres) == 2:
+                    opts["where"] = (*wheres, "")  # --where for the two inputs; the edited file is read whole
+                seed = opts["seed"]
+                cs = open_corpora(paths, opts, default_names=default_names)
+                names = [c.name for c in cs] + (["edited"] if not edited else [])
+                result = Report(
+                    built,
+                    editor,
+                    lm=lm_config.load(),
+                    max_docs=None if all_docs else max_docs,
+                    seed=seed,
+                    names=names[:3],
+                    bootstrap=bootstrap,
+                    sweep=True if sweep_grid == "default" else sweep_grid,
+                    select=select,
+                    select_n=select_n,
+                    scores=not no_scores,
+                    group_by=group_by,
+                    work_dir=work,
+                    progress=progress_enabled(quiet),
+                    command="toedit-stats " + " ".join(sys.argv[1:]),
+                    engine=ray,
+                ).run(cs[0], cs[1], cs[2] if edited else None)
+                result.save(out, overwrite=overwrite)
+            except (ConfigError, InputError):
+                # a mistake in the command or the input, not an interruption: nothing worth resuming
+                if fresh:
+                    shutil.rmtree(work, ignore_errors=True)
+                raise
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt(
+                    f"the scores done so far are kept in {work}: run the same command with --resume to continue"
+                ) from None
+            shutil.rmtree(work, ignore_errors=True)  # the report is complete: its work folder goes
         if not quiet:
             frame = result.summary_frame()
             if not frame.empty:

@@ -336,9 +336,38 @@ def ratio_permutation_test(
     den = np.concatenate([den_a, den_b]).astype(np.float64)
     if not (len(num_a) and len(num_b)) or den.sum() == 0:
         return math.nan
-    observed = abs(num_b.sum() / den_b.sum() - num_a.sum() / den_a.sum())
+    observed = num_b.sum() / den_b.sum() - num_a.sum() / den_a.sum()
     in_b = label_permutations(len(num_a), len(num_b), permutations, seed).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        null = np.abs(in_b @ num / (in_b @ den) - (1 - in_b) @ num / ((1 - in_b) @ den))
+        null = in_b @ num / (in_b @ den) - (1 - in_b) @ num / ((1 - in_b) @ den)
+    return permutation_pvalue(observed, null)
+
+
+def permutation_pvalue(observed: float, null: np.ndarray, *, two_sided: bool = True) -> float:
+    """``(1 + #{T* ≥ T}) / (1 + P)`` over the finite permutation statistics ``null`` (``|T|`` and
+    ``|T*|`` when ``two_sided``), ties within relative rounding (1e-12) counted; NaN without any.
+
+    >>> permutation_pvalue(2.0, np.array([-3.0, -1.0, 0.0, 1.0, 2.0, 3.0]))
+    0.5714285714285714
+    """
+    null = np.asarray(null, np.float64)
     null = null[np.isfinite(null)]
-    return float((1 + np.count_nonzero(null >= observed - 1e-12 * max(1.0, observed))) / (1 + null.size))
+    if not null.size:
+        return math.nan
+    if two_sided:
+        observed, null = abs(observed), np.abs(null)
+    tol = 1e-12 * max(1.0, abs(observed))
+    return float((1 + np.count_nonzero(null >= observed - tol)) / (1 + null.size))
+
+
+def id_order(ids: Sequence[str], seed: int) -> list[int]:
+    """Positions of ``ids`` ordered by a seeded hash of the id (ties by position): the order in
+    which the equal-size rules take documents, so that corpora sharing ids (a synthetic corpus and
+    its edited version) take the same ones whatever their order.
+
+    >>> ids = ["a", "b", "c", "d"]
+    >>> [ids[j] for j in id_order(ids, 0)] == [ids[::-1][j] for j in id_order(ids[::-1], 0)]
+    True
+    """
+    keys = [hashlib.sha256(f"{seed}\0{i}".encode("utf-8", "surrogatepass")).digest()[:8] for i in ids]
+    return sorted(range(len(ids)), key=lambda j: (keys[j], j))

@@ -28,7 +28,6 @@ homogeneous) and ``cov_trace`` (total variance).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import math
 import sys
@@ -163,11 +162,11 @@ def repeated_auc(scores: np.ndarray, n_a: int) -> float:
 def equal_size_rows(ids: Sequence[str], n: int, seed: int) -> np.ndarray:
     """Rows of the ``n`` documents whose seeded hash of the id is smallest, in row order (the
     equal-size rule of the n-gram analyzer): corpora that share ids get the same documents."""
+    from ..stats import id_order
+
     if n >= len(ids):
         return np.arange(len(ids))
-    keys = [hashlib.sha256(f"{seed}\0{i}".encode("utf-8", "surrogatepass")).digest()[:8] for i in ids]
-    order = sorted(range(len(ids)), key=lambda j: (keys[j], j))
-    return np.sort(np.array(order[:n], np.int64))
+    return np.sort(np.array(id_order(ids, seed)[:n], np.int64))
 
 
 def c2st_test(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> tuple[float, float]:
@@ -529,7 +528,8 @@ class EmbedResult(Result):
     def bootstrap(self, weights: Any) -> dict[tuple[str, str], np.ndarray]:
         """Replicates of the mean pairwise cosine per corpus, the median-bandwidth MMD² and the
         classifier AUC distance from 0.5 (weighted AUC of the fixed out-of-fold scores of one of
-        the ``cv_repeats`` fold splits per replicate, in turn; the classifier is not refitted). MAUVE and Fréchet are not resampled (too costly): MAUVE keeps
+        the ``cv_repeats`` fold splits per replicate, in turn; the classifier is not refitted).
+        MAUVE and Fréchet are not resampled (too costly): MAUVE keeps
         its seed spread, Fréchet has no interval."""
         from ..stats import weighted_auc
 
@@ -547,12 +547,10 @@ class EmbedResult(Result):
                 out[("mean_pairwise_cosine", c.name)] = ((sw * sw).sum(1) - (w * w).sum(1)) / (
                     w.sum(1) ** 2 - (w * w).sum(1)
                 )
-        pos = {name: {i: k for k, i in enumerate(v)} for name, v in ids.items()}
         for p in self.pairs:
             if not p.a_ids or p.c2st_oof is None:
                 continue
-            a = self.embeddings[p.a][[pos[p.a][i] for i in p.a_ids]].astype(np.float64)
-            b = self.embeddings[p.b][[pos[p.b][i] for i in p.b_ids]].astype(np.float64)
+            a, b = self._pair_rows(p)
             wa, wb = weights(p.a, p.a_ids), weights(p.b, p.b_ids)
             out[("mmd2", p.b)] = _weighted_mmd2(a, b, wa, wb, p.mmd_bandwidth)
             labels = np.r_[np.zeros(len(a)), np.ones(len(b))]
@@ -566,6 +564,14 @@ class EmbedResult(Result):
                 auc[rows] = weighted_auc(oof[r], labels, w[rows])
             out[("c2st_auc_distance", p.b)] = np.abs(auc - 0.5)
         return out
+
+    def _pair_rows(self, p: EmbedPair) -> tuple[np.ndarray, np.ndarray]:
+        """The embeddings (float64) of a pair's equal-size samples, in the pair's row order."""
+        rows = []
+        for name, ids in ((p.a, p.a_ids), (p.b, p.b_ids)):
+            pos = {i: k for k, i in enumerate(self.ids[name])}
+            rows.append(self.embeddings[name][[pos[i] for i in ids]].astype(np.float64))
+        return rows[0], rows[1]
 
     def swap_replicates(
         self, base: str, variant: str, ids: Sequence[str], masks: np.ndarray
@@ -583,11 +589,10 @@ class EmbedResult(Result):
         pv = next((p for p in self.pairs if p.b == variant), None)
         if pb is None or pv is None or not pb.a_ids or pb.a_ids != pv.a_ids:
             return {}
-        pos = {name: {i: k for k, i in enumerate(v)} for name, v in self.ids.items()}
-        h = self.embeddings[pb.a][[pos[pb.a][i] for i in pb.a_ids]].astype(np.float64)
-        xb = self.embeddings[base][[pos[base][i] for i in pb.b_ids]].astype(np.float64)
-        xv = self.embeddings[variant][[pos[variant][i] for i in pv.b_ids]].astype(np.float64)
         from scipy.spatial.distance import pdist
+
+        h, xb = self._pair_rows(pb)
+        xv = self._pair_rows(pv)[1]
 
         own_b, into_b, own_v, into_v = swap_weights(pb.b_ids, pv.b_ids, ids, masks)
         both = np.concatenate([xb, xv])

@@ -84,6 +84,7 @@ from ..corpus import Corpus
 from ..errors import ConfigError
 from ..options import option
 from ..plotting import _lit, _plt, colors, styles
+from ..stats import id_order
 from ..tokenize import WORD_PATTERN
 from .base import Analyzer, Metric, Result, prepare_corpora
 
@@ -292,7 +293,7 @@ class NgramResult(Result):
         """Per non-reference corpus, the p-value of the headline bigram JS divergence to the
         reference under ``permutations`` seeded relabellings of the two corpora's documents
         (one-sided: a larger divergence than chance); ``(1 + #{JS* >= JS}) / (1 + P)``."""
-        from ..stats import label_permutations
+        from ..stats import label_permutations, permutation_pvalue
 
         if not self.contrib or 2 not in self.ns or permutations < 1:
             return {}
@@ -310,10 +311,8 @@ class NgramResult(Result):
                 b: [(ref, in_b[:, :na]), (b, in_b[:, na:])],
             }
             suffix = "_eq" if self.equal_size is not None else ""
-            js = self._replicates([ref, b], terms, 25)[("js_divergence_n2" + suffix, b)]
-            null = js[1:][np.isfinite(js[1:])]
-            tol = 1e-12 * max(1.0, abs(js[0]))
-            out[b] = float((1 + np.count_nonzero(null >= js[0] - tol)) / (1 + null.size))
+            js = self._replicates([ref, b], terms, 25, want="js")[("js_divergence_n2" + suffix, b)]
+            out[b] = permutation_pvalue(float(js[0]), js[1:], two_sided=False)
         return out
 
     def _sample_metrics(self, suffix: str, headline: bool) -> list[Metric]:
@@ -430,7 +429,7 @@ class NgramResult(Result):
     def swap_replicates(
         self, base: str, variant: str, ids: Sequence[str], masks: np.ndarray, chunk: int = 25
     ) -> dict[tuple[str, str], np.ndarray]:
-        """The headline metrics of ``base`` and ``variant`` recomputed with document ``i`` of one
+        """The distances of ``base`` and ``variant`` to the reference recomputed with document ``i`` of one
         swapped for its namesake (same id) in the other wherever ``masks[j, ids.index(i)]`` is true
         (rows: permutations; the human reference stays fixed): the paired permutation test of
         the edit's effect, exact under the null that a document and its edited version are
@@ -447,35 +446,46 @@ class NgramResult(Result):
             base: [(base, wb), (variant, xb)],
             variant: [(variant, wv), (base, xv)],
         }
-        return self._replicates([ref, base, variant], terms, chunk)
+        return self._replicates([ref, base, variant], terms, chunk, want="distances")
 
     def _replicates(
-        self, names: list[str], terms: dict[str, list[tuple[str, np.ndarray]]], chunk: int
+        self,
+        names: list[str],
+        terms: dict[str, list[tuple[str, np.ndarray]]],
+        chunk: int,
+        want: str = "all",
     ) -> dict[tuple[str, str], np.ndarray]:
         """The headline metrics of each corpus in ``names`` (the first is the reference) when its
-        counts are ``Σ documents of source × weights`` over its ``terms``."""
+        counts are ``Σ documents of source × weights`` over its ``terms``: ``want="all"``, only
+        the distances to the reference (``"distances"``: the per-corpus masses are skipped), or
+        only the bigram JS divergence (``"js"``: no hashed buckets either)."""
         from concurrent.futures import ThreadPoolExecutor
 
         suffix = "_eq" if self.equal_size is not None else ""
+        kinds = ("bigrams",) if want == "js" else ("bigrams", "buckets")
         sources = {src for n in names for src, _ in terms[n]}
-        mats = {
-            n: tuple(self.contrib[n][m].tocsr().T.tocsr().astype(np.float64) for m in ("bigrams", "buckets"))
-            for n in sources
-        }
+        mats = {n: [self.contrib[n][m].tocsr().T.tocsr().astype(np.float64) for m in kinds] for n in sources}
         B = next(iter(terms.values()))[0][1].shape[0]
+
+        def weighted(n: str, lo: int, k: int) -> np.ndarray:
+            out = None
+            for src, ws in terms[n]:
+                part = (mats[src][k] @ ws[lo : lo + chunk].T.astype(np.float32)).T
+                out = part if out is None else out + part
+            return np.ascontiguousarray(out)
 
         def one(lo: int) -> dict[tuple[str, str], np.ndarray]:
             res: dict[tuple[str, str], np.ndarray] = {}
             counts, hashed, ent, hent = {}, {}, {}, {}
             for n in names:
-                c = h = None
-                for src, ws in terms[n]:
-                    w = ws[lo : lo + chunk].T.astype(np.float32)
-                    cc, hh = (mats[src][0] @ w).T, (mats[src][1] @ w).T
-                    c = cc if c is None else c + cc
-                    h = hh if h is None else h + hh
-                counts[n] = c = np.ascontiguousarray(c)
-                hashed[n] = h = np.ascontiguousarray(h)
+                counts[n] = c = weighted(n, lo, 0)
+                ent[n] = _entropy_rows(c)
+                if want == "js":
+                    continue
+                hashed[n] = h = weighted(n, lo, 1)
+                hent[n] = _entropy_rows(h)
+                if want == "distances":
+                    continue
                 tot = c.sum(1, dtype=np.float64)
                 k = min(100, c.shape[1])
                 with np.errstate(invalid="ignore", divide="ignore"):
@@ -488,13 +498,13 @@ class NgramResult(Result):
                     res[("hashed_top1pct_mass" + suffix, n)] = top_h.sum(1, dtype=np.float64) / h.sum(
                         1, dtype=np.float64
                     )
-                ent[n] = _entropy_rows(c)
-                hent[n] = _entropy_rows(h)
             ref = names[0]
             for n in names[1:]:
                 res[("js_divergence_n2" + suffix, n)] = _js_from_entropies(
                     counts[ref], counts[n], ent[ref], ent[n]
                 )
+                if want == "js":
+                    continue
                 res[("hashed_js_divergence" + suffix, n)] = _js_from_entropies(
                     hashed[ref], hashed[n], hent[ref], hent[n]
                 )
@@ -1585,8 +1595,7 @@ def _equal_size(toks: list[_Tokenized], seed: int) -> tuple[list[_Tokenized], in
             continue
         # documents in the order of a seeded hash of their id: corpora that share ids (a synthetic
         # corpus and its edited version) get the same subset, and the input order does not matter
-        keys = [hashlib.sha256(f"{seed}\0{d}".encode("utf-8", "surrogatepass")).digest()[:8] for d in tc.ids]
-        perm = np.array(sorted(range(tc.documents), key=lambda j: (keys[j], j)), np.int64)
+        perm = np.array(id_order(tc.ids, seed), np.int64)
         cum = np.cumsum(tc.lengths[perm])
         k = max(1, int(np.searchsorted(cum, target, side="right")))
         out.append(tc.subset(np.sort(perm[:k])))

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..stats import BootstrapWeights, holm, interval
+from ..stats import BootstrapWeights, holm, interval, permutation_pvalue
 from .build import SELECTED, UNIFORM
 
 __all__ = ["compute_effects"]
@@ -146,7 +146,7 @@ def _contrast(report, reps: dict, replicates: int, base: str, variant: str) -> l
                     lo_q, hi_q = np.quantile(null, [0.025, 0.975])
                     spread = float(np.std(null))
                     row.update(
-                        pvalue=_permutation_p(float(se_[0] - sb[0]), null),
+                        pvalue=permutation_pvalue(float(se_[0] - sb[0]), null),
                         # the test inverted under a shift model: Δ minus the null's central 95%
                         low=delta - float(hi_q),
                         high=delta - float(lo_q),
@@ -188,15 +188,6 @@ def _bootstrap_p(delta: float, d: np.ndarray) -> float:
     hi = (1 + np.count_nonzero(d >= 2 * delta)) / (d.size + 1)
     lo = (1 + np.count_nonzero(d <= 2 * delta)) / (d.size + 1)
     return float(min(1.0, 2 * min(hi, lo)))
-
-
-def _permutation_p(delta: float, null: np.ndarray) -> float:
-    """``(1 + #{|Δ*| ≥ |Δ|}) / (1 + P)`` over the swap permutations' ``Δ*`` (ties counted)."""
-    null = null[np.isfinite(null)]
-    if not null.size:
-        return math.nan
-    tol = 1e-12 * max(1.0, abs(delta))
-    return float((1 + np.count_nonzero(np.abs(null) >= abs(delta) - tol)) / (1 + null.size))
 
 
 def _swap_replicates(
