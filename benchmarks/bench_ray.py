@@ -11,7 +11,7 @@ Overhead breakdown, measured in the same run:
 - ``actor + model load``: one actor that loads SmolLM2-135M and scores one short document (what
   each actor pays before its first batch);
 - ``scores to the driver``: the pickled TokenScores of the corpus (top-8), in MB, and the time to
-  pickle and unpickle them here (what ``ray_score`` moves; ``tokens`` now merges TokenStats per
+  pickle and unpickle them here (what a ``ScoreWorker`` moves; ``tokens`` merges TokenStats per
   batch instead).
 
 Usage: python benchmarks/bench_ray.py [N_DOCS] [path.jsonl]
@@ -27,22 +27,22 @@ from pathlib import Path
 
 from toedit_stats import read_corpus
 from toedit_stats.editing import EditConfig, run_edit_job
-from toedit_stats.options import LMConfig
-from toedit_stats.ray_engine import _map_on_ray, ray_edit
+from toedit_stats.execution import RayExecutor, Worker
+from toedit_stats.lm.config import LMConfig
 
 
-class _NoOp:
+class _NoOp(Worker):
     def __call__(self, batch):
-        return {"position": batch["position"], "n": [len(t) for t in batch["text"]]}
+        return [len(d.text) for d in batch]
 
 
-class _LoadOnly:
-    def __init__(self):
+class _LoadOnly(Worker):
+    def setup(self):
         self.lm = LMConfig(device="cpu", dtype="float32").load()
         list(self.lm.score(["warm up the model"]))
 
     def __call__(self, batch):
-        return {"position": batch["position"]}
+        return [0 for _ in batch]
 
 
 def main() -> None:
@@ -57,12 +57,11 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     overhead = [("ray.init (local cluster)", time.perf_counter() - t)]
     docs = list(corpus)
-    items = [{"position": i, "id": d.id, "text": d.text} for i, d in enumerate(docs)]
     t = time.perf_counter()
-    _map_on_ray(items, _NoOp, None, 1, 1.0, 0.0, 4)
+    RayExecutor(actors=1).map(_NoOp(), docs, batch=4)
     overhead.append(("pipeline, no-op actor (all documents)", time.perf_counter() - t))
     t = time.perf_counter()
-    _map_on_ray(items[:1], _LoadOnly, None, 1, 1.0, 0.0, 1)
+    RayExecutor(actors=1).map(_LoadOnly(), docs[:1], batch=1)
     overhead.append(("actor + model load + one short document", time.perf_counter() - t))
     import pickle
 
@@ -79,7 +78,8 @@ def main() -> None:
         rows.append(("local engine", time.perf_counter() - t))
         for actors in (1, 2):
             t = time.perf_counter()
-            ray_edit(corpus, Path(tmp) / f"ray{actors}.jsonl", lm=lm, config=cfg, actors=actors, chunk_docs=4)
+            out = Path(tmp) / f"ray{actors}.jsonl"
+            run_edit_job(corpus, out, model=lm, config=cfg, chunk_docs=4, executor=RayExecutor(actors=actors))
             rows.append((f"ray, {actors} actor(s)", time.perf_counter() - t))
 
         def texts(name):

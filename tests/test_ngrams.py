@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from toedit_stats import read_corpus
-from toedit_stats.analyzers.ngram_sketch import MisraGries, analyze_ngrams_sketch
 from toedit_stats.analyzers.ngrams import (
     N_BUCKETS,
+    MisraGries,
     analyze_ngrams,
+    analyze_ngrams_sketch,
     compression_ratio,
     dsir_bucket,
     near_duplicate_rate,

@@ -134,8 +134,8 @@ from pathlib import Path
 from toedit_stats import read_corpus
 from toedit_stats.editing import EditConfig, run_edit_job
 import toedit_stats.editing.job as job
-from toedit_stats.options import LMConfig
-from toedit_stats.ray_engine import RayOptions
+from toedit_stats.lm.config import LMConfig
+from toedit_stats.execution import RayExecutor
 
 src, tmp = Path(sys.argv[1]).read_text().splitlines(), Path(sys.argv[2])
 lm = LMConfig(model="fake")
@@ -158,7 +158,7 @@ for name, times, chunk in (("warm-up", 1, 4), ("1x", 1, 4), ("20x", 20, 80)):
     held.clear()
     tracemalloc.start()
     run_edit_job(read_corpus(p), tmp / f"out-{name}.jsonl", model=lm, config=EditConfig(p=0.5),
-                 chunk_docs=chunk, engine=RayOptions(lm, actors=2))
+                 chunk_docs=chunk, executor=RayExecutor(actors=2))
     out[name] = {"held": max(held), "peak": tracemalloc.get_traced_memory()[1], "bytes": p.stat().st_size}
     tracemalloc.stop()
 print(json.dumps(out))
@@ -244,27 +244,23 @@ def test_tokens_on_ray_equal_local(tmp_path, sample_human, sample_synthetic):
     r = subprocess.run(
         [*PY, "tokens", *args, "--ray-actors", "2"], capture_output=True, text=True, timeout=600
     )
-    assert r.returncode == 2 and "--ray-actors needs --engine ray" in r.stderr
+    assert r.returncode == 2 and "--ray-actors and --ray-gpus need --engine ray" in r.stderr
 
 
 def test_ray_workers_use_their_one_cpu():
     """No oversubscription: a worker with one CPU runs torch and our thread pools on one thread."""
-    from toedit_stats.ray_engine import _map_on_ray
+    from toedit_stats.execution import RayExecutor, Worker
 
-    def threads_seen(batch):  # defined here: pickled by value for the workers
-        import torch
+    class ThreadsSeen(Worker):  # defined here: pickled by value for the workers
+        def __call__(self, batch):
+            import torch
 
-        from toedit_stats._threads import worker_threads
+            from toedit_stats._threads import worker_threads
 
-        n = len(batch["position"])
-        return {
-            "position": batch["position"],
-            "ours": [worker_threads()] * n,
-            "torch": [torch.get_num_threads()] * n,
-        }
+            return [(worker_threads(), torch.get_num_threads()) for _ in batch]
 
-    rows, _ = _map_on_ray([{"position": i} for i in range(4)], threads_seen, None, 2, 1.0, 0.0, 2)
-    assert {int(r["ours"]) for r in rows} == {1} and {int(r["torch"]) for r in rows} == {1}
+    got = RayExecutor(actors=2).map(ThreadsSeen(), list(range(4)), batch=2)
+    assert got == [(1, 1)] * 4
 
 
 def _approx_json(a, b, rel=1e-12) -> bool:
@@ -283,14 +279,14 @@ def test_token_stats_merged_per_batch_equal_local(sample_synthetic):
     equal the local accumulator: counts exactly, per-document fields in input order, float sums
     up to summation order."""
     from toedit_stats import read_corpus
-    from toedit_stats.analyzers.tokens import TokenAnalyzer, token_stats
+    from toedit_stats.analyzers.tokens import TokenAnalyzer, TokenStats, TokenStatsWorker, token_stats
+    from toedit_stats.execution import RayExecutor, batched
     from toedit_stats.lm.fake import FakeLM
-    from toedit_stats.options import LMConfig
-    from toedit_stats.ray_engine import RayOptions, ray_token_stats
 
     docs = list(read_corpus(sample_synthetic, limit=11))
     local = token_stats("synthetic", FakeLM().score(docs))
-    got = ray_token_stats(docs, LMConfig(model="fake"), "synthetic", actors=2, batch_docs=3)
+    parts = RayExecutor(actors=2).map_batches(TokenStatsWorker("fake"), batched(docs, 3))
+    got = TokenStats.merged("synthetic", list(parts))
     for f in ("documents", "tokens", "fine", "ge", "le", "ranks", "entropy_tokens", "doc_ids", "doc_tokens"):
         assert np.array_equal(np.asarray(getattr(got, f)), np.asarray(getattr(local, f))), f
     assert got.doc_ppl == pytest.approx(local.doc_ppl, rel=1e-12)
@@ -300,7 +296,7 @@ def test_token_stats_merged_per_batch_equal_local(sample_synthetic):
     assert back.doc_ids == local.doc_ids and back.doc_ge99 == local.doc_ge99
     # the analyzer with an engine: the same result as in this process
     a = TokenAnalyzer(model="fake", max_docs=None).analyze(read_corpus(sample_synthetic, limit=11))
-    b = TokenAnalyzer(model="fake", max_docs=None, engine=RayOptions(actors=2)).analyze(
+    b = TokenAnalyzer(model="fake", max_docs=None, executor=RayExecutor(actors=2), batch_docs=3).analyze(
         read_corpus(sample_synthetic, limit=11)
     )
     assert _approx_json(json.loads(json.dumps(a.to_dict())), json.loads(json.dumps(b.to_dict())))
@@ -309,11 +305,13 @@ def test_token_stats_merged_per_batch_equal_local(sample_synthetic):
 @pytest.mark.model
 def test_ray_scores_match_local_real_model(sample_synthetic, lm):
     from toedit_stats import read_corpus
-    from toedit_stats.options import LMConfig
-    from toedit_stats.ray_engine import ray_score
+    from toedit_stats.execution import RayExecutor
+    from toedit_stats.lm import LMConfig
+    from toedit_stats.lm.worker import ScoreWorker
 
     docs = list(read_corpus(sample_synthetic, limit=4))
-    got = ray_score(docs, LMConfig(device="cpu", dtype="float32"), top_k=4, actors=2, batch_docs=2)
+    worker = ScoreWorker(LMConfig(device="cpu", dtype="float32"), top_k=4)
+    got = RayExecutor(actors=2).map(worker, docs, batch=2)
     for d, a, b in zip(docs, lm.score(docs, top_k=4), got):
         assert b.doc_id == d.id and np.array_equal(a.token_ids, b.token_ids)
         assert np.abs(a.logprobs - b.logprobs).max() < 1e-4  # one thread per actor: float rounding only
@@ -323,7 +321,7 @@ def test_prefilled_scores_are_not_scored_again(sample_synthetic):
     from toedit_stats import read_corpus
     from toedit_stats.analyzers.tokens import TokenAnalyzer
     from toedit_stats.lm.fake import FakeLM
-    from toedit_stats.ray_engine import prefill_scores
+    from toedit_stats.lm.worker import prefill_scores
 
     class Counting(FakeLM):
         calls = 0
@@ -372,22 +370,25 @@ def test_embed_on_ray_equals_local(sample_human, sample_synthetic):
     for k in a:
         if isinstance(a[k], float):
             assert b[k] == pytest.approx(a[k], rel=1e-3, abs=1e-5), k
-    r = subprocess.run(
-        [*PY, "embed", *args, "--embedder", "tfidf", "--engine", "ray"], capture_output=True, text=True
-    )
-    assert r.returncode == 2 and "tfidf is fitted on the corpora at hand" in r.stderr
+    # TF-IDF is fitted on the texts it embeds: on Ray they go to one worker, in one batch
+    outs = [
+        subprocess.run([*PY, "embed", *args, "--embedder", "tfidf", *extra], capture_output=True, text=True)
+        for extra in ([], ["--engine", "ray"])
+    ]
+    assert all(o.returncode == 0 for o in outs), [o.stderr[-2000:] for o in outs]
+    assert json.loads(outs[0].stdout) == json.loads(outs[1].stdout)
 
 
 _SKETCH = r"""
 import json, sys
 from toedit_stats import read_corpus
-from toedit_stats.analyzers.ngram_sketch import analyze_ngrams_sketch
-from toedit_stats.ray_engine import RayOptions
+from toedit_stats.analyzers.ngrams import analyze_ngrams_sketch
+from toedit_stats.execution import RayExecutor
 
 corpora = [read_corpus(p) for p in sys.argv[1:3]]
 kw = dict(n=(1, 2), capacity=50, chunk_docs=7)
 local = analyze_ngrams_sketch(corpora, **kw)
-ray = analyze_ngrams_sketch(corpora, engine=RayOptions(actors=2), **kw)
+ray = analyze_ngrams_sketch(corpora, executor=RayExecutor(actors=2), **kw)
 print(json.dumps({"local": local.to_dict(), "ray": ray.to_dict()}))
 """
 
@@ -488,20 +489,17 @@ def test_sweep_on_ray_equals_local(sample_human, sample_synthetic):
     from toedit_stats import read_corpus
     from toedit_stats.corpus import MemoryCorpus
     from toedit_stats.editing.sweep import sweep
-    from toedit_stats.lm.fake import FakeLM
-    from toedit_stats.options import LMConfig
-    from toedit_stats.ray_engine import RayOptions
+    from toedit_stats.execution import RayExecutor
+    from toedit_stats.lm import LMConfig
 
     h = MemoryCorpus(list(read_corpus(sample_human, limit=8)), name="human")
     s = MemoryCorpus(list(read_corpus(sample_synthetic, limit=8)), name="synthetic")
     kw = dict(analyzers=["lengths", "tokens"], max_docs=None, bootstrap=50, token_fraction=0.5)
     grid = "p=0.5,0.99;exclude_original=false,true"
     local = sweep(h, s, grid, lm="fake", **kw)
-    # the fake model decodes only pieces it has tokenised: the driver's copy reads the corpora
-    # first (outside the sweep's cache); each actor loads its own from the LMConfig
-    driver = FakeLM()
-    list(driver.score([*h, *s]))
-    on_ray = sweep(h, s, grid, lm=driver, engine=RayOptions(LMConfig(model="fake"), actors=2), **kw)
+    # each actor loads its own model from the LMConfig (the driver's fake model learns the
+    # texts' pieces from the scores put into its cache)
+    on_ray = sweep(h, s, grid, lm=LMConfig(model="fake"), executor=RayExecutor(actors=2), **kw)
     assert on_ray.config["engine"]["name"] == "ray" and on_ray.config["score_cache"]["misses"] == 0
     drop = ("seconds",)
     rows = lambda res: [{k: v for k, v in r.items() if k not in drop} for r in res.rows]  # noqa: E731

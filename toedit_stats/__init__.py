@@ -31,7 +31,7 @@ _LAZY = {
     "summarize": "summary",
     "word_tokenize": "tokenize",
     "analyze_ngrams": "analyzers.ngrams",
-    "analyze_ngrams_sketch": "analyzers.ngram_sketch",
+    "analyze_ngrams_sketch": "analyzers.ngrams",
     "analyze_tokens": "analyzers.tokens",
     "analyze_embeddings": "analyzers.embeddings",
     "Analyzer": "analyzers.base",

@@ -335,8 +335,9 @@ def info(corpora: tuple[str, ...], as_json: bool, **opts: Any) -> None:
 
 
 def lm_options(fn: Callable) -> Callable:
-    """The language model's options, from :class:`~toedit_stats.options.LMConfig`."""
-    from .options import LMConfig, click_options
+    """The language model's options, from :class:`~toedit_stats.lm.config.LMConfig`."""
+    from .lm.config import LMConfig
+    from .options import click_options
 
     return click_options(LMConfig, prefix="lm_")(fn)
 
@@ -344,7 +345,8 @@ def lm_options(fn: Callable) -> Callable:
 def make_lm(opts: dict[str, Any]):
     """Build the LM backend from :func:`lm_options` (pops them from ``opts``); validated first,
     loaded on first use."""
-    from .options import LMConfig, from_options
+    from .lm.config import LMConfig
+    from .options import from_options
 
     return from_options(LMConfig, opts, prefix="lm_").load()
 
@@ -409,53 +411,38 @@ def analyzer_command(name: str) -> click.Command:
     fields = {f.name for f in dataclasses.fields(cls)}
 
     def run(
-        corpora, output, overwrite, as_json, quiet, all_docs, group_by, engine="local", ray_actors=1, **opts
+        corpora,
+        output,
+        overwrite,
+        as_json,
+        quiet,
+        all_docs,
+        group_by,
+        engine="local",
+        ray_address=None,
+        ray_actors=1,
+        ray_gpus=0.0,
+        **opts,
     ):
         seed = opts["seed"]
         extra = {"progress": progress_enabled(quiet)} if "progress" in fields else {}
         analyzer = make_analyzer(cls, opts, seed=seed, all_docs=all_docs, **extra)
-        if needs_lm:
-            from .options import LMConfig, from_options
+        if needs_lm:  # validated before anything is read or written; each worker loads its own
+            from .lm.config import LMConfig
+            from .options import from_options
 
-            ray_lm = from_options(LMConfig, dict(opts), prefix="lm_")  # what each Ray actor loads
-        lm = make_lm(opts) if needs_lm else None  # validated before anything is read or written
+            make_lm(opts)
+            analyzer = dataclasses.replace(analyzer, model=from_options(LMConfig, dict(opts), prefix="lm_"))
+        if "executor" in fields:
+            analyzer = dataclasses.replace(
+                analyzer, executor=make_executor(engine, ray_address, ray_actors, ray_gpus)
+            )
         cs = open_corpora(corpora, opts)
         check_result_dir(output, overwrite, cs)
         if group_by:  # every corpus after the reference, one corpus per group
             from .report.groups import split_by
 
             cs = [cs[0]] + [g for c in cs[1:] for g in split_by(c, group_by)]
-        if lm is not None:
-            analyzer = dataclasses.replace(analyzer, model=lm)
-        if engine == "local" and ray_actors != 1:
-            raise ConfigError("--ray-actors needs --engine ray")
-        if engine == "ray" and name == "ngrams":  # runs of documents sketched on Ray, merged here
-            from .ray_engine import RayOptions
-
-            if not analyzer.sketch:
-                raise ConfigError("ngrams --engine ray needs --sketch (the exact mode runs in one process)")
-            analyzer = dataclasses.replace(analyzer, engine=RayOptions(actors=ray_actors))
-        elif engine == "ray" and needs_lm and "engine" in fields:
-            # scored on a Ray actor pool, statistics merged per batch: no scores reach the driver
-            from .ray_engine import RayOptions
-
-            analyzer = dataclasses.replace(analyzer, model=ray_lm, engine=RayOptions(actors=ray_actors))
-        elif engine == "ray":  # model work on a Ray actor pool, the statistics here from its output
-            from .analyzers.base import prepare_corpora
-
-            # the documents the analyzer will sample (the sampling is seeded), scored on Ray first
-            prepared, _ = prepare_corpora(cs, 0, analyzer.max_docs, seed)
-            docs = [d for c in prepared for d in c]
-            if needs_lm:
-                from .ray_engine import prefill_scores, ray_score
-
-                scores = ray_score(docs, ray_lm, actors=ray_actors)
-                analyzer = dataclasses.replace(analyzer, model=prefill_scores(lm, docs, scores))
-            else:
-                from .ray_engine import ray_embed
-
-                vectors = ray_embed([d.text for d in docs], analyzer.embedder, seed=seed, actors=ray_actors)
-                analyzer = dataclasses.replace(analyzer, embedder=vectors, cache=False)
         result = analyzer.analyze(cs)
         if output:
             result.save(output, overwrite=overwrite, inputs=[p for c in cs for p in c.paths])
@@ -467,17 +454,13 @@ def analyzer_command(name: str) -> click.Command:
     doc = (cls.__doc__ or cls.title).strip().split("\n\n")[0].replace("\n", " ").replace("``", "")
     cmd: Callable = run
     cmd = result_options(f"{name}.json")(cmd)
-    if needs_lm or "embedder" in fields or name == "ngrams":
-        cmd = click.option(
-            "--engine",
-            type=click.Choice(["local", "ray"]),
-            default="local",
-            show_default=True,
-            help="ray: score, embed or (ngrams --sketch) sketch on Ray (extra `ray`); results merged here.",
+    if "executor" in fields:
+        cmd = ray_engine_options(
+            "ray: score, embed or (ngrams --sketch) sketch on a Ray actor pool (extra `ray`); "
+            "the statistics are computed here.",
+            actors="With --engine ray: workers, each with its own model.",
+            gpus="With --engine ray: GPUs per worker.",
         )(cmd)
-        cmd = click.option("--ray-actors", type=click.IntRange(min=1), default=1, help="With --engine ray.")(
-            cmd
-        )
     cmd = click.option(
         "--group-by",
         default=None,
@@ -567,7 +550,8 @@ def _config_callback(ctx: click.Context, param: click.Parameter, path: str | Non
 def _field_meta(command: click.Command) -> dict[str, dict[str, Any]]:
     """Option metadata by click parameter name, for the options made from dataclass fields."""
     from .editing import EditConfig
-    from .options import LMConfig, option_fields
+    from .lm.config import LMConfig
+    from .options import option_fields
     from .registry import analyzer_names, get_analyzer
 
     out = {f"lm_{f.name}": dict(f.metadata) for f in option_fields(LMConfig)}
@@ -710,7 +694,7 @@ def report_work_dir(out, settings: dict, inputs: list, *, resume: bool, overwrit
 
 def ray_engine_options(engine: str, *, actors: str, gpus: str) -> Callable:
     """``--engine local|ray``, ``--ray-address``, ``--ray-actors`` and ``--ray-gpus`` (each command
-    says what Ray does for it in ``engine``); read them with :func:`ray_engine`."""
+    says what Ray does for it in ``engine``); read them with :func:`make_executor`."""
 
     def wrap(cmd: Callable) -> Callable:
         for opt in reversed(
@@ -739,16 +723,17 @@ def ray_engine_options(engine: str, *, actors: str, gpus: str) -> Callable:
     return wrap
 
 
-def ray_engine(engine: str, lm_config: Any, address: str | None, actors: int, gpus: float) -> Any:
-    """The :class:`~toedit_stats.ray_engine.RayOptions` of ``--engine ray`` (``None`` for local,
-    where the ``--ray-*`` options are a mistake)."""
-    if engine == "ray":
-        from .ray_engine import RayOptions
+def make_executor(engine: str, address: str | None, actors: int, gpus: float) -> Any:
+    """The one place the command line turns ``--engine`` and ``--ray-*`` into an
+    :class:`~toedit_stats.execution.Executor` (the ``--ray-*`` options without ``--engine ray``
+    are a mistake)."""
+    from .execution import LocalExecutor, RayExecutor
 
-        return RayOptions(lm_config, address=address, actors=actors, num_gpus=gpus)
+    if engine == "ray":
+        return RayExecutor(address=address, actors=actors, num_gpus=gpus)
     if address or actors != 1 or gpus:
         raise ConfigError("--ray-address, --ray-actors and --ray-gpus need --engine ray")
-    return None
+    return LocalExecutor()
 
 
 def _report_command() -> click.Command:
@@ -889,10 +874,11 @@ def _report_command() -> click.Command:
         if no_edit or edited:
             for key in [k for k in opts if k.startswith("e_")]:
                 opts.pop(key)
-        from .options import LMConfig, from_options
+        from .lm.config import LMConfig
+        from .options import from_options
 
         lm_config = from_options(LMConfig, opts, prefix="lm_")
-        ray = ray_engine(engine, lm_config, ray_address, ray_actors, ray_gpus)
+        executor = make_executor(engine, ray_address, ray_actors, ray_gpus)
         out = Path(output)
         paths = [human, synthetic] + ([edited] if edited else [])
         # before any work: the report folder can be written, is not an input, is empty or --overwrite
@@ -913,7 +899,7 @@ def _report_command() -> click.Command:
                 result = Report(
                     built,
                     editor,
-                    lm=lm_config.load(),
+                    lm=lm_config,
                     max_docs=None if all_docs else max_docs,
                     seed=seed,
                     names=names[:3],
@@ -926,7 +912,7 @@ def _report_command() -> click.Command:
                     work_dir=work,
                     progress=progress_enabled(quiet),
                     command="toedit-stats " + " ".join(sys.argv[1:]),
-                    engine=ray,
+                    executor=executor,
                 ).run(cs[0], cs[1], cs[2] if edited else None)
                 result.save(out, overwrite=overwrite)
             except (ConfigError, InputError):
@@ -1004,17 +990,18 @@ def edit(input_path, output, quiet, engine, ray_address, ray_actors, ray_gpus, *
     except ValueError:
         raise ConfigError("--shard expects I/N, e.g. --shard 0/4") from None
     cfg = make_edit_config(opts)
-    from .options import LMConfig, from_options
+    from .lm.config import LMConfig
+    from .options import from_options
 
     lm_config = from_options(LMConfig, opts, prefix="lm_")
     (corpus,) = open_corpora([input_path], opts)
     check_edit_output(output, list(corpus.paths), resume=opts["resume"], overwrite=opts["overwrite"])
-    ray = ray_engine(engine, lm_config, ray_address, ray_actors, ray_gpus)
+    executor = make_executor(engine, ray_address, ray_actors, ray_gpus)
     try:
         result = run_edit_job(
             corpus,
             output,
-            model=lm_config if ray is not None else lm_config.load(),  # Ray actors load their own
+            model=lm_config,  # loaded here, or by each worker of the executor
             config=cfg,
             shard=(i, n),
             resume=opts.pop("resume"),
@@ -1022,21 +1009,13 @@ def edit(input_path, output, quiet, engine, ray_address, ray_actors, ray_gpus, *
             chunk_docs=opts.pop("chunk_docs"),
             progress=progress_enabled(quiet),
             overwrite=opts.pop("overwrite"),
-            engine=ray,
+            executor=executor,
         )
     except KeyboardInterrupt:
         raise KeyboardInterrupt(
             f"the chunks done so far are kept in {output}.parts: run the same command with --resume to continue"
         ) from None
     t = result.totals
-    if ray is not None:
-        if not quiet:
-            click.echo(
-                f"wrote {t['documents']} documents with {ray.actors} Ray actor(s), {t['tokens']} tokens: "
-                f"changed {t['changed']}, deleted {t['deleted']} -> {visible(str(output))}",
-                err=True,
-            )
-        return
     share = lambda x: f"{100 * x / t['tokens']:.3f}%" if t["tokens"] else "n/a"  # noqa: E731
     passed = (
         f" ({t['empty_passed_through']} empty, passed through unedited)"
@@ -1127,7 +1106,8 @@ def _sweep_command() -> click.Command:
             to_csv,
         )
         from .editing.sweep import parse_grid, sweep
-        from .options import LMConfig, from_options
+        from .lm.config import LMConfig
+        from .options import from_options
         from .plotting import figure_png
 
         built = _chosen_analyzers(analyzers, opts)
@@ -1136,7 +1116,7 @@ def _sweep_command() -> click.Command:
         if token_fraction is not None and not 0 < token_fraction <= 1:
             raise ConfigError(f"--token-fraction must be in (0, 1], got {token_fraction}")
         lm_config = from_options(LMConfig, opts, prefix="lm_")
-        ray = ray_engine(engine, lm_config, ray_address, ray_actors, ray_gpus)
+        executor = make_executor(engine, ray_address, ray_actors, ray_gpus)
         check_output_location(output, directory=True, overwrite=overwrite, inputs=[human, synthetic])
         seed = opts["seed"]
         cs = open_corpora([human, synthetic], opts, default_names=["human", "synthetic"])
@@ -1144,13 +1124,13 @@ def _sweep_command() -> click.Command:
             cs[0],
             cs[1],
             configs,
-            lm=lm_config.load(),
+            lm=lm_config,
             analyzers=built,
             max_docs=None if all_docs else max_docs,
             seed=seed,
             bootstrap=bootstrap,
             token_fraction=token_fraction,
-            engine=ray,
+            executor=executor,
         )
         with atomic_dir(output, overwrite=overwrite, inputs=[human, synthetic]) as tmp:
             atomic_write_text(tmp / "sweep.json", dumps(res.to_dict()) + "\n")
@@ -1206,7 +1186,8 @@ main.add_command(_sweep_command())
 def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite, quiet, **opts):
     """Per-document audit scores (word, near-duplicate, LM and reference columns) into Parquet."""
     from ._io import atomic_file, check_output_location
-    from .options import LMConfig, from_options
+    from .lm.config import LMConfig
+    from .options import from_options
     from .scores import score
 
     if max_docs is not None and max_docs < 1:

@@ -1,6 +1,7 @@
 """Options declared once: on the dataclass that uses them.
 
-A configuration dataclass (:class:`~toedit_stats.editing.EditConfig`, :class:`LMConfig`, every
+A configuration dataclass (:class:`~toedit_stats.editing.EditConfig`,
+:class:`~toedit_stats.lm.config.LMConfig`, every
 analyzer) declares each parameter with :func:`option`: its default, kind, range, choices and help
 text. From that one declaration come
 
@@ -32,7 +33,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["LMConfig", "bad_value", "check_fields", "click_options", "option", "option_fields", "typed_value"]
+__all__ = ["bad_value", "check_fields", "click_options", "option", "option_fields", "typed_value"]
 
 KINDS = ("float", "int", "bool", "str", "ints", "any")
 
@@ -254,53 +255,3 @@ def from_options(cls: Any, opts: dict[str, Any], *, prefix: str = "", **extra: A
             kwargs[f.name] = value
     kwargs.update(extra)
     return cls(**kwargs)
-
-
-# ---------------------------------------------------------------------------------------------
-# the language model's options (every command that loads one)
-
-
-@dataclasses.dataclass(frozen=True)
-class LMConfig:
-    """Which language model to load and how. Backends declare which of these they use
-    (:mod:`toedit_stats.registry`); setting one a backend does not use is an error, not a
-    silent no-op."""
-
-    model: str = option("smollm2-135m", help="Embedded default, Hugging Face hub id, or local path.")
-    backend: str = option("transformers", help="Language-model backend (see `toedit-stats backends`).")
-    device: str = option("auto", help="auto, cpu, cuda, cuda:N, mps.")
-    dtype: str = option(
-        "auto",
-        choices=("auto", "float32", "bfloat16", "float16", "mixed"),
-        help="auto: bfloat16 on CUDA, float32 on CPU; mixed: bfloat16 matmuls inside the decoder blocks, "
-        "float32 residual stream, norms and head (1.5x float32 on CPU, ~0.01 nats).",
-    )
-    batch_tokens: int | None = option(
-        None, kind="int", min=1, help="Padded tokens per forward batch (transformers; default 2048)."
-    )
-    trust_remote_code: bool = option(False, help="Allow the model repository's own code.")
-    allow_pickle_weights: bool = option(
-        False,
-        help="Also load pickle (.bin) weights; by default only safetensors, as unpickling can run code.",
-    )
-    score_cache: bool = option(
-        False, help="Cache token scores on disk (keyed by model fingerprint and text hash) and reuse them."
-    )
-
-    def __post_init__(self):
-        check_fields(self)
-        from .registry import backend_names
-
-        if self.backend not in backend_names():
-            raise bad_value("backend", "one of " + ", ".join(backend_names()), self.backend)
-
-    def load(self):
-        """The backend, unloaded (it loads on first use), wrapped in the score cache if asked."""
-        from .lm import load_lm
-
-        lm = load_lm(self)
-        if self.score_cache:
-            from .lm.cache import CachedLM
-
-            lm = CachedLM(lm)
-        return lm

@@ -138,6 +138,26 @@ class TokenProgress:
             self.bar.set_postfix_str(f"docs {self.documents_done:,}/{self.documents:,}{edits}", refresh=False)
             self.bar.refresh()
 
+    def batch_done(self, *, chars: int, tokens: int, documents: int, edits: int | None = None) -> None:
+        """A batch of ``documents`` finished. Its worker may have run in another process, where
+        :meth:`on_tokens` and :meth:`document_done` were not called: the bar catches up to what
+        the finished batches add up to (a no-op where they were called live)."""
+        self._batches = getattr(self, "_batches", [0, 0, 0])
+        self._batches[0] += chars
+        self._batches[1] += tokens
+        self._batches[2] += documents
+        chars_t, tokens_t, docs_t = self._batches
+        if self.tokens_done < tokens_t:
+            self.on_tokens(tokens_t - self.tokens_done)
+        missing = docs_t - self.documents_done
+        if missing > 0:
+            self.documents_done += missing - 1
+            self.document_done(
+                chars=max(0, chars_t - self.chars_done),
+                tokens=max(0, tokens_t - self.tokens_of_done),
+                edits=edits,
+            )
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

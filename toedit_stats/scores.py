@@ -147,7 +147,7 @@ def score(
     frame["near_dup_cluster"] = _clusters(texts, seed)
     if model is not None:
         from .lm import load_lm
-        from .options import LMConfig
+        from .lm.config import LMConfig
 
         lm = model.load() if isinstance(model, LMConfig) else load_lm(model)
         lm_rows = [_lm_columns(s) for s in lm.score(docs_all)]

@@ -38,6 +38,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..corpus import Corpus
+from ..embed.loading import load_embedder
+from ..embed.worker import embed_texts
+from ..execution import LocalExecutor, resolve_executor
 from ..options import option
 from ..plotting import _lit, _plt, colors
 from .base import Analyzer, Metric, Result, prepare_corpora
@@ -684,27 +687,34 @@ class EmbeddingAnalyzer(Analyzer):
         5, min=1, help="Classifier test: seeded fold splits whose out-of-fold AUCs are averaged."
     )
     cache: bool = option(False, help="Cache embeddings on disk, keyed by embedder and text hash.")
+    # where the texts are embedded (an :class:`~toedit_stats.execution.Executor`; on Ray each
+    # actor loads the embedder by name); the statistics are computed here from the vectors
+    executor: Any = field(default_factory=LocalExecutor, repr=False, compare=False)
     progress: bool = option(False, cli="", help="Progress bars on stderr.")
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> EmbedResult:
-        from ..embed import TfidfEmbedder, load_embedder
-
         prepared, totals = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         samples = [(c.name, [d.text for d in c], totals[c.name]) for c in prepared]
         doc_ids = {c.name: [d.id for d in c] for c in prepared}
         seed = self.seed
         emb = load_embedder(self.embedder, seed=seed, cache=self.cache)
-        inner = getattr(emb, "inner", emb)
-        if isinstance(inner, TfidfEmbedder):
-            inner.fit([t for _, texts, _ in samples for t in texts])
-        vectors: dict[str, np.ndarray] = {}
-        iterator = samples
+        bar = None
         if self.progress:
-            from ..progress import bar
+            from ..progress import bar as progress_bar
 
-            iterator = bar(iterable=samples, desc="embedding", unit="corpus")
-        for name, texts, _ in iterator:
-            vectors[name] = np.asarray(emb.embed(texts), np.float32)
+            bar = progress_bar(total=sum(len(t) for _, t, _ in samples), desc="embedding", unit="doc")
+        served = embed_texts(
+            [t for _, texts, _ in samples for t in texts],
+            self.embedder,
+            resolve_executor(self.executor),
+            seed=seed,
+            cache=self.cache,
+            loaded=emb,
+            progress=bar.update if bar is not None else None,
+        )
+        if bar is not None:
+            bar.close()
+        vectors: dict[str, np.ndarray] = {name: served.embed(texts) for name, texts, _ in samples}
         corpora_info = []
         for name, texts, total in samples:
             x = vectors[name].astype(np.float64)
@@ -763,7 +773,7 @@ class EmbeddingAnalyzer(Analyzer):
                 )
             )
         proj = _project(vectors, self.projection, seed)
-        info = {"name": emb.name, "fingerprint": emb.fingerprint, "dim": int(emb.dim)}
+        info = {"name": served.name, "fingerprint": served.fingerprint, "dim": int(served.dim)}
         config = {
             "max_docs": self.max_docs,
             "seed": seed,

@@ -42,8 +42,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..corpus import Corpus
-from ..errors import ConfigError
+from ..execution import LocalExecutor, batched, resolve_executor
 from ..lm.base import TokenScores
+from ..lm.config import LMConfig, load_lm
+from ..lm.worker import ModelWorker
 from ..options import option
 from ..plotting import _lit, _plt, colors, styles
 from ..progress import TokenProgress
@@ -134,6 +136,26 @@ class TokenStats:
             self.doc_ge99 + other.doc_ge99,
             self.doc_entropy + other.doc_entropy,
         )
+
+    @classmethod
+    def merged(cls, name: str, parts: Sequence[TokenStats]) -> TokenStats:
+        """``parts`` (statistics of consecutive runs of documents) as one, like ``sum`` with ``+``
+        but copying the per-document lists once."""
+        import itertools
+
+        out = cls(name)
+        for f in dataclasses.fields(cls):
+            if f.name == "name" or not parts:
+                continue
+            values = [getattr(p, f.name) for p in parts]
+            if isinstance(values[0], list):
+                setattr(out, f.name, list(itertools.chain.from_iterable(values)))
+            else:
+                total = values[0]
+                for v in values[1:]:
+                    total = total + v
+                setattr(out, f.name, total)
+        return out
 
     def reordered(self, order: Any) -> TokenStats:
         """The same statistics with the per-document fields in ``order`` (positions into them)."""
@@ -702,11 +724,22 @@ def token_stats(name: str, scores: Iterable[TokenScores]) -> TokenStats:
     return acc
 
 
+class TokenStatsWorker(ModelWorker):
+    """Scores a batch of documents and returns its :class:`TokenStats` (no scores leave the
+    worker; batches merge with ``+``, per-document fields in batch order)."""
+
+    def __call__(self, batch: Sequence[Any]) -> TokenStats:
+        acc = TokenStats("batch")
+        for sc in self._score(batch):
+            acc.add(sc)
+        return acc
+
+
 @dataclass(kw_only=True)
 class TokenAnalyzer(Analyzer):
     """Score each corpus with a language model and compare token statistics with the reference.
 
-    ``model`` is a name (``smollm2-135m``, hub id, path), an :class:`~toedit_stats.options.LMConfig`
+    ``model`` is a name (``smollm2-135m``, hub id, path), an :class:`~toedit_stats.lm.config.LMConfig`
     or a loaded :class:`~toedit_stats.lm.LanguageModel`. Scores come from ``model.score``, so a
     model wrapped in a score cache (the report does this) never scores the same text twice.
     """
@@ -728,47 +761,37 @@ class TokenAnalyzer(Analyzer):
     )
     model: Any = option("smollm2-135m", kind="any", cli="", help="Language model (name, LMConfig or object).")
     progress: bool = option(False, cli="", help="Progress bars on stderr.")
-    # a :class:`~toedit_stats.ray_engine.RayOptions`: each corpus is scored by a Ray Data actor
-    # pool (``model`` must then be an LMConfig, which each actor loads) and its statistics are
-    # merged from one TokenStats per batch (``tokens --engine ray``); ``None`` scores here
-    engine: Any = field(default=None, repr=False)
+    # where the scoring runs (an :class:`~toedit_stats.execution.Executor`): each batch of
+    # ``batch_docs`` documents is scored by a worker and only its TokenStats comes back, merged
+    # here with ``+`` (on Ray each actor loads ``model``, which must then be a name or LMConfig)
+    executor: Any = field(default_factory=LocalExecutor, repr=False, compare=False)
+    batch_docs: int = field(default=64, repr=False)
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> TokenResult:
-        from ..lm import load_lm
-        from ..options import LMConfig
-
         prepared, totals = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         model = self.model
-        if self.engine is not None and not isinstance(model, LMConfig):
-            if not isinstance(model, str):
-                raise ConfigError(
-                    "tokens on Ray needs the model as a name or an LMConfig (each actor loads its own)"
-                )
-            model = LMConfig(model=model)
         lm = model.load() if isinstance(model, LMConfig) else load_lm(model)
+        executor = resolve_executor(self.executor)
         stats, sampling = [], {}
         for c in prepared:
             docs, skipped = self._within_limit(lm, list(c))
-            if self.engine is not None:  # scored on Ray; one TokenStats per batch, merged here
-                from ..ray_engine import ray_token_stats
-
-                acc = ray_token_stats(docs, model, c.name, **self.engine.pool())
-                acc.skipped_long = skipped
-                stats.append(acc)
-                sampling[c.name] = self._sampling(len(docs), skipped, totals[c.name])
-                continue
             bar = TokenProgress(
                 chars_total=sum(len(d.text) for d in docs),
                 documents=len(docs),
                 desc=f"scoring {c.name}",
                 enabled=self.progress,
             )
-            acc = TokenStats(c.name, skipped_long=skipped)
-            kw = {"on_tokens": bar.on_tokens} if self.progress else {}
-            for d, sc in zip(docs, lm.score(docs, **kw)):
-                acc.add(sc)
-                bar.document_done(chars=len(d.text), tokens=len(sc))
+            worker = TokenStatsWorker(model, loaded=lm, on_tokens=bar.on_tokens if self.progress else None)
+            parts = []
+            chunks = batched(docs, self.batch_docs)
+            for part, chunk in zip(executor.map_batches(worker, batched(docs, self.batch_docs)), chunks):
+                parts.append(part)
+                bar.batch_done(
+                    chars=sum(len(d.text) for d in chunk), tokens=part.tokens, documents=part.documents
+                )
             bar.close()
+            acc = TokenStats.merged(c.name, parts)
+            acc.skipped_long = skipped
             stats.append(acc)
             sampling[c.name] = self._sampling(len(docs), skipped, totals[c.name])
         info: dict[str, Any] = {"name": getattr(lm, "name", str(model))}

@@ -59,6 +59,9 @@ from .._provenance import file_facts, file_sha256, package_versions
 from .._version import __version__
 from ..corpus import Corpus, Document, json_line, output_format, write_records
 from ..errors import ConfigError
+from ..execution import Executor, resolve_executor
+from ..lm.config import LMConfig, load_lm
+from ..lm.worker import ModelWorker, model_worker_config
 from ..progress import TokenProgress
 from .toedit import DAMAGE_CLASSES, EditConfig, EditedDocument, edit, resolve_target
 
@@ -356,15 +359,14 @@ def run_edit_job(
     chunk_docs: int = 256,
     progress: bool = False,
     overwrite: bool = False,
-    engine: Any = None,
+    executor: Executor | str | None = None,
 ) -> EditJobResult:
     """Edit ``corpus`` into ``output`` (see the module docstring); returns the manifest and totals.
 
-    ``engine``: ``None`` edits in this process with ``model`` (a name or loaded backend); a
-    :class:`~toedit_stats.ray_engine.RayOptions` edits the chunks on a Ray actor pool (``model``
-    is then its ``LMConfig``; see :mod:`toedit_stats.ray_engine`)."""
-    from ..lm import load_lm
-
+    The chunks are edited by :class:`EditChunkWorker` on ``executor`` (default: this process;
+    see :mod:`toedit_stats.execution`). ``model`` is a name, an ``LMConfig`` or (in this process
+    only) a loaded backend; a worker in another process loads its own from the name or config."""
+    executor = resolve_executor(executor)
     out = Path(output)
     fmt = output_format(out)
     i, n = shard
@@ -386,35 +388,14 @@ def run_edit_job(
     # parts and the final output each hold about the shard's bytes
     check_free_space(out, 2 * shard_bytes)
 
+    job = {"shard": (i, n), "chunk_docs": chunk_docs, "audit_positions": audit_positions}
     if resume:  # a resume with other settings is refused before any model is loaded
-        before_load = edit_job_config(
-            corpus, None, config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions
-        )
-        if engine is not None:
-            before_load["engine"] = "ray"
+        before_load = edit_job_config(corpus, None, config, **job)
+        before_load["engine"] = executor.name
         _check_resume_settings(parts, before_load)
-    if engine is None:
-        lm = load_lm(model)
-        check_k(lm, config)
-        model_info = lm.info()
-    else:  # each actor loads its own model: the configuration stands for it in the fingerprint
-        if engine.lm is None:
-            raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
-        if config.target_change_rate is not None:
-            raise ConfigError(
-                "target_change_rate needs a pass over the whole corpus: not yet with --engine ray"
-            )
-        lm = None
-        model_info = {
-            "backend": engine.lm.backend,
-            "name": engine.lm.model,
-            "fingerprint": _ray_model(engine.lm),
-        }
-    job_config = edit_job_config(
-        corpus, model_info, config, shard=(i, n), chunk_docs=chunk_docs, audit_positions=audit_positions
-    )
-    if engine is not None:
-        job_config["engine"] = "ray"
+    lm, model_info = _job_model(model, config, executor)
+    job_config = edit_job_config(corpus, model_info, config, **job)
+    job_config["engine"] = executor.name
     fp = _fingerprint(job_config)
     if resume:
         done_before = _completed(out, fp)
@@ -424,12 +405,89 @@ def run_edit_job(
     if out.exists() and not overwrite and not (resume and parts.exists()):
         raise ConfigError(f"{out} exists; choose another -o or pass --overwrite")
 
+    done, old = _open_parts(parts, fp, job_config, plan)
+    if config.target_change_rate is not None:
+        # p for this shard from an extra scoring pass (a resumed job reuses the p it chose)
+        p_chosen = old.get("p_chosen") if old.get("fingerprint") == fp else None
+        if p_chosen is None:
+            docs = [d for d in _shard_docs(corpus, shard) if d.text]
+            p_chosen = resolve_target(docs, lm, config).p
+        config = replace(config, p=p_chosen)
+    manifest = {
+        "fingerprint": fp,
+        "config": job_config,
+        "versions": package_versions(),
+        "chunks": [done[c] for c in sorted(done)],
+        "complete": False,
+        "engine": executor.manifest(),
+    }
+    if config.target_change_rate is not None:
+        manifest["p_chosen"] = config.p
     manifest_path = parts / "manifest.json"
+    atomic_write_text(manifest_path, dumps(manifest) + "\n")
+
+    todo = [c for c in range(len(plan)) if c not in done]
+    worker = EditChunkWorker(
+        model, config, audit_positions, parts, corpus.text_field, min(chunk_docs, 64), loaded=lm
+    )
+    bar = TokenProgress(
+        chars_total=sum(plan[c]["characters"] for c in todo),
+        documents=sum(plan[c]["documents"] for c in todo),
+        desc="editing",
+        enabled=progress,
+    )
+    if progress:
+        worker.on_tokens, worker.on_document = bar.on_tokens, bar.document_done
+    for c, entry, info in executor.map_batches(worker, _chunks(corpus, shard, plan, todo, chunk_docs)):
+        manifest.setdefault("model", info)
+        done[c] = entry
+        checkpoint("chunk-written")
+        manifest["chunks"] = [done[k] for k in sorted(done)]
+        atomic_write_text(manifest_path, dumps(manifest) + "\n")
+        checkpoint("manifest-updated")
+        t = entry["totals"]
+        bar.batch_done(
+            chars=plan[c]["characters"],
+            documents=entry["documents"],
+            tokens=t["tokens"],
+            edits=t["changed"] + t["deleted"],
+        )
+    bar.close()
+    if any(c not in done for c in range(len(plan))):  # the input changed between the two passes
+        raise ConfigError(f"{inputs[0]}: the input changed while it was being edited; rerun the job")
+    totals = _job_totals([done[c] for c in range(len(plan))], empty_docs, read_stats)
+    _publish(out, parts, fmt, manifest, [done[c] for c in range(len(plan))], totals, read_stats)
+    return EditJobResult(out, manifest, totals)
+
+
+def _job_model(model: Any, config: EditConfig, executor: Executor) -> tuple[Any, dict[str, Any]]:
+    """The model this process edits with (``None`` when the executor's workers load their own)
+    and what stands for it in the fingerprint: a loaded model's ``info()``, or, for workers that
+    load their own, the settings that decide the scores."""
+    if not executor.distributed:
+        lm = load_lm(model.load() if isinstance(model, LMConfig) else model)
+        check_k(lm, config)
+        return lm, lm.info()
+    cfg = model_worker_config(model)
+    if cfg is None:
+        raise ConfigError("the ray engine needs the model as an LMConfig (each actor loads its own)")
+    if config.target_change_rate is not None:
+        raise ConfigError("target_change_rate needs a pass over the whole corpus: not yet with --engine ray")
+    fingerprint = ":".join(str(getattr(cfg, k)) for k in ("backend", "model", "dtype"))
+    return None, {"backend": cfg.backend, "name": cfg.model, "fingerprint": fingerprint}
+
+
+def _open_parts(
+    parts: Path, fp: str, job_config: dict[str, Any], plan: list[dict[str, Any]]
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    """The parts folder, made or reopened: the chunks a previous run of the same job finished
+    (kept by the manifest or their completion markers) and its manifest; a folder made with other
+    settings is refused, naming them."""
     done: dict[int, dict[str, Any]] = {}
     old: dict[str, Any] = {}
     if parts.exists():
         try:
-            old = json.loads(manifest_path.read_text(encoding="utf-8"))
+            old = json.loads((parts / "manifest.json").read_text(encoding="utf-8"))
             if not isinstance(old, dict):
                 raise ValueError
         except (OSError, ValueError):
@@ -447,67 +505,71 @@ def run_edit_job(
             )
         done = _valid_chunks(parts, old, plan)
         _clean_parts(parts, done)
+    out = parts.with_name(parts.name[: -len(".parts")])
     _remove_job_temps(out, parts)
     make_work_dir(parts)
+    return done, old
 
-    p_chosen = None
-    if config.target_change_rate is not None:
-        # p for this shard from an extra scoring pass (a resumed job reuses the p it chose)
-        p_chosen = old.get("p_chosen") if old.get("fingerprint") == fp else None
-        if p_chosen is None:
-            docs = [d for d in _shard_docs(corpus, shard) if d.text]
-            p_chosen = resolve_target(docs, lm, config).p
-        config = replace(config, p=p_chosen)
-    manifest = {
-        "fingerprint": fp,
-        "config": job_config,
-        "versions": package_versions(),
-        "chunks": [done[c] for c in sorted(done)],
-        "complete": False,
-    }
-    if p_chosen is not None:
-        manifest["p_chosen"] = p_chosen
-    atomic_write_text(manifest_path, dumps(manifest) + "\n")
 
-    todo = [c for c in range(len(plan)) if c not in done]
+def _chunks(
+    corpus: Corpus, shard: tuple[int, int], plan: list[dict[str, Any]], todo: list[int], chunk_docs: int
+):
+    """The chunks ``todo`` as ``(index, input range, documents)``, read in one pass in input order."""
+    want = set(todo)
+    current: list[Document] = []
+    for pos, d in enumerate(_shard_docs(corpus, shard)):
+        c = pos // chunk_docs  # the chunks are fixed input ranges
+        if c not in want:
+            continue
+        current.append(d)
+        if pos == plan[c]["last"]:
+            yield c, {k: plan[c][k] for k in ("first", "last", "documents", "input_sha256")}, current
+            current = []
 
-    def record(c: int, entry: dict[str, Any]) -> None:
-        done[c] = entry
-        checkpoint("chunk-written")
-        manifest["chunks"] = [done[k] for k in sorted(done)]
-        atomic_write_text(manifest_path, dumps(manifest) + "\n")
-        checkpoint("manifest-updated")
 
-    if engine is None:
-        chunk = _edit_locally(
-            corpus, shard, plan, todo, parts, lm, config, audit_positions, chunk_docs, progress, record
-        )
-    else:
-        from ..progress import bar as progress_bar
-        from ..ray_engine import edit_chunks
+class EditChunkWorker(ModelWorker):
+    """Edits one chunk ``(index, input range, documents)`` with :func:`~toedit_stats.editing.edit`
+    and writes its file and completion marker into ``parts`` (atomically: a chunk retried after a
+    lost worker is written with the same bytes); returns ``(index, manifest entry, model info)``."""
 
-        chunk = []
-        chunks_bar = progress_bar(total=len(todo), desc="editing (ray)", unit="chunk", disable=not progress)
-        for c, entry, info in edit_chunks(
-            _shard_docs(corpus, shard),
-            plan,
-            chunk_docs,
-            todo,
-            parts,
-            text_field=corpus.text_field,
-            config=config,
-            audit_positions=audit_positions,
-            options=engine,
+    local_hooks = ("loaded", "on_tokens", "on_document")
+
+    def __init__(self, model, config, audit_positions, parts, text_field, buffer_docs, *, loaded=None):
+        super().__init__(model, loaded=loaded)
+        self.config, self.audit_positions, self.parts = config, audit_positions, Path(parts)
+        self.text_field, self.buffer_docs = text_field, buffer_docs
+        self.on_document: Any = None
+
+    def setup(self) -> None:
+        super().setup()
+        check_k(self.lm, self.config)
+
+    def __call__(self, batch: tuple[int, dict[str, Any], list[Document]]):
+        c, span, docs = batch
+        edited = []
+        for ed in edit(
+            docs,
+            self.lm,
+            self.config,
+            audit_positions=self.audit_positions,
+            buffer_docs=self.buffer_docs,
+            on_tokens=self.on_tokens,
         ):
-            manifest.setdefault("model", info)
-            record(c, entry)
-            chunks_bar.update(1)
-        chunks_bar.close()
-    missing = [c for c in range(len(plan)) if c not in done]
-    if missing or chunk:  # the input changed between the two passes
-        raise ConfigError(f"{inputs[0]}: the input changed while it was being edited; rerun the job")
+            edited.append(ed)
+            if self.on_document is not None:
+                self.on_document(
+                    chars=len(ed.original),
+                    tokens=sum(a.tokens for a in ed.audits),
+                    edits=sum(a.changed + a.deleted for a in ed.audits),
+                )
+        checkpoint("ray-chunk-edited")  # a worker killed here: Ray restarts it and retries
+        entry = _write_chunk(self.parts, c, span, edited, self.text_field)
+        write_marker(self.parts, entry)
+        return c, entry, self.lm.info()
 
-    chunks = [done[c] for c in range(len(plan))]
+
+def _job_totals(chunks: list[dict[str, Any]], empty_docs: int, read_stats: dict[str, Any]) -> dict[str, Any]:
+    """The job's totals from its chunks' manifest entries."""
     totals: dict[str, Any] = {"documents": 0, **dict.fromkeys(_COUNTS, 0)}
     gens: list[dict[str, int]] = []
     for c in chunks:
@@ -522,6 +584,13 @@ def run_edit_job(
     totals["generations"] = gens
     totals["empty_passed_through"] = empty_docs
     totals["skipped_bad"] = read_stats["skipped_bad"]
+    return totals
+
+
+def _publish(out, parts, fmt, manifest, chunks, totals, read_stats) -> None:
+    """The output joined from the chunk files and its final manifest, published together (the
+    manifest first, the output renamed into place last: both appear, or neither); then the parts
+    folder goes."""
 
     def records():
         for k, c in enumerate(chunks):
@@ -536,60 +605,11 @@ def run_edit_job(
         manifest.update(
             complete=True, totals=totals, input=read_stats, output=str(out), output_sha256=file_sha256(tmp)
         )
-        if engine is not None:
-            manifest["engine"] = engine.manifest()
         return manifest
 
-    # the final manifest first, the output renamed into place last: both appear, or neither
     publish_with_manifest(out, lambda tmp: write_records(records(), tmp, fmt=fmt), final_manifest)
     checkpoint("final-manifest-written")
     _finish_cleanup(out, parts)
-    return EditJobResult(out, manifest, totals)
-
-
-def _edit_locally(
-    corpus, shard, plan, todo, parts, lm, config, audit_positions, chunk_docs, progress, record
-):
-    """The local engine: edit the chunks ``todo`` in this process, in input order, calling
-    ``record(chunk, entry)`` as each is written; returns what is left over (nothing, unless the
-    input changed between the two passes)."""
-    todo_set = set(todo)
-    to_edit = (d for pos, d in enumerate(_shard_docs(corpus, shard)) if pos // chunk_docs in todo_set)
-    # progress in tokens, live inside long documents (the ETA follows the text, not the count)
-    bar = TokenProgress(
-        chars_total=sum(plan[c]["characters"] for c in todo),
-        documents=sum(plan[c]["documents"] for c in todo),
-        desc="editing",
-        enabled=progress,
-    )
-    edited = edit(
-        to_edit,
-        lm,
-        config,
-        audit_positions=audit_positions,
-        buffer_docs=min(chunk_docs, 64),
-        on_tokens=bar.on_tokens if progress else None,
-    )
-    pending = iter(todo)
-    current = next(pending, None)
-    chunk: list[EditedDocument] = []
-    for ed in edited:
-        chunk.append(ed)
-        bar.document_done(
-            chars=len(ed.original),
-            tokens=sum(a.tokens for a in ed.audits),
-            edits=sum(a.changed + a.deleted for a in ed.audits),
-        )
-        if current is not None and len(chunk) == plan[current]["documents"]:
-            record(current, _write_chunk(parts, current, plan[current], chunk, corpus.text_field))
-            current, chunk = next(pending, None), []
-    bar.close()
-    return chunk
-
-
-def _ray_model(lm_config: Any) -> str:
-    """What stands for the model in a Ray job's fingerprint: the settings that decide the scores."""
-    return ":".join(str(getattr(lm_config, k)) for k in ("backend", "model", "dtype"))
 
 
 def _write_chunk(

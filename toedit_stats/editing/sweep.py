@@ -53,6 +53,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..execution import batched, resolve_executor
+from ..lm.worker import ModelWorker, score_missing
 from .toedit import EditConfig, inside_word
 
 __all__ = ["DEFAULT_GRID", "SweepResult", "parse_grid", "sweep", "token_sample"]
@@ -267,6 +269,42 @@ def _share_embedder(analyzer: Any, seed: int) -> Any:
     return dataclasses.replace(analyzer, embedder=CachedEmbedder(emb, memory=True), cache=False)
 
 
+class VariantScoreWorker(ModelWorker):
+    """Scores a batch of ``(position, document)`` with ``top_k`` candidates and, for the documents
+    of the token sample (``sampled`` positions), the distinct texts each inline grid point
+    (``configs``) makes of it, in one pass (a variant's shared prefix is not scored again).
+    Returns ``(text, top_k, scores)`` for each document and variant."""
+
+    def __init__(
+        self, model: Any, configs: Sequence[EditConfig], top_k: int, sampled: set[int], *, loaded=None
+    ):
+        super().__init__(model, loaded=loaded)
+        self.configs, self.top_k, self.sampled = list(configs), top_k, sampled
+
+    def __call__(self, batch: Sequence[tuple[int, Any]]) -> list[tuple[str, int, Any]]:
+        from .toedit import doc_rng, edit_scores
+
+        token_text = self.lm.token_text
+        positions = {id(d): pos for pos, d in batch}
+        made: dict[int, list[str]] = {}
+
+        def variants(doc: Any, scores: Any) -> list[str]:
+            pos = positions.get(id(doc))
+            if pos not in self.sampled:  # its variants are not scored: not in the token sample
+                return []
+            rng = lambda c: doc_rng(c.seed, doc.id, 0)  # noqa: E731
+            texts = (edit_scores(doc.text, scores, c, token_text, rng(c))[0] for c in self.configs)
+            made[pos] = list(dict.fromkeys(t for t in texts if t and t != doc.text))
+            return made[pos]
+
+        out: list[tuple[str, int, Any]] = []
+        docs = [d for _, d in batch]
+        for (pos, d), (sc, vs) in zip(batch, self.lm.score_variants(docs, variants, top_k=self.top_k)):
+            out.append((d.text, self.top_k, sc))
+            out.extend((t, 0, v) for t, v in zip(made.get(pos, []), vs))
+        return out
+
+
 def sweep(
     human: Any,
     synthetic: Any,
@@ -278,25 +316,25 @@ def sweep(
     seed: int = 0,
     bootstrap: int = 1000,
     token_fraction: float | None = None,
-    engine: Any = None,
+    executor: Any = None,
     progress: bool = False,
 ) -> SweepResult:
     """Edit ``synthetic`` at every grid point from one scoring pass and measure each variant
     against ``human`` (see the module docstring). ``grid`` is a grid string, a dict of value lists,
     or a list of :class:`EditConfig`. ``token_fraction`` (0 < f <= 1; ``None``: ``min(1, 3 / grid
     points edited in the pass)``) is the share of synthetic documents whose variants are scored for
-    the token statistics and the fluency cost. ``engine`` (a
-    :class:`~toedit_stats.ray_engine.RayOptions` with the model as an LMConfig) scores on a Ray
-    actor pool: the synthetic documents (largest k), then every grid point's variants of the
-    token sample, in full, and the human documents; everything else runs here from the cache."""
+    the token statistics and the fluency cost. The scoring runs on ``executor``'s workers (default:
+    this process; on Ray each worker loads ``lm``, which must then be a name or an ``LMConfig``):
+    the synthetic documents (largest k) with their inline variants in one pass
+    (:class:`VariantScoreWorker`), then the human documents; everything else runs here from the
+    cache."""
     from ..analyzers.base import prepare_corpora
     from ..corpus import Document, MemoryCorpus
     from ..lm import load_lm
     from ..lm.cache import CachedLM
-    from ..ray_engine import score_missing  # imports nothing heavy: Ray loads only when used
     from ..report import Report
     from ..report.build import _as_corpus, make_analyzers
-    from .toedit import doc_rng, edit, edit_scores, resolve_target
+    from .toedit import edit, resolve_target
 
     configs = (
         list(grid)
@@ -311,14 +349,7 @@ def sweep(
         or not 0 < token_fraction <= 1
     ):
         raise ConfigError(f"token_fraction must be in (0, 1], got {token_fraction!r}")
-    if engine is not None and engine.lm is None:  # each actor loads the model the sweep uses
-        from ..options import LMConfig
-
-        if not isinstance(lm, (str, LMConfig)):
-            raise ConfigError(
-                "sweep on Ray needs the model as a name or an LMConfig (each actor loads its own)"
-            )
-        engine = dataclasses.replace(engine, lm=lm if isinstance(lm, LMConfig) else LMConfig(model=lm))
+    executor = resolve_executor(executor)
     built = [_share_embedder(a, seed) for a in make_analyzers(analyzers)]
     scored = [a for a in built if "lm" in a.needs]
     model = load_lm(lm)
@@ -332,34 +363,22 @@ def sweep(
     if not isinstance(model, CachedLM) and len(inline) == len(configs):
         revising = [c.p for c in configs if c.revises]
         shared.topk_floor = min(revising) if revising else None
-    token_text = shared.token_text
     fraction = (
         float(token_fraction) if token_fraction is not None else min(1.0, TOKEN_BUDGET / max(1, len(inline)))
     )
     sampled = token_sample(len(docs), fraction, seed) if scored else list(range(len(docs)))
     exact = len(sampled) == len(docs)
-    in_sample = {id(docs[i]) for i in sampled}
-
-    def variants(doc: Any, scores: Any) -> list[str]:
-        if id(doc) not in in_sample:  # its variants are not scored: not in the token sample
-            return []
-        texts = (edit_scores(doc.text, scores, c, token_text, doc_rng(c.seed, doc.id, 0))[0] for c in inline)
-        return list(dict.fromkeys(t for t in texts if t and t != doc.text))
 
     reused0 = getattr(shared.inner, "reused_tokens", 0)
     rescored0 = getattr(shared.inner, "rescored_tokens", 0)
-    if engine is not None:  # on Ray: the documents, then their variants (in full) and the human side
-        score_missing(shared, docs, kmax, engine)
-        derived = [
-            Document(d.id, t) for d, sc in zip(docs, shared.score(docs, top_k=kmax)) for t in variants(d, sc)
-        ]
-        score_missing(shared, derived, 0, engine)
-        if scored:
-            score_missing(shared, list(hs), 0, engine)
-    else:
-        # the one scoring pass: every variant edits from it, and every inline variant is scored in it
-        for _ in shared.score_variants(docs, variants, top_k=kmax):
-            pass
+    # the one scoring pass: every variant edits from it, and every inline variant is scored in it
+    worker = VariantScoreWorker(lm, inline, kmax, set(sampled), loaded=shared)
+    for texts_scores in executor.map_batches(worker, batched(list(enumerate(docs)), 16)):
+        for text, top_k, sc in texts_scores:
+            if not shared.cached(text, top_k):
+                shared.put(text, sc)
+    if scored:
+        score_missing(shared, list(hs), 0, executor, lm)
     score_seconds = time.perf_counter() - t0
     rows, effects = [], []
     for i, cfg in enumerate(configs):
@@ -368,8 +387,8 @@ def sweep(
         edited = list(edit(docs, shared, cfg, audit_positions=True))
         variant_docs = [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited]
         variant = MemoryCorpus(variant_docs, name="edited")
-        if engine is not None and scored:  # e.g. target_change_rate points: their variants on Ray too
-            score_missing(shared, [variant_docs[j] for j in sampled], 0, engine)
+        if scored:  # e.g. target_change_rate points: variants the pass did not score
+            score_missing(shared, [variant_docs[j] for j in sampled], 0, executor, lm)
         if exact:
             rep = Report(built, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(
                 hs, ss, variant
@@ -449,7 +468,7 @@ def sweep(
         "token_fraction": fraction,
         "token_documents": len(sampled) if scored else 0,
         "documents": len(docs),
-        "engine": engine.manifest() if engine is not None else {"name": "local"},
+        "engine": executor.manifest(),
         "model": shared.info(),
         "score_seconds": round(score_seconds, 2),
         "score_cache": {"hits": shared.hits, "misses": shared.misses},

@@ -19,32 +19,22 @@ plain mean of its window vectors (not re-normalised).
 
 from __future__ import annotations
 
-from typing import Any
-
 from .base import Embedder
 from .cache import CachedEmbedder
 from .lm import LMEmbedder
+from .loading import load_embedder
 from .st import SentenceTransformerEmbedder
 from .tfidf import TfidfEmbedder
+from .worker import EmbedWorker, PrefilledEmbedder, embed_texts
 
 __all__ = [
     "CachedEmbedder",
+    "EmbedWorker",
     "Embedder",
     "LMEmbedder",
     "SentenceTransformerEmbedder",
+    "PrefilledEmbedder",
     "TfidfEmbedder",
+    "embed_texts",
     "load_embedder",
 ]
-
-
-def load_embedder(name: str = "minilm", *, seed: int = 0, cache: bool = False, **kwargs: Any):
-    """An embedder by name (see the module docstring)."""
-    if not isinstance(name, str):
-        return name
-    if name == "tfidf":
-        emb = TfidfEmbedder(seed=seed, **kwargs)
-    elif name == "lm" or name.startswith("lm:"):
-        emb = LMEmbedder(name[3:] if name.startswith("lm:") else kwargs.get("model", "smollm2-135m"))
-    else:
-        emb = SentenceTransformerEmbedder(name, **kwargs)
-    return CachedEmbedder(emb) if cache else emb

@@ -78,7 +78,7 @@ class TokenScores:
 class LanguageModel(Protocol):
     """Everything callers use of a language model (the token analyzer, the editor, the report,
     the job manifests). A backend registers by name in :mod:`toedit_stats.registry` and says
-    which :class:`~toedit_stats.options.LMConfig` fields it uses in ``config_fields``."""
+    which :class:`~toedit_stats.lm.config.LMConfig` fields it uses in ``config_fields``."""
 
     name: str
     backend: str

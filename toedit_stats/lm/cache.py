@@ -105,6 +105,9 @@ class CachedLM:
     def put(self, text: str, scores: TokenScores) -> None:
         """Store scores computed elsewhere (e.g. by Ray actors with the same model) for ``text``."""
         self._store(namespace(self.inner.fingerprint), text, scores)
+        observe = getattr(self.inner, "observe", None)
+        if observe is not None:  # scored in another process: the fake model learns its pieces
+            observe(text, scores)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.inner.count_tokens(texts)

@@ -25,7 +25,11 @@ from .._faults import checkpoint
 from .._provenance import file_facts, package_versions
 from ..analyzers.base import Analyzer, Metric, Result, prepare_corpora
 from ..corpus import Corpus, Document, MemoryCorpus, read_corpus
+from ..embed.worker import embed_texts
 from ..errors import ConfigError
+from ..execution import resolve_executor
+from ..lm.config import LMConfig, load_lm
+from ..lm.worker import score_missing
 from ..progress import TokenProgress
 
 __all__ = ["Report", "compare", "make_analyzers"]
@@ -75,7 +79,7 @@ class Report:
     editor : an :class:`~toedit_stats.editing.EditConfig`, ``True`` (the paper's setting) or
         ``None``/``False`` (no editing).
     lm : the language model for the editor and every analyzer that needs one (name,
-        :class:`~toedit_stats.options.LMConfig` or loaded backend); an analyzer constructed with
+        :class:`~toedit_stats.lm.config.LMConfig` or loaded backend); an analyzer constructed with
         its own model object keeps it.
     max_docs : each corpus is sampled (seeded, :func:`~toedit_stats.corpus.sample_documents`) to
         at most this many documents before anything runs; ``None`` uses every document (held in
@@ -103,10 +107,12 @@ class Report:
     scores : write per-document audit scores (:func:`toedit_stats.scores.score`) of the human,
         synthetic and edited corpora; the report lists the most and least human-like synthetic
         documents by the classifier. Needs the embedding analyzer (its embeddings are reused).
-    engine : a :class:`~toedit_stats.ray_engine.RayOptions`: the per-document model work — scoring
-        the human, synthetic and edited documents and embedding every text — runs on a Ray actor
-        pool, and its results fill the report's caches; the editing (from those scores), the
-        statistics and the sweep run here (the model is still loaded here, for its tokenizer).
+    executor : where the per-document model work runs (an
+        :class:`~toedit_stats.execution.Executor`, default this process): scoring the human,
+        synthetic and edited documents and embedding every text, each text once, into the
+        report's caches; the editing (from those scores, with the edited documents rescored from
+        their first change here), the statistics and the sweep run here. On Ray each worker loads
+        ``lm`` itself, which must then be a name or an ``LMConfig``.
     """
 
     def __init__(
@@ -127,7 +133,7 @@ class Report:
         work_dir: str | Path | None = None,
         progress: bool = False,
         command: str | None = None,
-        engine: Any = None,
+        executor: Any = None,
     ):
         from ..editing import EditConfig
         from ..editing.sweep import DEFAULT_GRID, parse_grid
@@ -164,7 +170,7 @@ class Report:
         self.group_by = group_by
         self.groups: Any = None
         self.work_dir = work_dir
-        self.engine = engine  # a RayOptions: the model work (scoring, embedding) on Ray actors
+        self.executor = resolve_executor(executor)  # where the model work (scoring, embedding) runs
         self.selection: dict[str, Any] | None = None
         self.scores: Any = None
         self.lm_spec = lm
@@ -198,7 +204,6 @@ class Report:
         from ..editing import edit as edit_documents
         from ..editing.job import edit_job_config, edit_totals
         from ..editing.toedit import resolve_target
-        from ..lm import load_lm
         from ..lm.cache import CachedLM
 
         n_h, n_s, n_e = self.names["human"], self.names["synthetic"], self.names["edited"]
@@ -230,7 +235,7 @@ class Report:
                 else repr(spec)
             )
             if key not in shared:
-                lm = load_lm(spec)
+                lm = spec.load() if isinstance(spec, LMConfig) else load_lm(spec)
                 if isinstance(lm, CachedLM):
                     shared[key] = lm
                 elif self.work_dir is not None:  # on disk: a resumed report reuses every score
@@ -247,8 +252,8 @@ class Report:
             check_k(lm, self.editor)
             t = time.perf_counter()
             docs = list(corpora[n_s])
-            if self.engine is not None:  # the synthetic documents scored on Ray, into the cache
-                self._prefill_scores(lm, docs, self.editor.k if self.editor.revises else 0)
+            # the synthetic documents scored by the executor's workers, into the cache
+            self._prefill_scores(lm, docs, self.editor.k if self.editor.revises else 0)
             # target_change_rate: choose p from one scoring pass (the score cache makes editing reuse it)
             self.editor = resolve_target(docs, lm, self.editor)
             bar = TokenProgress(
@@ -260,8 +265,7 @@ class Report:
             self.edited_docs = []
             # the edited texts' scores come from the editing pass, from each first changed token
             # on (the score cache then serves them to the token analyzer)
-            # (with the Ray engine they are scored on Ray: editing here only reads the cache)
-            rescore = self.engine is None and any(
+            rescore = any(
                 "lm" in a.needs and getattr(a, "model", None) == _default_model(a) for a in self.analyzers
             )
             for ed in edit_documents(
@@ -287,13 +291,11 @@ class Report:
             corpora[n_e]._canonical = True
             totals[n_e] = len(self.edited_docs)
             self.edit = {**edit_totals(self.edited_docs), "config": self.editor.to_dict()}
-            if self.engine is not None:
-                self._prefill_scores(lm, [e.doc for e in self.edited_docs if e.doc.text != e.original], 0)
             self.timings["edit"] = time.perf_counter() - t
             checkpoint("report-edited")
         order = [n for n in (n_h, n_s, n_e, SELECTED, UNIFORM) if n in corpora]
         ordered = [corpora[n] for n in order]
-        if self.engine is not None and lm is not None and any("lm" in a.needs for a in self.analyzers):
+        if lm is not None and any("lm" in a.needs for a in self.analyzers):
             self._prefill_scores(lm, [d for c in ordered for d in c], 0)
         embedders: dict[Any, Any] = {}
         self._effective: dict[str, Analyzer] = {}
@@ -316,20 +318,22 @@ class Report:
             used[a.name] = dataclasses.replace(a, **changes).params()
             if "embedder" in names and isinstance(a.embedder, str) and a.embedder == "tfidf":
                 embedders["tfidf"] = "tfidf"  # fitted on the texts at hand: nothing to share
-            elif "embedder" in names and isinstance(a.embedder, str) and self.engine is not None:
-                # every text embedded on Ray: the analyzer and the per-document scores read those vectors
-                from ..ray_engine import ray_embed
-
+            elif "embedder" in names and isinstance(a.embedder, str):
+                # every text embedded once by the executor's workers (here through one embedder
+                # cached in memory or in the work folder): the analyzer and the per-document scores
+                # read those vectors
                 if a.embedder not in embedders:
-                    embedders[a.embedder] = ray_embed(
-                        [d.text for c in ordered for d in c], a.embedder, seed=self.seed, **self.engine.pool()
+                    embedders[a.embedder] = embed_texts(
+                        [d.text for c in ordered for d in c],
+                        a.embedder,
+                        self.executor,
+                        seed=self.seed,
+                        cache=getattr(a, "cache", False),
+                        loaded=_shared_embedder(
+                            a.embedder, self.seed, getattr(a, "cache", False), self.work_dir
+                        ),
                     )
                 changes["embedder"], changes["cache"] = embedders[a.embedder], False
-            elif "embedder" in names and isinstance(a.embedder, str):
-                # one loaded embedder, cached in memory: the per-document scores reuse its vectors
-                changes["embedder"] = embedders[a.embedder] = _shared_embedder(
-                    a.embedder, self.seed, getattr(a, "cache", False), self.work_dir
-                )
             effective = dataclasses.replace(a, **changes)
             self._effective[a.name] = (
                 dataclasses.replace(effective, progress=False) if "progress" in names else effective
@@ -432,7 +436,7 @@ class Report:
                 max_docs=None,
                 seed=self.seed,
                 bootstrap=self.bootstrap,
-                engine=self.engine,
+                executor=self.executor,
             )
             self.timings["sweep"] = time.perf_counter() - t
         self.timings["total"] = time.perf_counter() - t0
@@ -441,11 +445,9 @@ class Report:
         return self
 
     def _prefill_scores(self, lm: Any, docs: Sequence[Any], top_k: int) -> None:
-        """Score on Ray the documents of ``docs`` that ``lm``'s cache lacks (with ``top_k``
-        candidates) and put their scores into it."""
-        from ..ray_engine import score_missing
-
-        score_missing(lm, docs, top_k, self.engine)
+        """Score with the executor's workers the documents of ``docs`` that ``lm``'s cache lacks
+        (with ``top_k`` candidates) and put their scores into it."""
+        score_missing(lm, docs, top_k, self.executor, self.lm_spec)
 
     def _select(self, corpora: dict[str, Corpus], totals: dict[str, int], n_h: str, n_s: str) -> None:
         """DSIR-select ``select_n`` synthetic documents with the human sample as target, and as

@@ -1,74 +1,8 @@
-"""N-gram concentration: how much of a corpus's mass sits on a few n-grams (the paper's Finding III).
-
-Words are the lower-cased WordPunct tokens of :mod:`toedit_stats.tokenize`; n-grams never
-cross document boundaries. Per corpus and per ``n``:
-
-``total``
-    n-gram occurrences.
-``distinct``
-    distinct n-grams.
-``distinct_ratio``
-    ``distinct / total`` over the **whole corpus** (corpus-level distinct-n, as in Li et al.
-    2016 applied to the concatenation of documents). This is *not* the mean of per-document
-    distinct-n, which is much higher for short documents; the two are often confused.
-``entropy_bits``
-    Shannon entropy (base 2) of the n-gram frequency distribution ``c_i / total``.
-``normalized_entropy``
-    ``entropy_bits / log2(distinct)`` in [0, 1]; 0 when ``distinct <= 1``.
-``top1pct_mass``, ``top100_mass``, ``top1000_mass``
-    share of all occurrences taken by the ``ceil(1% of distinct)``, 100 and 1,000 most frequent
-    n-grams (all of them when there are fewer).
-``gini``
-    Gini coefficient of the frequency distribution over distinct n-grams:
-    ``sum_i (2i - d - 1) x_(i) / (d * sum x)`` with counts sorted ascending; 0 when all counts
-    are equal, towards 1 when one n-gram takes everything.
-``zipf_slope``
-    least-squares slope of ``log(frequency)`` against ``log(rank)`` over ranks 1..min(10,000,
-    distinct); ``None`` when fewer than 2 distinct n-grams.
-
-Per corpus (once):
-
-``hashed``
-    the paper's Fig. 11 featurisation, as DSIR defines it: every unigram and bigram (bigram
-    string = the two words joined by a space) hashed by ``int(sha256(utf8).hexdigest(), 16) %
-    10000`` into 10,000 buckets; its ``entropy_bits`` and ``top1pct_mass`` (share of occurrences
-    in the 100 fullest buckets). sha256 makes it identical across processes and machines.
-``compression_ratio``
-    ``len(b) / len(gzip.compress(b, compresslevel=9, mtime=0))`` with ``b`` the UTF-8 bytes of
-    the documents joined by single spaces (beyond 8 MiB, ``b`` is gzipped in 8 MiB chunks, in
-    parallel, and the compressed sizes summed: deflate looks back at most 32 KiB, so only each
-    chunk's first 32 KiB loses context — the ratio moves by well under 1%: −0.035% on
-    outfox-essays, 9 MiB, and −0.037% on four copies of it — and on up to 8 MiB it is the
-    whole-corpus value exactly): the definition of the ``diversity`` package's
-    ``compression_ratio(data, "gzip")`` (original size / compressed size of ``" ".join(data)``),
-    without its double compression (it writes ``gzip.compress(b)`` into a second gzip file: on
-    natural text the two agree within 1%, on very repetitive text theirs comes out larger).
-``near_duplicate_rate``
-    share of documents with at least one other document whose MinHash (128 permutations,
-    seeded) estimated Jaccard similarity of word 5-shingles is ≥ 0.8, found with
-    ``datasketch.MinHashLSH`` (threshold 0.8) and confirmed on the MinHash estimate. Documents
-    shorter than 5 words are one shingle.
-
-Between the first corpus (the reference) and each other one, per ``n``:
-``js_divergence_bits`` (Jensen–Shannon divergence, base 2, between the two n-gram distributions:
-0 for identical, 1 for disjoint) and ``coverage`` (share of the second corpus's occurrences whose
-n-gram occurs in the first); and ``hashed_pairs`` with the JS divergence between the 10,000-bucket
-distributions.
-
-Because larger corpora have more distinct n-grams, everything is also computed in
-``equal_size``: each corpus is cut to a seeded random subset of its documents whose token count is
-at most the smallest corpus's token count.
-
-Counting is exact: words get ids from one vocabulary shared by all corpora, and an n-gram's key
-is its ids in base ``V`` (unique; when ``V**n`` does not fit 64 bits a 64-bit hash of the ids
-is used instead, with collision probability about ``distinct**2 / 2**65``). Unigrams are counted
-with ``bincount`` and longer n-grams by sorting the keys. For corpora that do not fit in memory use
-:mod:`toedit_stats.analyzers.ngram_sketch` (``--sketch``).
-"""
+"""Counting, divergences, compression, near-duplicates and the result type of the exact n-gram
+analyzer (see :mod:`toedit_stats.analyzers.ngrams`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import hashlib
 import math
@@ -79,26 +13,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._threads import worker_threads
-from ..corpus import Corpus
-from ..errors import ConfigError
-from ..options import option
-from ..plotting import _lit, _plt, colors, styles
-from ..stats import id_order
-from ..tokenize import WORD_PATTERN
-from .base import Analyzer, Metric, Result, prepare_corpora
-
-__all__ = [
-    "CorpusNgrams",
-    "NgramAnalyzer",
-    "HashedBuckets",
-    "NgramPair",
-    "NgramResult",
-    "NgramStats",
-    "analyze_ngrams",
-    "dsir_bucket",
-    "ngram_metrics",
-]
+from ..._threads import worker_threads
+from ...corpus import Corpus
+from ...errors import ConfigError
+from ...plotting import _lit, _plt, colors, styles
+from ...stats import id_order
+from ...tokenize import WORD_PATTERN
+from ..base import Metric, Result
 
 N_BUCKETS = 10_000
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -1602,110 +1523,6 @@ def _equal_size(toks: list[_Tokenized], seed: int) -> tuple[list[_Tokenized], in
     return out, target
 
 
-@dataclass(kw_only=True)
-class NgramAnalyzer(Analyzer):
-    """N-gram concentration of each corpus and divergences from the reference (module docstring).
-
-    >>> from toedit_stats import Corpus
-    >>> res = NgramAnalyzer(n=(1,)).analyze([Corpus.from_documents(["a b a b"]), Corpus.from_documents(["a b c"])])
-    >>> round(res.corpora[0].by_n[0].entropy_bits, 3), res.pairs[0].coverage
-    (1.0, 0.6666666666666666)
-    """
-
-    name: ClassVar[str] = "ngrams"
-    title: ClassVar[str] = "N-gram concentration"
-
-    n: tuple[int, ...] = option(
-        (1, 2, 3, 4), min=1, max=8, cli="--n", help="N-gram orders (comma-separated or repeated)."
-    )
-    top: int = option(40, min=1, help="Most frequent n-grams kept per corpus and n (for plots and tables).")
-    equal_size: bool = option(
-        True, help="Also compute everything on equal token budgets (the headline numbers)."
-    )
-    sketch: bool = option(False, help="Bounded-memory mode (HyperLogLog++ and Misra–Gries).")
-    capacity: int = option(10_000, min=1, help="With --sketch: heavy-hitter counters per n.")
-    distinctive_min_count: int = option(
-        5, min=1, help="Distinctive bigrams: seen at least this often in the two corpora together."
-    )
-    distinctive_punctuation: bool = option(
-        False, help="Distinctive bigrams may contain punctuation-only words."
-    )
-    js_permutations: int = option(
-        1000,
-        min=0,
-        help="Relabellings behind the permutation test of the bigram JS divergence (0: no test).",
-    )
-    # with ``sketch``: a :class:`~toedit_stats.ray_engine.RayOptions` sketches runs of documents on
-    # Ray and merges them here (``ngrams --sketch --engine ray``); ``None`` runs in this process
-    engine: Any = dataclasses.field(default=None, repr=False)
-
-    def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> NgramResult:
-        ns = tuple(sorted({int(x) for x in self.n}))
-        if self.sketch:
-            from .ngram_sketch import analyze_ngrams_sketch
-
-            if isinstance(corpora, Corpus):
-                corpora = [corpora]
-            corpora = list(corpora)
-            corpora.insert(0, corpora.pop(reference))
-            res = analyze_ngrams_sketch(
-                corpora,
-                n=ns,
-                top=self.top,
-                seed=self.seed,
-                capacity=self.capacity,
-                max_docs=self.max_docs,
-                engine=self.engine,
-            )
-            return replace_top_k(res, self.top)
-        if self.engine is not None:
-            raise ConfigError(
-                "--engine ray for ngrams needs --sketch (the exact mode holds every n-gram in one process)"
-            )
-        prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
-        toks, vocab = _tokenize_all(prepared)
-        counter = _Counter(vocab)
-        bigrams: list[np.ndarray] = []
-        full = _analyze_tokenized(
-            toks,
-            counter,
-            ns,
-            self.top,
-            self.seed,
-            distinctive=(self.distinctive_min_count, self.distinctive_punctuation),
-            bigrams_out=bigrams,
-        )
-        if not self.equal_size or len(toks) < 2:
-            res = replace(full, top_k=self.top, contrib=_contributions(toks, counter, bigrams))
-            return replace(
-                res,
-                js_pvalues=res.js_permutation_pvalues(self.js_permutations, self.seed),
-                js_permutations=self.js_permutations,
-            )
-        small, target = _equal_size(toks, self.seed)
-        bigrams = []
-        eq = _analyze_tokenized(small, counter, ns, self.top, self.seed, bigrams_out=bigrams)
-        eq = NgramResult(
-            eq.corpora, eq.pairs, eq.hashed_pairs, ns, self.seed, tokens_per_corpus=target, top_k=self.top
-        )
-        res = NgramResult(
-            full.corpora,
-            full.pairs,
-            full.hashed_pairs,
-            ns,
-            self.seed,
-            equal_size=eq,
-            top_k=self.top,
-            distinctive=full.distinctive,
-            contrib=_contributions(small, counter, bigrams),
-        )
-        return replace(
-            res,
-            js_pvalues=res.js_permutation_pvalues(self.js_permutations, self.seed),
-            js_permutations=self.js_permutations,
-        )
-
-
 def _contributions(
     toks: list[_Tokenized], counter: _Counter, bigram_keys: Sequence[np.ndarray]
 ) -> dict[str, Any]:
@@ -1858,36 +1675,3 @@ def _sparse_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], d
 
 def replace_top_k(res: NgramResult, top: int) -> NgramResult:
     return replace(res, top_k=top)
-
-
-def analyze_ngrams(
-    corpora: Sequence[Corpus] | Corpus,
-    *,
-    n: Sequence[int] = (1, 2, 3, 4),
-    top: int = 40,
-    seed: int = 0,
-    equal_size: bool = True,
-    max_docs: int | None = None,
-) -> NgramResult:
-    """N-gram concentration of each corpus, and divergences from the first (the reference):
-    ``NgramAnalyzer(...).analyze(corpora)`` as one call.
-
-    Parameters
-    ----------
-    corpora : corpora to compare; the first is the reference (usually human).
-    n : n-gram orders to report (any of 1..8).
-    top : how many of the most frequent n-grams to keep per corpus and n (for plots).
-    seed : seeds the MinHash permutations, the equal-size subsample and ``max_docs`` sampling.
-    equal_size : also compute everything on equal token budgets (``result.equal_size``).
-    max_docs : a seeded sample of at most this many documents per corpus.
-
-    Example
-    -------
-    >>> from toedit_stats import Corpus
-    >>> res = analyze_ngrams([Corpus.from_documents(["a b a b"]), Corpus.from_documents(["a b c"])], n=[1])
-    >>> round(res.corpora[0].by_n[0].entropy_bits, 3), res.pairs[0].coverage
-    (1.0, 0.6666666666666666)
-    """
-    return NgramAnalyzer(n=tuple(n), top=top, seed=seed, equal_size=equal_size, max_docs=max_docs).analyze(
-        corpora
-    )

@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from ..corpus import Corpus, MemoryCorpus, sample_documents
-from ..errors import ConfigError
-from ..tokenize import WORD_PATTERN
-from .ngrams import (
+from ...corpus import Corpus, MemoryCorpus, sample_documents
+from ...errors import ConfigError
+from ...execution import Executor, Worker, batched, resolve_executor
+from ...tokenize import WORD_PATTERN
+from .core import (
     N_BUCKETS,
     ChunkedGzip,
     CorpusNgrams,
@@ -276,40 +277,32 @@ class _Sketch:
         return result, bounds
 
 
-def _sketch_one(corpus: Corpus, ns, *, capacity, p, chunk_docs, seed, top_k, engine=None):
-    """One corpus's sketch: in this process, or (``engine``, a :class:`RayOptions`-like
-    ``(address, actors)``) with runs of ``chunk_docs`` documents sketched by Ray tasks and merged
-    here in document order."""
+class SketchWorker(Worker):
+    """Sketches one run of texts (a :class:`_Sketch` with ``params``; runs merge in order)."""
+
+    def __init__(self, params: dict[str, Any], chunk_docs: int):
+        self.params, self.chunk_docs = params, chunk_docs
+
+    def __call__(self, batch: list[str]) -> _Sketch:
+        sketch = _Sketch(**self.params)
+        sketch.add(batch, self.chunk_docs)
+        return sketch
+
+
+def _sketch_one(corpus: Corpus, ns, *, capacity, p, chunk_docs, seed, top_k, executor: Executor):
+    """One corpus's sketch: runs of ``chunk_docs`` documents sketched by ``executor``'s workers
+    and merged here in document order (the gzip ratio streams here, as the runs are read)."""
     gz = ChunkedGzip()
-    if engine is None:
-        sketch = _Sketch(ns, capacity=capacity, p=p, seed=seed, top_k=top_k)
 
-        def texts():
-            for doc in corpus:
-                gz.add(doc.text)
-                yield doc.text
+    def texts():
+        for doc in corpus:
+            gz.add(doc.text)
+            yield doc.text
 
-        sketch.add(texts(), chunk_docs)
-    else:
-        from ..ray_engine import ray_sketch
-
-        def runs():
-            run: list[str] = []
-            for doc in corpus:
-                gz.add(doc.text)
-                run.append(doc.text)
-                if len(run) >= chunk_docs:
-                    yield run
-                    run = []
-            if run:
-                yield run
-
-        parts = ray_sketch(
-            runs(), dict(ns=ns, capacity=capacity, p=p, seed=seed, top_k=4 * top_k), chunk_docs, engine
-        )
-        sketch = _Sketch(ns, capacity=capacity, p=p, seed=seed, top_k=top_k)
-        for part in parts:
-            sketch.merge(part)
+    worker = SketchWorker(dict(ns=ns, capacity=capacity, p=p, seed=seed, top_k=4 * top_k), chunk_docs)
+    sketch = _Sketch(ns, capacity=capacity, p=p, seed=seed, top_k=top_k)
+    for part in executor.map_batches(worker, batched(texts(), chunk_docs)):
+        sketch.merge(part)
     return sketch.result(corpus.name, gz.ratio(), seed)
 
 
@@ -323,15 +316,16 @@ def analyze_ngrams_sketch(
     p: int = 14,
     chunk_docs: int = 1_000,
     max_docs: int | None = None,
-    engine: Any = None,
+    executor: Executor | str | None = None,
 ) -> NgramResult:
     """Bounded-memory variant of :func:`~toedit_stats.analyzers.ngrams.analyze_ngrams`.
 
     Memory is O(capacity + 2**p + buckets) per corpus and n, plus one chunk of documents and one
     MinHash signature per document. See the module docstring for what is estimated and how well.
-    ``engine`` (a :class:`~toedit_stats.ray_engine.RayOptions`) sketches runs of ``chunk_docs``
-    documents on Ray and merges them here: counts, distinct estimates, DSIR buckets, the gzip
-    ratio and near-duplicates equal the local run's; Misra–Gries counts stay within the bound.
+    Runs of ``chunk_docs`` documents are sketched by ``executor``'s workers (default: this
+    process; see :mod:`toedit_stats.execution`) and merged here in order: counts, distinct
+    estimates, DSIR buckets, the gzip ratio and near-duplicates do not depend on the executor;
+    Misra–Gries counts stay within the stated bound.
     """
     from scipy.spatial.distance import jensenshannon
 
@@ -345,9 +339,10 @@ def analyze_ngrams_sketch(
     if max_docs is not None:  # the one sampling rule (seeded, order-free); memory bounded by max_docs
         corpora = [MemoryCorpus(sample_documents(iter(c), max_docs, seed)[0], name=c.name) for c in corpora]
     results, bounds = [], {}
+    executor = resolve_executor(executor)
     for c in corpora:
         r, b = _sketch_one(
-            c, ns, capacity=capacity, p=p, chunk_docs=chunk_docs, seed=seed, top_k=top, engine=engine
+            c, ns, capacity=capacity, p=p, chunk_docs=chunk_docs, seed=seed, top_k=top, executor=executor
         )
         results.append(r)
         bounds[r.name] = b
