@@ -41,7 +41,7 @@ _LAZY = {
     "TokenAnalyzer": "analyzers.tokens",
     "EmbeddingAnalyzer": "analyzers.embeddings",
     "LengthAnalyzer": "analyzers.lengths",
-    "LMConfig": "options",
+    "LMConfig": "lm.config",
     "get_analyzer": "registry",
     "get_backend": "registry",
     "analyzer_names": "registry",

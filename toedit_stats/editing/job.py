@@ -274,6 +274,7 @@ def edit_job_config(
     shard: tuple[int, int],
     chunk_docs: int | None,
     audit_positions: bool,
+    engine: str = "local",
 ) -> dict[str, Any]:
     """The configuration section of every edit manifest (the job's and the report's): what
     decides the output, and so what the resume fingerprint covers."""
@@ -298,6 +299,7 @@ def edit_job_config(
         "shard": list(shard),
         "chunk_docs": chunk_docs,
         "audit_positions": audit_positions,
+        "engine": engine,  # workers elsewhere may round floats differently: no resume across engines
         "toedit_stats": __version__,
     }
 
@@ -388,14 +390,17 @@ def run_edit_job(
     # parts and the final output each hold about the shard's bytes
     check_free_space(out, 2 * shard_bytes)
 
-    job = {"shard": (i, n), "chunk_docs": chunk_docs, "audit_positions": audit_positions}
+    job = {
+        "shard": (i, n),
+        "chunk_docs": chunk_docs,
+        "audit_positions": audit_positions,
+        "engine": executor.name,
+    }
     if resume:  # a resume with other settings is refused before any model is loaded
         before_load = edit_job_config(corpus, None, config, **job)
-        before_load["engine"] = executor.name
         _check_resume_settings(parts, before_load)
     lm, model_info = _job_model(model, config, executor)
     job_config = edit_job_config(corpus, model_info, config, **job)
-    job_config["engine"] = executor.name
     fp = _fingerprint(job_config)
     if resume:
         done_before = _completed(out, fp)

@@ -214,7 +214,7 @@ class NgramResult(Result):
         """Per non-reference corpus, the p-value of the headline bigram JS divergence to the
         reference under ``permutations`` seeded relabellings of the two corpora's documents
         (one-sided: a larger divergence than chance); ``(1 + #{JS* >= JS}) / (1 + P)``."""
-        from ..stats import label_permutations, permutation_pvalue
+        from ...stats import label_permutations, permutation_pvalue
 
         if not self.contrib or 2 not in self.ns or permutations < 1:
             return {}
@@ -357,7 +357,7 @@ class NgramResult(Result):
         exchangeable. Documents without a namesake on the other side never move."""
         if not self.contrib or 2 not in self.ns or base not in self.contrib or variant not in self.contrib:
             return {}
-        from ..stats import swap_weights
+        from ...stats import swap_weights
 
         ref = next(iter(self.contrib))
         wb, xb, wv, xv = swap_weights(self.contrib[base]["ids"], self.contrib[variant]["ids"], ids, masks)
