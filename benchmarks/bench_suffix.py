@@ -24,8 +24,8 @@ import time
 
 from toedit_stats import read_corpus
 from toedit_stats.editing import EditConfig, doc_rng, edit_scores
-from toedit_stats.editing.sweep import TOKEN_BUDGET, parse_grid, token_sample
 from toedit_stats.lm.hf import TransformersLM
+from toedit_stats.report.sweep import TOKEN_BUDGET, parse_grid, token_sample
 
 GRID = "p=0.9,0.99;k=8,64;beta=1,1.5;exclude_original=false,true"
 

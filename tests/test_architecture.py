@@ -60,24 +60,10 @@ def import_graph() -> nx.DiGraph:
     return graph
 
 
-# The one cycle left (issue 28, open): the report runs the sweep, and the sweep measures each grid
-# point with a Report. It goes when the report receives a finished sweep result; until then this
-# test fails on any other cycle, and on this one growing.
-KNOWN = [
-    {
-        "toedit_stats.editing.sweep",
-        "toedit_stats.report",
-        "toedit_stats.report.build",
-        "toedit_stats.report.effects",
-        "toedit_stats.report.groups",
-    }
-]
-
-
 def test_no_import_cycles():
     graph = import_graph()
-    cycles = [set(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
-    assert all(c in KNOWN for c in cycles), f"import cycles: {[sorted(c) for c in cycles if c not in KNOWN]}"
+    cycles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    assert not cycles, f"import cycles: {cycles}"
 
 
 def test_execution_imports_no_domain_module():

@@ -488,9 +488,9 @@ def test_sweep_on_ray_equals_local(sample_human, sample_synthetic):
     documents scored on the actor pool into the sweep's cache: the same table and effects."""
     from toedit_stats import read_corpus
     from toedit_stats.corpus import MemoryCorpus
-    from toedit_stats.editing.sweep import sweep
     from toedit_stats.execution import RayExecutor
     from toedit_stats.lm import LMConfig
+    from toedit_stats.report.sweep import sweep
 
     h = MemoryCorpus(list(read_corpus(sample_human, limit=8)), name="human")
     s = MemoryCorpus(list(read_corpus(sample_synthetic, limit=8)), name="synthetic")
@@ -500,7 +500,9 @@ def test_sweep_on_ray_equals_local(sample_human, sample_synthetic):
     # each actor loads its own model from the LMConfig (the driver's fake model learns the
     # texts' pieces from the scores put into its cache)
     on_ray = sweep(h, s, grid, lm=LMConfig(model="fake"), executor=RayExecutor(actors=2), **kw)
-    assert on_ray.config["engine"]["name"] == "ray" and on_ray.config["score_cache"]["misses"] == 0
+    assert on_ray.config["engine"]["name"] == "ray"
+    # every text scored once, wherever: the same count of scored texts as the local sweep
+    assert on_ray.config["score_cache"]["misses"] == local.config["score_cache"]["misses"]
     drop = ("seconds",)
     rows = lambda res: [{k: v for k, v in r.items() if k not in drop} for r in res.rows]  # noqa: E731
     assert _approx_json(json.loads(json.dumps(rows(local))), json.loads(json.dumps(rows(on_ray))))

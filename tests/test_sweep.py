@@ -12,9 +12,9 @@ from toedit_stats import read_corpus
 from toedit_stats.cli import main
 from toedit_stats.corpus import MemoryCorpus
 from toedit_stats.editing import EditConfig, edit
-from toedit_stats.editing.sweep import parse_grid, sweep
 from toedit_stats.errors import ConfigError
 from toedit_stats.lm.fake import FakeLM
+from toedit_stats.report.sweep import parse_grid, sweep
 
 FAST_ANALYZERS = ["ngrams", "tokens", "lengths"]
 # the CLI tests' small run: two cheap analyzers, 8 documents, 50 bootstrap replicates
@@ -86,8 +86,8 @@ def test_token_statistics_on_a_seeded_sample_score_only_its_variants(pair):
     analyzers and the edit counts still use every document, and the token effects equal a report
     run on the sampled documents alone."""
     from toedit_stats.corpus import Document
-    from toedit_stats.editing.sweep import token_sample
     from toedit_stats.report import Report
+    from toedit_stats.report.sweep import token_sample
 
     h, s = pair
     grid = "p=0.5,0.99;k=2,4;exclude_original=false,true"
@@ -245,7 +245,7 @@ def test_fluency_cost_and_its_interval():
     import numpy as np
 
     from toedit_stats.analyzers.tokens import TokenStats
-    from toedit_stats.editing.sweep import _fluency
+    from toedit_stats.report.sweep import _fluency
 
     def stats(tokens, mean_lp):
         st = TokenStats("x")

@@ -866,7 +866,7 @@ def _report_command() -> click.Command:
         if sweep_grid and (no_edit or edited):
             raise ConfigError("--sweep edits the synthetic corpus: it excludes --no-edit and --edited")
         if sweep_grid and sweep_grid != "default":
-            from .editing.sweep import parse_grid
+            from .report.sweep import parse_grid
 
             parse_grid(sweep_grid)  # validated before anything is read
         built = _chosen_analyzers(analyzers, opts)
@@ -904,7 +904,6 @@ def _report_command() -> click.Command:
                     seed=seed,
                     names=names[:3],
                     bootstrap=bootstrap,
-                    sweep=True if sweep_grid == "default" else sweep_grid,
                     select=select,
                     select_n=select_n,
                     scores=not no_scores,
@@ -914,6 +913,10 @@ def _report_command() -> click.Command:
                     command="toedit-stats " + " ".join(sys.argv[1:]),
                     executor=executor,
                 ).run(cs[0], cs[1], cs[2] if edited else None)
+                if sweep_grid:  # on the report's sample and model: nothing is scored twice
+                    from .report.sweep import add_sweep
+
+                    add_sweep(result, True if sweep_grid == "default" else sweep_grid)
                 result.save(out, overwrite=overwrite)
             except (ConfigError, InputError):
                 # a mistake in the command or the input, not an interruption: nothing worth resuming
@@ -1105,10 +1108,10 @@ def _sweep_command() -> click.Command:
             dumps,
             to_csv,
         )
-        from .editing.sweep import parse_grid, sweep
         from .lm.config import LMConfig
         from .options import from_options
         from .plotting import figure_png
+        from .report.sweep import parse_grid, sweep
 
         built = _chosen_analyzers(analyzers, opts)
         configs = parse_grid(grid, seed=opts["seed"])

@@ -77,6 +77,7 @@ def score_missing(
         worker = ScoreWorker(model, top_k, loaded=cache.inner)
         for d, sc in zip(todo, executor.map(worker, todo, batch=batch)):
             cache.put(d.text, sc)
+        cache.misses += len(todo)  # scored by the model, wherever it ran
     return len(todo)
 
 

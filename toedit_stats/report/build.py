@@ -13,59 +13,20 @@ and documents the edit left unchanged are not scored again.
 
 from __future__ import annotations
 
-import dataclasses
-import platform
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._faults import checkpoint
-from .._provenance import file_facts, package_versions
-from ..analyzers.base import Analyzer, Metric, Result, prepare_corpora
-from ..corpus import Corpus, Document, MemoryCorpus, read_corpus
-from ..embed.worker import embed_texts
+from ..analyzers.base import Analyzer, Metric, Result
 from ..errors import ConfigError
 from ..execution import resolve_executor
-from ..lm.config import LMConfig, load_lm
-from ..lm.worker import score_missing
-from ..progress import TokenProgress
+from .inputs import make_analyzers
+from .stages import STAGES, read_stage
 
 __all__ = ["Report", "compare", "make_analyzers"]
 
 SCHEMA_VERSION = 2
-
-
-def make_analyzers(
-    analyzers: Sequence[str | Analyzer] | None = None, options: dict[str, Any] | None = None
-) -> list[Analyzer]:
-    """Analyzer instances from names or instances (``None``: every registered analyzer).
-    ``options`` are analyzer fields by name, given to whichever analyzer declares them (e.g.
-    ``embedder``, ``mauve_seeds``, ``n``); one no analyzer declares is an error."""
-    from ..options import option_fields
-    from ..registry import analyzer_names, get_analyzer
-
-    options = dict(options or {})
-    chosen = list(analyzers) if analyzers is not None else analyzer_names()
-    out: list[Analyzer] = []
-    used: set[str] = set()
-    for a in chosen:
-        if isinstance(a, Analyzer):
-            out.append(a)
-            continue
-        cls = get_analyzer(a)
-        fields = {f.name for f in option_fields(cls)} - {"seed", "max_docs", "progress", "model"}
-        mine = {k: v for k, v in options.items() if k in fields}
-        used |= set(mine)
-        out.append(cls(**mine))
-    unknown = set(options) - used
-    if unknown:
-        raise ConfigError(f"unknown analyzer options {sorted(unknown)} for analyzers {[a.name for a in out]}")
-    names = [a.name for a in out]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"each analyzer may run once in a report, got {names}")
-    return out
 
 
 class Report:
@@ -87,8 +48,6 @@ class Report:
     seed : one seed for sampling, editing, every analyzer and the bootstrap.
     bootstrap : replicates of the seeded paired bootstrap behind every interval and the edit
         effect (:mod:`toedit_stats.report.effects`); 0 switches intervals off.
-    sweep : also run an editor sweep (:func:`toedit_stats.editing.sweep.sweep`) on the same
-        sample and model: a grid string, or ``True`` for a small default grid.
     select : ``"dsir"`` adds DSIR importance resampling (the paper's selection baseline,
         :mod:`toedit_stats.selection`) beside editing: ``select_n`` documents (default: half the
         synthetic sample) drawn from the synthetic sample with the human sample as target form a
@@ -125,7 +84,6 @@ class Report:
         seed: int = 0,
         names: Sequence[str] = ("human", "synthetic", "edited"),
         bootstrap: int = 1000,
-        sweep: Any = None,
         select: str | None = None,
         select_n: int | None = None,
         scores: bool = True,
@@ -136,7 +94,6 @@ class Report:
         executor: Any = None,
     ):
         from ..editing import EditConfig
-        from ..editing.sweep import DEFAULT_GRID, parse_grid
 
         if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
             raise ConfigError(f"bootstrap must be an integer >= 0, got {bootstrap!r}")
@@ -178,9 +135,8 @@ class Report:
         self.seed = seed
         self.names = {"human": names[0], "synthetic": names[1], "edited": names[2]}
         self.bootstrap = bootstrap
-        # a small sweep of editor settings (a grid string, True for the default grid, or None)
-        self.sweep_grid = parse_grid(DEFAULT_GRID if sweep is True else sweep, seed=seed) if sweep else None
-        self.sweep_result: Any = None
+        self.sweep_result: Any = None  # a SweepResult, added after the run (report.sweep.add_sweep)
+        self.context: Any = None  # the last run's RunContext (report.stages)
         self.progress = progress
         self.command = command
         self._effects: dict[str, Any] | None = None
@@ -200,287 +156,20 @@ class Report:
     # -- running --------------------------------------------------------------------------------
     def run(self, human: Any, synthetic: Any, edited: Any = None) -> Report:
         """Sample the corpora, edit the synthetic one (unless ``edited`` is given or editing is
-        off), run every analyzer on all corpora with the human one as reference. Returns self."""
-        from ..editing import edit as edit_documents
-        from ..editing.job import edit_job_config, edit_totals
-        from ..editing.toedit import resolve_target
-        from ..lm.cache import CachedLM
-
-        n_h, n_s, n_e = self.names["human"], self.names["synthetic"], self.names["edited"]
+        off), run every analyzer on all corpora with the human one as reference: the stages of
+        :mod:`toedit_stats.report.stages`, in order, over one context (kept as ``context`` for
+        what runs after, e.g. :func:`~toedit_stats.report.sweep.add_sweep`). Returns self."""
         t0 = time.perf_counter()
-        src = {n_h: _as_corpus(human, n_h), n_s: _as_corpus(synthetic, n_s)}
-        if edited is not None:
-            src[n_e] = _as_corpus(edited, n_e)
-        prepared, totals = prepare_corpora(
-            list(src.values()), 0, self.max_docs, self.seed, stratify=self.group_by
-        )
-        totals = {key: totals[mc.name] for key, mc in zip(src, prepared)}
-        for key, mc in zip(src, prepared):  # the analyzers label corpora by the report's names
-            mc.name = key
-        corpora = dict(zip(src, prepared))
-        self._synthetic_docs = list(corpora[n_s])
+        self.context = read_stage(self, human, synthetic, edited)
         self.timings["read"] = time.perf_counter() - t0
-        if self.select:  # before any model work: a select_n the sample cannot give fails at once
+        for name, stage in STAGES:
             t = time.perf_counter()
-            self._select(corpora, totals, n_h, n_s)
-            self.timings["select"] = time.perf_counter() - t
-
-        # one model for everything that needs one, behind an in-memory score cache
-        shared: dict[Any, Any] = {}
-
-        def model_for(spec: Any) -> Any:
-            key = (
-                id(spec)
-                if not isinstance(spec, (str, tuple)) and not dataclasses.is_dataclass(spec)
-                else repr(spec)
-            )
-            if key not in shared:
-                lm = spec.load() if isinstance(spec, LMConfig) else load_lm(spec)
-                if isinstance(lm, CachedLM):
-                    shared[key] = lm
-                elif self.work_dir is not None:  # on disk: a resumed report reuses every score
-                    shared[key] = CachedLM(lm, Path(self.work_dir) / "scores")
-                else:
-                    shared[key] = CachedLM(lm, memory=True)
-            return shared[key]
-
-        editing = self.editor is not None and edited is None
-        lm = model_for(self.lm_spec) if editing or any("lm" in a.needs for a in self.analyzers) else None
-        if editing:
-            from ..editing.job import check_k
-
-            check_k(lm, self.editor)
-            t = time.perf_counter()
-            docs = list(corpora[n_s])
-            # the synthetic documents scored by the executor's workers, into the cache
-            self._prefill_scores(lm, docs, self.editor.k if self.editor.revises else 0)
-            # target_change_rate: choose p from one scoring pass (the score cache makes editing reuse it)
-            self.editor = resolve_target(docs, lm, self.editor)
-            bar = TokenProgress(
-                chars_total=sum(len(d.text) for d in docs),
-                documents=len(docs),
-                desc=f"editing {n_s}",
-                enabled=self.progress,
-            )
-            self.edited_docs = []
-            # the edited texts' scores come from the editing pass, from each first changed token
-            # on (the score cache then serves them to the token analyzer)
-            rescore = any(
-                "lm" in a.needs and getattr(a, "model", None) == _default_model(a) for a in self.analyzers
-            )
-            for ed in edit_documents(
-                docs,
-                lm,
-                self.editor,
-                audit_positions=True,
-                on_tokens=bar.on_tokens if self.progress else None,
-                score_edited=rescore,
-            ):
-                self.edited_docs.append(ed)
-                checkpoint("report-edit-document")  # the kill tests stop here, at a chosen document
-                bar.document_done(
-                    chars=len(ed.original),
-                    tokens=sum(a.tokens for a in ed.audits),
-                    edits=sum(a.changed + a.deleted for a in ed.audits),
-                )
-            bar.close()
-            self.edited_records = [e.record() for e in self.edited_docs]
-            corpora[n_e] = MemoryCorpus(
-                [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in self.edited_docs], name=n_e
-            )
-            corpora[n_e]._canonical = True
-            totals[n_e] = len(self.edited_docs)
-            self.edit = {**edit_totals(self.edited_docs), "config": self.editor.to_dict()}
-            self.timings["edit"] = time.perf_counter() - t
-            checkpoint("report-edited")
-        order = [n for n in (n_h, n_s, n_e, SELECTED, UNIFORM) if n in corpora]
-        ordered = [corpora[n] for n in order]
-        if lm is not None and any("lm" in a.needs for a in self.analyzers):
-            self._prefill_scores(lm, [d for c in ordered for d in c], 0)
-        embedders: dict[Any, Any] = {}
-        self._effective: dict[str, Analyzer] = {}
-
-        stages = None
-        if self.progress:
-            from ..progress import bar
-
-            stages = bar(total=len(self.analyzers), desc="analyzers", unit="analyzer")
-        used: dict[str, dict[str, Any]] = {}
-        for a in self.analyzers:
-            changes: dict[str, Any] = {"seed": self.seed, "max_docs": None}
-            names = {f.name for f in dataclasses.fields(a)}
-            if "progress" in names:
-                changes["progress"] = self.progress
-            if "lm" in a.needs and "model" in names:
-                own = a.model
-                changes["model"] = lm if isinstance(own, str) and own == _default_model(a) else model_for(own)
-            t = time.perf_counter()
-            used[a.name] = dataclasses.replace(a, **changes).params()
-            if "embedder" in names and isinstance(a.embedder, str) and a.embedder == "tfidf":
-                embedders["tfidf"] = "tfidf"  # fitted on the texts at hand: nothing to share
-            elif "embedder" in names and isinstance(a.embedder, str):
-                # every text embedded once by the executor's workers (here through one embedder
-                # cached in memory or in the work folder): the analyzer and the per-document scores
-                # read those vectors
-                if a.embedder not in embedders:
-                    embedders[a.embedder] = embed_texts(
-                        [d.text for c in ordered for d in c],
-                        a.embedder,
-                        self.executor,
-                        seed=self.seed,
-                        cache=getattr(a, "cache", False),
-                        loaded=_shared_embedder(
-                            a.embedder, self.seed, getattr(a, "cache", False), self.work_dir
-                        ),
-                    )
-                changes["embedder"], changes["cache"] = embedders[a.embedder], False
-            effective = dataclasses.replace(a, **changes)
-            self._effective[a.name] = (
-                dataclasses.replace(effective, progress=False) if "progress" in names else effective
-            )
-            self.results[a.name] = effective.analyze(ordered, reference=0)
-            self.timings[a.name] = time.perf_counter() - t
-            checkpoint("report-analyzer")
-            if stages is not None:
-                stages.update(1)
-        if stages is not None:
-            stages.close()
-        if self.group_by:
-            from .groups import run_groups
-
-            t = time.perf_counter()
-            self.groups = run_groups(self, corpora, self.group_by)
-            self.timings["groups"] = time.perf_counter() - t
-        if self.want_scores and embedders:
-            t = time.perf_counter()
-            self.scores = _report_scores(
-                corpora[n_h],
-                [corpora[n] for n in (n_s, n_e) if n in corpora],
-                lm,
-                next(iter(embedders.values())),
-                self.seed,
-            )
-            if self.selection is not None:
-                chosen = set(self.selection["selected_ids"])
-                self.scores["dsir_selected"] = (self.scores["corpus"] == n_s) & self.scores["id"].isin(chosen)
-            self.timings["scores"] = time.perf_counter() - t
-
-        self.corpora = []
-        for name in order:
-            c = src.get(name)
-            self.corpora.append(
-                {
-                    "name": name,
-                    "documents": len(corpora[name]),
-                    "of": totals[name],
-                    "sampled": len(corpora[name]) < totals[name],
-                    "characters": sum(len(d.text) for d in corpora[name]),
-                    "source": _derived_source(name)
-                    if c is None
-                    else [str(p) for p in getattr(c, "paths", ())] or "in memory",
-                    "files": [] if c is None else [file_facts(f) for f in getattr(c, "files", [])],
-                }
-            )
-        self.config = {
-            "names": list(order),
-            "analyzers": used,  # as run: the report samples once, so each analyzer sees every sampled document
-            "seed": self.seed,
-            "max_docs": self.max_docs,
-            "model": getattr(lm, "name", None) if lm is not None else None,
-            "backend": getattr(lm, "backend", None) if lm is not None else None,
-            "edit": self.editor.to_dict() if self.edit else None,
-            "edited_given": edited is not None,
-            "select": {"method": self.select, "n": self.selection["n"]} if self.selection else None,
-            "group_by": self.group_by,
-        }
-        model_info = lm.info() if lm is not None else None
-        caches = {
-            "scores": {"hits": lm.hits, "misses": lm.misses, "on_disk": lm.directory is not None}
-            if lm is not None
-            else None,
-            "work_dir": str(self.work_dir) if self.work_dir is not None else None,
-        }
-        self.provenance = {
-            "command": self.command or " ".join(sys.argv),
-            "versions": package_versions(),
-            "model": model_info,
-            "platform": platform.platform(),
-            "caches": caches,
-            "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        }
-        if self.edit:
-            self.edit_manifest = {
-                "config": edit_job_config(
-                    src[n_s], model_info, self.editor, shard=(0, 1), chunk_docs=None, audit_positions=False
-                ),
-                "versions": self.provenance["versions"],
-                "complete": True,
-                "totals": {k: v for k, v in self.edit.items() if k != "config"},
-                "sample": {
-                    "max_docs": self.max_docs,
-                    "seed": self.seed,
-                    "documents": len(corpora[n_s]),
-                    "of": totals[n_s],
-                },
-            }
-        if self.sweep_grid:
-            from ..editing.sweep import sweep as run_sweep
-
-            t = time.perf_counter()
-            self.sweep_result = run_sweep(
-                corpora[n_h],
-                corpora[n_s],
-                self.sweep_grid,
-                lm=lm if lm is not None else self.lm_spec,
-                analyzers=self.analyzers,
-                max_docs=None,
-                seed=self.seed,
-                bootstrap=self.bootstrap,
-                executor=self.executor,
-            )
-            self.timings["sweep"] = time.perf_counter() - t
+            if stage(self, self.context):
+                self.timings[name] = time.perf_counter() - t
         self.timings["total"] = time.perf_counter() - t0
         self.timings = {k: round(v, 3) for k, v in self.timings.items()}
         self._verdict = self._figures = self._pngs = self._effects = None
         return self
-
-    def _prefill_scores(self, lm: Any, docs: Sequence[Any], top_k: int) -> None:
-        """Score with the executor's workers the documents of ``docs`` that ``lm``'s cache lacks
-        (with ``top_k`` candidates) and put their scores into it."""
-        score_missing(lm, docs, top_k, self.executor, self.lm_spec)
-
-    def _select(self, corpora: dict[str, Corpus], totals: dict[str, int], n_h: str, n_s: str) -> None:
-        """DSIR-select ``select_n`` synthetic documents with the human sample as target, and as
-        many uniformly at random as the control (both seeded; see the class docstring)."""
-        import numpy as np
-
-        from ..selection import dsir_features, dsir_log_weights, gumbel_top_k
-
-        docs = list(corpora[n_s])
-        n = self.select_n if self.select_n is not None else len(docs) // 2
-        if not 2 <= n < len(docs):
-            raise ConfigError(
-                f"select_n must be at least 2 and smaller than the synthetic sample ({len(docs)} documents), got {n}"
-            )
-        raw = dsir_features([d.text for d in docs])
-        target = dsir_features([d.text for d in corpora[n_h]])
-        weights = dsir_log_weights(raw, target)
-        chosen = gumbel_top_k(weights, n, seed=self.seed)
-        uniform = np.sort(np.random.default_rng(self.seed).choice(len(docs), n, replace=False))
-        for name, idx in ((SELECTED, chosen), (UNIFORM, uniform)):
-            corpora[name] = MemoryCorpus([docs[i] for i in idx], name=name)
-            corpora[name]._canonical = True
-            totals[name] = len(docs)
-        self.selection = {
-            "method": self.select,
-            "n": int(n),
-            "of": len(docs),
-            "seed": self.seed,
-            "selected_ids": [docs[i].id for i in chosen],
-            "uniform_ids": [docs[i].id for i in uniform],
-            "overlap": int(np.intersect1d(chosen, uniform).size),
-            "log_weights": {d.id: float(w) for d, w in zip(docs, weights)},
-        }
 
     def human_like(self, k: int = 10, excerpt: int = 300):
         """The ``k`` most and least human-like synthetic documents by the classifier's out-of-fold
@@ -692,69 +381,9 @@ class Report:
         return save_report(self, Path(directory), overwrite=overwrite)
 
 
-SELECTED, UNIFORM = "selected", "uniform"
-
-
-def _derived_source(name: str) -> str:
-    return {SELECTED: "DSIR-selected here", UNIFORM: "uniform random subset (selection control)"}.get(
-        name, "edited here"
-    )
-
-
 def _excerpt(text: str, n: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= n else flat[: n - 1].rstrip() + "…"
-
-
-def _report_scores(human: Corpus, others: list[Corpus], lm: Any, embedder: Any, seed: int):
-    """Per-document scores of the human corpus and each other corpus, each other corpus scored
-    against the human one on its own (the edited corpus is near-identical to the synthetic one: pooled,
-    each document's twin would sit in the classifier's training folds). Near-duplicate cluster ids
-    stay row numbers of the returned frame."""
-    import pandas as pd
-
-    from ..scores import score as score_documents
-
-    frames = []
-    n_h = len(human)
-    for i, c in enumerate(others):
-        f = score_documents([c], reference=human, model=lm, embedder=embedder, seed=seed)
-        if i:
-            f = f.iloc[n_h:].copy()
-            offset = sum(len(x) for x in frames) - n_h
-            linked = f["near_dup_cluster"] >= n_h
-            f.loc[linked, "near_dup_cluster"] += offset
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True)
-
-
-def _shared_embedder(name: str, seed: int, disk: bool, work_dir: Any = None) -> Any:
-    from ..embed import load_embedder
-    from ..embed.cache import CachedEmbedder
-
-    emb = load_embedder(name, seed=seed, cache=disk and work_dir is None)
-    if isinstance(emb, CachedEmbedder):
-        return emb
-    if work_dir is not None:
-        return CachedEmbedder(emb, Path(work_dir) / "embeddings")
-    return CachedEmbedder(emb, memory=True)
-
-
-def _default_model(a: Analyzer) -> Any:
-    f = next((f for f in dataclasses.fields(a) if f.name == "model"), None)
-    return f.default if f is not None else None
-
-
-def _as_corpus(x: Any, name: str) -> Corpus:
-    if isinstance(x, Corpus):
-        return x
-    if isinstance(x, (str, Path)) or (
-        isinstance(x, Sequence) and x and isinstance(x[0], (str, Path)) and Path(str(x[0])).exists()
-    ):
-        return read_corpus(x, name=name)
-    if isinstance(x, Sequence):
-        return MemoryCorpus(x, name=name)
-    raise ConfigError(f"cannot read a corpus from {type(x).__name__}")
 
 
 def compare(

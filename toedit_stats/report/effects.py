@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..stats import BootstrapWeights, holm, interval, permutation_pvalue
-from .build import SELECTED, UNIFORM
+from .inputs import SELECTED, UNIFORM
 
 __all__ = ["compute_effects"]
 

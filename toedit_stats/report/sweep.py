@@ -52,10 +52,10 @@ from typing import Any
 
 import numpy as np
 
+from ..editing.toedit import EditConfig, inside_word
 from ..errors import ConfigError
 from ..execution import batched, resolve_executor
 from ..lm.worker import ModelWorker, score_missing
-from .toedit import EditConfig, inside_word
 
 __all__ = ["DEFAULT_GRID", "SweepResult", "parse_grid", "sweep", "token_sample"]
 
@@ -220,7 +220,7 @@ def _fluency(synthetic, edited, replicates: int, seed: int) -> tuple[float, floa
     """Change of the mean log-probability per token (edited minus synthetic, ratio of sums over
     the documents) and its 95% basic-bootstrap interval, resampling documents paired (the two
     stats hold the same documents in the same order); NaN interval without replicates."""
-    from ..report.effects import _basic
+    from .effects import _basic
 
     def per_doc(stats):
         toks = np.asarray(stats.doc_tokens, np.float64)
@@ -282,7 +282,7 @@ class VariantScoreWorker(ModelWorker):
         self.configs, self.top_k, self.sampled = list(configs), top_k, sampled
 
     def __call__(self, batch: Sequence[tuple[int, Any]]) -> list[tuple[str, int, Any]]:
-        from .toedit import doc_rng, edit_scores
+        from ..editing.toedit import doc_rng, edit_scores
 
         token_text = self.lm.token_text
         positions = {id(d): pos for pos, d in batch}
@@ -330,11 +330,11 @@ def sweep(
     cache."""
     from ..analyzers.base import prepare_corpora
     from ..corpus import Document, MemoryCorpus
+    from ..editing.toedit import edit, resolve_target
     from ..lm import load_lm
     from ..lm.cache import CachedLM
-    from ..report import Report
-    from ..report.build import _as_corpus, make_analyzers
-    from .toedit import edit, resolve_target
+    from .build import Report
+    from .inputs import as_corpus, make_analyzers
 
     configs = (
         list(grid)
@@ -354,7 +354,7 @@ def sweep(
     scored = [a for a in built if "lm" in a.needs]
     model = load_lm(lm)
     shared = model if isinstance(model, CachedLM) else CachedLM(model, memory=True)
-    h, s = _as_corpus(human, "human"), _as_corpus(synthetic, "synthetic")
+    h, s = as_corpus(human, "human"), as_corpus(synthetic, "synthetic")
     (hs, ss), _ = prepare_corpora([h, s], 0, max_docs, seed)
     docs = [d for d in ss]
     t0 = time.perf_counter()
@@ -375,8 +375,9 @@ def sweep(
     worker = VariantScoreWorker(lm, inline, kmax, set(sampled), loaded=shared)
     for texts_scores in executor.map_batches(worker, batched(list(enumerate(docs)), 16)):
         for text, top_k, sc in texts_scores:
-            if not shared.cached(text, top_k):
+            if not shared.cached(text, top_k):  # scored in another process
                 shared.put(text, sc)
+                shared.misses += 1
     if scored:
         score_missing(shared, list(hs), 0, executor, lm)
     score_seconds = time.perf_counter() - t0
@@ -480,3 +481,32 @@ def sweep(
         },
     }
     return SweepResult(rows, effects, config)
+
+
+def add_sweep(report: Any, grid: Any = True) -> SweepResult:
+    """Run a sweep over ``grid`` (a grid string, a dict, a list of configurations, or ``True`` for
+    :data:`DEFAULT_GRID`) on a finished report's sample and model — the same sampled human and
+    synthetic documents, the model behind the same score cache (nothing is scored twice), the
+    report's analyzers, seed, bootstrap and executor — and attach it to the report (its section,
+    table and frontier figure). Returns the sweep's result."""
+    ctx = report.context
+    if ctx is None:
+        raise ConfigError("add_sweep needs a report that has run")
+    configs = parse_grid(DEFAULT_GRID if grid is True else grid, seed=report.seed)
+    t = time.perf_counter()
+    n = report.names
+    report.sweep_result = sweep(
+        ctx.corpora[n["human"]],
+        ctx.corpora[n["synthetic"]],
+        configs,
+        lm=ctx.lm if ctx.lm is not None else report.lm_spec,
+        analyzers=report.analyzers,
+        max_docs=None,
+        seed=report.seed,
+        bootstrap=report.bootstrap,
+        executor=report.executor,
+    )
+    report.timings["sweep"] = round(time.perf_counter() - t, 3)
+    report.timings["total"] = round(report.timings.get("total", 0.0) + report.timings["sweep"], 3)
+    report._verdict = report._figures = report._pngs = report._effects = None
+    return report.sweep_result
