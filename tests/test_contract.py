@@ -252,7 +252,7 @@ def test_plugin_analyzer_reaches_report_and_cli(plugin, tmp_path, sample_human, 
     from toedit_stats import compare
 
     assert "chars" in analyzer_names()
-    rep = compare(sample_human, sample_synthetic, editing=False, analyzers=["lengths", "chars"], max_docs=5)
+    rep = compare(sample_human, sample_synthetic, editor=False, analyzers=["lengths", "chars"], max_docs=5)
     assert set(rep.results) == {"lengths", "chars"}
     out = rep.save(tmp_path / "rep")
     m = json.loads((out / "metrics.json").read_text())
@@ -331,7 +331,7 @@ def test_verdict_is_built_once_per_report(tmp_path, sample_human, sample_synthet
     calls = []
     real = verdict.build_verdict
     monkeypatch.setattr(verdict, "build_verdict", lambda r: calls.append(1) or real(r))
-    rep = compare(sample_human, sample_synthetic, editing=False, analyzers=["lengths"], max_docs=5)
+    rep = compare(sample_human, sample_synthetic, editor=False, analyzers=["lengths"], max_docs=5)
     rep.save(tmp_path / "rep")
     rep.to_frame(), rep.summary_frame(), rep._repr_html_(), rep.to_dict(), rep.metrics()
     assert len(calls) == 1
@@ -451,7 +451,7 @@ def test_report_and_edit_job_write_one_manifest_format(tmp_path, sample_syntheti
     assert r.exit_code == 0, r.output
     job = json.loads(out.with_name("e.jsonl.manifest.json").read_text())
     rep = compare(
-        sample_human, sample_synthetic, editing=EditConfig(), model="fake", analyzers=["lengths"], max_docs=4
+        sample_human, sample_synthetic, editor=EditConfig(), lm="fake", analyzers=["lengths"], max_docs=4
     ).save(tmp_path / "rep")
     made = json.loads((rep / "edited.jsonl.manifest.json").read_text())
     assert set(made["config"]) == set(job["config"])

@@ -388,11 +388,11 @@ def test_hostile_names_and_content_everywhere(tmp_path):
         h,
         s,
         names=("$\\alpha^{$", "x\x1b]0;title\x07y", "e\u202ed"),
-        model="fake",
+        lm="fake",
         embedder="tfidf",
         mauve_seeds=1,
         permutations=20,
-        editing=EditConfig(p=0.5, k=4),
+        editor=EditConfig(p=0.5, k=4),
     )
     out = report.save(tmp_path / "rep")  # mathtext would fail here, at draw time
     html = (out / "report.html").read_text(encoding="utf-8")

@@ -92,7 +92,7 @@ def test_report_says_how_many_were_skipped(tmp_path):
     from toedit_stats import compare
 
     h, s = _corpora()
-    rep = compare(h, s, model="fake", analyzers=["tokens"], max_doc_tokens=1000, max_docs=None)
+    rep = compare(h, s, lm="fake", analyzers=["tokens"], max_doc_tokens=1000, max_docs=None)
     out = rep.save(tmp_path / "rep")
     html = (out / "report.html").read_text()
     assert "longer than 1,000 tokens were not scored" in html

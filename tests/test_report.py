@@ -238,11 +238,11 @@ def test_html_escapes_everything(tmp_path):
         h,
         s,
         names=(evil[0], evil[1], "edited<blink>"),
-        model="fake",
+        lm="fake",
         embedder="tfidf",
         mauve_seeds=1,
         permutations=20,
-        editing=EditConfig(p=0.5, k=4),
+        editor=EditConfig(p=0.5, k=4),
     )
     out = report.save(tmp_path / "rep")
     html = (out / "report.html").read_text()

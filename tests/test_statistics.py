@@ -31,7 +31,7 @@ from toedit_stats.stats import (
     weighted_wasserstein,
 )
 
-FAST = {"model": "fake", "embedder": "tfidf", "mauve_seeds": 1, "permutations": 100}
+FAST = {"lm": "fake", "embedder": "tfidf", "mauve_seeds": 1, "permutations": 100}
 
 
 @given(
@@ -157,7 +157,7 @@ def small_pair(tmp_path_factory, sample_human, sample_synthetic):
 
 def test_noop_edit_gives_exactly_zero_intervals(small_pair):
     rep = compare(
-        small_pair / "h.jsonl", small_pair / "s.jsonl", editing=EditConfig(p=2.0), bootstrap=200, **FAST
+        small_pair / "h.jsonl", small_pair / "s.jsonl", editor=EditConfig(p=2.0), bootstrap=200, **FAST
     )
     rows = rep.effects()["effects"]
     assert rows and rep.edit["selected"] == 0
@@ -184,7 +184,7 @@ def test_bootstrap_is_seeded_and_order_free(small_pair):
 
 def test_verdict_never_colours_what_the_interval_does_not_support(small_pair, tmp_path):
     rep = compare(
-        small_pair / "h.jsonl", small_pair / "s.jsonl", editing=EditConfig(p=0.5, k=4), bootstrap=200, **FAST
+        small_pair / "h.jsonl", small_pair / "s.jsonl", editor=EditConfig(p=0.5, k=4), bootstrap=200, **FAST
     )
     by = {(r["analyzer"], r["metric"]): r for r in rep.effects()["effects"]}
     coloured = 0
@@ -213,10 +213,10 @@ def test_paired_view_wilcoxon(small_pair):
     rep = compare(
         small_pair / "h.jsonl",
         small_pair / "s.jsonl",
-        editing=EditConfig(p=0.5, k=4),
+        editor=EditConfig(p=0.5, k=4),
         bootstrap=0,
         analyzers=["tokens"],
-        model="fake",
+        lm="fake",
     )
     view = rep.effects()["paired"]["views"]["tokens"]
     f = view.frame
@@ -230,7 +230,7 @@ def test_the_classifier_and_mmd_tests_lead_the_embedding_verdict(small_pair):
     rep = compare(
         small_pair / "h.jsonl",
         small_pair / "s.jsonl",
-        editing=False,
+        editor=False,
         analyzers=["embed"],
         bootstrap=0,
         embedder="tfidf",

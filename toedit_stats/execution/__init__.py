@@ -16,9 +16,18 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Executor, LocalExecutor, Worker, batched
+from .config import ExecutionOptions
 from .ray import RayExecutor
 
-__all__ = ["Executor", "LocalExecutor", "RayExecutor", "Worker", "batched", "resolve_executor"]
+__all__ = [
+    "ExecutionOptions",
+    "Executor",
+    "LocalExecutor",
+    "RayExecutor",
+    "Worker",
+    "batched",
+    "resolve_executor",
+]
 
 
 def resolve_executor(executor: Executor | str | None) -> Executor:

@@ -21,6 +21,7 @@ from typing import Any
 from ..analyzers.base import Analyzer, Metric, Result
 from ..errors import ConfigError
 from ..execution import resolve_executor
+from .config import DEFAULTS, SampleOptions
 from .inputs import make_analyzers
 from .stages import STAGES, read_stage
 
@@ -80,10 +81,10 @@ class Report:
         editor: Any = True,
         *,
         lm: Any = "smollm2-135m",
-        max_docs: int | None = 1000,
+        max_docs: int | None = DEFAULTS.max_docs,
         seed: int = 0,
         names: Sequence[str] = ("human", "synthetic", "edited"),
-        bootstrap: int = 1000,
+        bootstrap: int = DEFAULTS.bootstrap,
         select: str | None = None,
         select_n: int | None = None,
         scores: bool = True,
@@ -95,12 +96,7 @@ class Report:
     ):
         from ..editing import EditConfig
 
-        if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
-            raise ConfigError(f"bootstrap must be an integer >= 0, got {bootstrap!r}")
-        if max_docs is not None and (
-            isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 2
-        ):
-            raise ConfigError(f"max_docs must be an integer >= 2 (or none), got {max_docs!r}")
+        SampleOptions(max_docs=max_docs, bootstrap=bootstrap)  # checked as the flags are
         if editor is True:
             editor = EditConfig(seed=seed)
         elif editor is False:
@@ -391,13 +387,13 @@ def compare(
     synthetic: Any,
     edited: Any = None,
     *,
-    editing: Any = True,
+    editor: Any = True,
     analyzers: Sequence[str | Analyzer] | None = None,
-    model: Any = "smollm2-135m",
-    max_docs: int | None = 1000,
+    lm: Any = "smollm2-135m",
+    max_docs: int | None = DEFAULTS.max_docs,
     seed: int = 0,
     names: Sequence[str] = ("human", "synthetic", "edited"),
-    bootstrap: int = 1000,
+    bootstrap: int = DEFAULTS.bootstrap,
     progress: bool = False,
     command: str | None = None,
     **analyzer_options: Any,
@@ -406,23 +402,19 @@ def compare(
     ``Report(...).run(human, synthetic, edited)`` in one call.
 
     ``human``, ``synthetic`` and ``edited`` are :class:`~toedit_stats.Corpus` objects, paths, or
-    lists of texts. ``editing`` is ``True`` (the paper's setting, seeded with ``seed``), an
-    :class:`~toedit_stats.editing.EditConfig`, or ``False``. ``model`` is the language model for
-    the editor and the token analyzer. ``max_docs`` samples each corpus (seeded) before anything
+    lists of texts. ``editor`` is ``True`` (the paper's setting, seeded with ``seed``), an
+    :class:`~toedit_stats.editing.EditConfig`, or ``False``. ``lm`` is the language model for
+    the editor and the token analyzer (the names are :class:`Report`'s). ``max_docs`` samples each corpus (seeded) before anything
     runs (``None``: every document, held in memory). Other keyword arguments are analyzer options,
     given to the analyzer that declares them (``embedder="tfidf"``, ``mauve_seeds=2``, ``n=(1, 2)``).
 
     >>> report = compare("examples/human.jsonl", "examples/synthetic.jsonl")   # doctest: +SKIP
     >>> report.save("toedit-report")                                           # doctest: +SKIP
     """
-    from ..editing import EditConfig
-
-    if editing is True:
-        editing = EditConfig(seed=seed)
     return Report(
         make_analyzers(analyzers, analyzer_options),
-        editing or None,
-        lm=model,
+        editor,
+        lm=lm,
         max_docs=max_docs,
         seed=seed,
         names=names,

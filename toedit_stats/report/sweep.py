@@ -56,6 +56,7 @@ from ..editing.toedit import EditConfig, inside_word
 from ..errors import ConfigError
 from ..execution import batched, resolve_executor
 from ..lm.worker import ModelWorker, score_missing
+from .config import DEFAULTS, SampleOptions
 
 __all__ = ["DEFAULT_GRID", "SweepResult", "parse_grid", "sweep", "token_sample"]
 
@@ -312,9 +313,9 @@ def sweep(
     *,
     lm: Any = "smollm2-135m",
     analyzers: Sequence[Any] | None = None,
-    max_docs: int | None = 1000,
+    max_docs: int | None = DEFAULTS.max_docs,
     seed: int = 0,
-    bootstrap: int = 1000,
+    bootstrap: int = DEFAULTS.bootstrap,
     token_fraction: float | None = None,
     executor: Any = None,
     progress: bool = False,
@@ -343,6 +344,7 @@ def sweep(
     )
     if not configs:
         raise ConfigError("grid: no grid points")
+    SampleOptions(max_docs=max_docs, bootstrap=bootstrap)  # checked as the flags are
     if token_fraction is not None and (
         isinstance(token_fraction, bool)
         or not isinstance(token_fraction, (int, float))
