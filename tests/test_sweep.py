@@ -199,7 +199,7 @@ def test_sweep_cli(tmp_path, sample_human, sample_synthetic):
     r = run("--grid", "p=0.5", "--ray-actors", "2")
     assert r.exit_code == 2 and "need --engine ray" in r.output
     r = run("--grid", "p=0.5", "--token-fraction", "1.5")
-    assert r.exit_code == 2 and "--token-fraction must be in (0, 1]" in r.output
+    assert r.exit_code == 2 and "token_fraction must be in (0, 1]" in r.output  # one message: sweep()'s
 
 
 def test_sweep_embeds_each_text_once(pair):

@@ -73,65 +73,84 @@ def report_work_dir(out, settings: dict, inputs: list, *, resume: bool, overwrit
     return work
 
 
+def _report_options(fn: Callable) -> Callable:
+    """Every option of `report`, in the order `--help` lists them."""
+    for deco in reversed(
+        [
+            click.argument("human"),
+            click.argument("synthetic"),
+            corpus_options,
+            lm_options,
+            edit_options,
+            _report_analyzer_options,
+            click.option(
+                "--edited", type=click.Path(exists=False), help="An already edited corpus (skips editing)."
+            ),
+            click.option("--no-edit", is_flag=True, help="Compare human and synthetic only."),
+            click.option(
+                "-o",
+                "--output",
+                default="toedit-report",
+                show_default=True,
+                type=click.Path(file_okay=False),
+                help="Report folder (refused when it exists and is not empty, unless --overwrite).",
+            ),
+            click.option("--overwrite", is_flag=True, help="Replace an existing report folder."),
+            click.option(
+                "--resume",
+                is_flag=True,
+                help="Continue a killed report from its OUTPUT.parts folder (scores and embeddings done so far).",
+            ),
+            sample_options,
+            click.option(
+                "--all-docs",
+                is_flag=True,
+                help="Use every document (overrides --max-docs; holds them in memory).",
+            ),
+            click.option(
+                "--analyzers",
+                default=None,
+                help="Comma-separated subset of the registered analyzers (default: all).",
+            ),
+            click.option(
+                "--sweep",
+                "sweep_grid",
+                is_flag=False,
+                flag_value="default",
+                default=None,
+                metavar="[GRID]",
+                help='Also sweep editor settings; alone, the grid "p=0.9,0.99;exclude_original=false,true".',
+            ),
+            click.option(
+                "--select",
+                type=click.Choice(["dsir"]),
+                default=None,
+                help="Add DSIR importance resampling of the synthetic sample beside editing (with a uniform control).",
+            ),
+            click.option(
+                "--select-n", type=int, default=None, help="Documents to select (default: half the sample)."
+            ),
+            click.option(
+                "--no-scores", is_flag=True, help="Do not write per-document scores (scores.parquet)."
+            ),
+            click.option(
+                "--group-by",
+                default=None,
+                metavar="FIELD",
+                help="Also run every analyzer per value of this metadata field (e.g. generator, domain); per-group "
+                "tests Holm-corrected together.",
+            ),
+            execution_options,
+            click.option("--quiet", is_flag=True, help="No progress bars and no summary table."),
+            config_option,
+        ]
+    ):
+        fn = deco(fn)
+    return fn
+
+
 def report_command() -> click.Command:
-    @click.argument("human")
-    @click.argument("synthetic")
-    @corpus_options
-    @lm_options
-    @edit_options
-    @_report_analyzer_options
-    @click.option("--edited", type=click.Path(exists=False), help="An already edited corpus (skips editing).")
-    @click.option("--no-edit", is_flag=True, help="Compare human and synthetic only.")
-    @click.option(
-        "-o",
-        "--output",
-        default="toedit-report",
-        show_default=True,
-        type=click.Path(file_okay=False),
-        help="Report folder (refused when it exists and is not empty, unless --overwrite).",
-    )
-    @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
-    @click.option(
-        "--resume",
-        is_flag=True,
-        help="Continue a killed report from its OUTPUT.parts folder (scores and embeddings done so far).",
-    )
-    @sample_options
-    @click.option(
-        "--all-docs", is_flag=True, help="Use every document (overrides --max-docs; holds them in memory)."
-    )
-    @click.option(
-        "--analyzers", default=None, help="Comma-separated subset of the registered analyzers (default: all)."
-    )
-    @click.option(
-        "--sweep",
-        "sweep_grid",
-        is_flag=False,
-        flag_value="default",
-        default=None,
-        metavar="[GRID]",
-        help='Also sweep editor settings; alone, the grid "p=0.9,0.99;exclude_original=false,true".',
-    )
-    @click.option(
-        "--select",
-        type=click.Choice(["dsir"]),
-        default=None,
-        help="Add DSIR importance resampling of the synthetic sample beside editing (with a uniform control).",
-    )
-    @click.option(
-        "--select-n", type=int, default=None, help="Documents to select (default: half the sample)."
-    )
-    @click.option("--no-scores", is_flag=True, help="Do not write per-document scores (scores.parquet).")
-    @click.option(
-        "--group-by",
-        default=None,
-        metavar="FIELD",
-        help="Also run every analyzer per value of this metadata field (e.g. generator, domain); per-group "
-        "tests Holm-corrected together.",
-    )
-    @execution_options
-    @click.option("--quiet", is_flag=True, help="No progress bars and no summary table.")
-    @config_option
+    @_report_options
     def report(human, synthetic, edited, no_edit, output, overwrite, resume, quiet, **opts):
         """Compare HUMAN with SYNTHETIC and its ToEdit variant; write report.html and metrics.json."""
         from pathlib import Path

@@ -55,8 +55,9 @@ def sweep_command() -> click.Command:
         from ..options import from_options
         from ..report.sweep import parse_grid, sweep
 
+        seed = opts["seed"]
         built = _chosen_analyzers(analyzers, opts)
-        configs = parse_grid(grid, seed=opts["seed"])
+        configs = parse_grid(grid, seed=seed)
         sample = sample_settings(opts)
         lm_config = from_options(LMConfig, opts, prefix="lm_")
         executor = make_executor(opts)
@@ -69,7 +70,7 @@ def sweep_command() -> click.Command:
             lm=lm_config,
             analyzers=built,
             max_docs=None if all_docs else sample.max_docs,
-            seed=opts["seed"],
+            seed=seed,
             bootstrap=sample.bootstrap,
             token_fraction=token_fraction,
             executor=executor,

@@ -371,27 +371,11 @@ def run_edit_job(
     executor = resolve_executor(executor)
     out = Path(output)
     fmt = output_format(out)
-    i, n = shard
-    if not (n >= 1 and 0 <= i < n):
-        raise ConfigError(f"--shard must be I/N with 0 <= I < N, got {i}/{n}")
-    if chunk_docs < 1:
-        raise ConfigError("chunk_docs must be positive")
     parts = out.with_name(out.name + ".parts")
+    corpus, plan, empty_docs, read_stats = _read_plan(corpus, out, shard, chunk_docs, resume, overwrite)
     inputs = list(corpus.paths)
-    check_edit_output(out, inputs, resume=resume, overwrite=overwrite)
-
-    corpus = copy.copy(corpus)
-    corpus.keep_empty = True  # empty texts pass through unedited
-    # Read the input once before any work: bad input fails here, leaving nothing behind, and
-    # each chunk's input range gets the hash that a resumed run checks.
-    plan, empty_docs, shard_bytes = _scan(corpus, shard, chunk_docs)
-    read_stats = corpus.stats.to_dict()
-    read_stats["bad_examples"] = list(corpus.stats.bad_examples)
-    # parts and the final output each hold about the shard's bytes
-    check_free_space(out, 2 * shard_bytes)
-
     job = {
-        "shard": (i, n),
+        "shard": tuple(shard),
         "chunk_docs": chunk_docs,
         "audit_positions": audit_positions,
         "engine": executor.name,
@@ -431,10 +415,45 @@ def run_edit_job(
     manifest_path = parts / "manifest.json"
     atomic_write_text(manifest_path, dumps(manifest) + "\n")
 
-    todo = [c for c in range(len(plan)) if c not in done]
     worker = EditChunkWorker(
         model, config, audit_positions, parts, corpus.text_field, min(chunk_docs, 64), loaded=lm
     )
+    todo = [c for c in range(len(plan)) if c not in done]
+    chunks = _chunks(corpus, shard, plan, todo, chunk_docs)
+    _edit_chunks(executor, worker, chunks, plan, todo, done, manifest, manifest_path, progress)
+    if any(c not in done for c in range(len(plan))):  # the input changed between the two passes
+        raise ConfigError(f"{inputs[0]}: the input changed while it was being edited; rerun the job")
+    totals = _job_totals([done[c] for c in range(len(plan))], empty_docs, read_stats)
+    _publish(out, parts, fmt, manifest, [done[c] for c in range(len(plan))], totals, read_stats)
+    return EditJobResult(out, manifest, totals)
+
+
+def _read_plan(
+    corpus: Corpus, out: Path, shard: tuple[int, int], chunk_docs: int, resume: bool, overwrite: bool
+):
+    """The job's arguments checked, then the input read once before any work: bad input fails
+    here, leaving nothing behind, and each chunk's input range gets the hash a resumed run checks.
+    Returns the corpus (empty texts kept: they pass through unedited), the chunk plan, the empty
+    documents and the reader's statistics."""
+    i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard must be I/N with 0 <= I < N, got {i}/{n}")
+    if chunk_docs < 1:
+        raise ConfigError("chunk_docs must be positive")
+    check_edit_output(out, list(corpus.paths), resume=resume, overwrite=overwrite)
+    corpus = copy.copy(corpus)
+    corpus.keep_empty = True
+    plan, empty_docs, shard_bytes = _scan(corpus, shard, chunk_docs)
+    read_stats = corpus.stats.to_dict()
+    read_stats["bad_examples"] = list(corpus.stats.bad_examples)
+    check_free_space(out, 2 * shard_bytes)  # parts and the final output each hold about the shard's bytes
+    return corpus, plan, empty_docs, read_stats
+
+
+def _edit_chunks(executor, worker, chunks, plan, todo, done, manifest, manifest_path, progress) -> None:
+    """The chunks ``todo`` edited by ``executor``'s workers; each finished chunk recorded in the
+    manifest as it arrives (in input order), with progress in tokens (live here, per chunk from
+    workers elsewhere)."""
     bar = TokenProgress(
         chars_total=sum(plan[c]["characters"] for c in todo),
         documents=sum(plan[c]["documents"] for c in todo),
@@ -443,7 +462,7 @@ def run_edit_job(
     )
     if progress:
         worker.on_tokens, worker.on_document = bar.on_tokens, bar.document_done
-    for c, entry, info in executor.map_batches(worker, _chunks(corpus, shard, plan, todo, chunk_docs)):
+    for c, entry, info in executor.map_batches(worker, chunks):
         manifest.setdefault("model", info)
         done[c] = entry
         checkpoint("chunk-written")
@@ -458,11 +477,6 @@ def run_edit_job(
             edits=t["changed"] + t["deleted"],
         )
     bar.close()
-    if any(c not in done for c in range(len(plan))):  # the input changed between the two passes
-        raise ConfigError(f"{inputs[0]}: the input changed while it was being edited; rerun the job")
-    totals = _job_totals([done[c] for c in range(len(plan))], empty_docs, read_stats)
-    _publish(out, parts, fmt, manifest, [done[c] for c in range(len(plan))], totals, read_stats)
-    return EditJobResult(out, manifest, totals)
 
 
 def _job_model(model: Any, config: EditConfig, executor: Executor) -> tuple[Any, dict[str, Any]]:

@@ -329,21 +329,7 @@ def sweep(
     the synthetic documents (largest k) with their inline variants in one pass
     (:class:`VariantScoreWorker`), then the human documents; everything else runs here from the
     cache."""
-    from ..analyzers.base import prepare_corpora
-    from ..corpus import Document, MemoryCorpus
-    from ..editing.toedit import edit, resolve_target
-    from ..lm import load_lm
-    from ..lm.cache import CachedLM
-    from .build import Report
-    from .inputs import as_corpus, make_analyzers
-
-    configs = (
-        list(grid)
-        if isinstance(grid, Sequence) and not isinstance(grid, str)
-        else parse_grid(grid, seed=seed)
-    )
-    if not configs:
-        raise ConfigError("grid: no grid points")
+    configs = _grid_configs(grid, seed)
     SampleOptions(max_docs=max_docs, bootstrap=bootstrap)  # checked as the flags are
     if token_fraction is not None and (
         isinstance(token_fraction, bool)
@@ -351,127 +337,30 @@ def sweep(
         or not 0 < token_fraction <= 1
     ):
         raise ConfigError(f"token_fraction must be in (0, 1], got {token_fraction!r}")
-    executor = resolve_executor(executor)
-    built = [_share_embedder(a, seed) for a in make_analyzers(analyzers)]
-    scored = [a for a in built if "lm" in a.needs]
-    model = load_lm(lm)
-    shared = model if isinstance(model, CachedLM) else CachedLM(model, memory=True)
-    h, s = as_corpus(human, "human"), as_corpus(synthetic, "synthetic")
-    (hs, ss), _ = prepare_corpora([h, s], 0, max_docs, seed)
-    docs = [d for d in ss]
-    t0 = time.perf_counter()
-    kmax = max(c.k for c in configs)
-    inline = [c for c in configs if c.target_change_rate is None and c.generations == 1]
-    if not isinstance(model, CachedLM) and len(inline) == len(configs):
-        revising = [c.p for c in configs if c.revises]
-        shared.topk_floor = min(revising) if revising else None
-    fraction = (
-        float(token_fraction) if token_fraction is not None else min(1.0, TOKEN_BUDGET / max(1, len(inline)))
+    run = _SweepRun.prepare(
+        human, synthetic, configs, lm, analyzers, max_docs, seed, bootstrap, token_fraction
     )
-    sampled = token_sample(len(docs), fraction, seed) if scored else list(range(len(docs)))
-    exact = len(sampled) == len(docs)
-
-    reused0 = getattr(shared.inner, "reused_tokens", 0)
-    rescored0 = getattr(shared.inner, "rescored_tokens", 0)
-    # the one scoring pass: every variant edits from it, and every inline variant is scored in it
-    worker = VariantScoreWorker(lm, inline, kmax, set(sampled), loaded=shared)
-    for texts_scores in executor.map_batches(worker, batched(list(enumerate(docs)), 16)):
-        for text, top_k, sc in texts_scores:
-            if not shared.cached(text, top_k):  # scored in another process
-                shared.put(text, sc)
-                shared.misses += 1
-    if scored:
-        score_missing(shared, list(hs), 0, executor, lm)
+    run.executor = resolve_executor(executor)
+    t0 = time.perf_counter()
+    reused0 = getattr(run.shared.inner, "reused_tokens", 0)
+    rescored0 = getattr(run.shared.inner, "rescored_tokens", 0)
+    run.score_pass(configs)
     score_seconds = time.perf_counter() - t0
     rows, effects = [], []
     for i, cfg in enumerate(configs):
-        t = time.perf_counter()
-        cfg = resolve_target(docs, shared, cfg)
-        edited = list(edit(docs, shared, cfg, audit_positions=True))
-        variant_docs = [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited]
-        variant = MemoryCorpus(variant_docs, name="edited")
-        if scored:  # e.g. target_change_rate points: variants the pass did not score
-            score_missing(shared, [variant_docs[j] for j in sampled], 0, executor, lm)
-        if exact:
-            rep = Report(built, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(
-                hs, ss, variant
-            )
-            reps = [rep]
-        else:  # the analyzers that score on the token sample, the others on every document
-            sub_s = MemoryCorpus([docs[j] for j in sampled], name=ss.name)
-            sub_v = MemoryCorpus([variant_docs[j] for j in sampled], name="edited")
-            reps = [
-                Report(group, None, lm=shared, max_docs=None, seed=seed, bootstrap=bootstrap).run(hs, s_, v_)
-                for group, s_, v_ in (
-                    ([a for a in built if a not in scored], ss, variant),
-                    (scored, sub_s, sub_v),
-                )
-                if group
-            ]
-            rep = reps[-1]
-        tok = sum(e.audit.tokens for e in edited)
-        changed = sum(e.audit.changed + e.audit.deleted for e in edited)
-        n_rep, inside = _word_internal(edited)
-        fluency = fluency_low = fluency_high = math.nan
-        if "tokens" in rep.results:
-            st = {c.name: c for c in rep.results["tokens"].corpora}
-            fluency, fluency_low, fluency_high = _fluency(st["synthetic"], st["edited"], bootstrap, seed)
-        row = {
-            "point": i,
-            **{k: v for k, v in cfg.to_dict().items() if k not in ("seed", "generations")},
-            "p_used": cfg.p,
-            "paper": all(cfg.to_dict().get(k) == v for k, v in PAPER.items()) and cfg.effective_beta == 1.5,
-            "tokens": tok,
-            "selected": sum(e.audit.selected for e in edited),
-            "changed": changed,
-            "changed_share": changed / tok if tok else math.nan,
-            "expected_share": sum(e.audit.expected_changed for e in edited) / tok if tok else math.nan,
-            "documents_changed": sum(1 for e in edited if e.doc.text != e.original),
-            "token_documents": len(sampled) if scored else 0,
-            "delta_mean_logprob": fluency,
-            "delta_mean_logprob_low": fluency_low,
-            "delta_mean_logprob_high": fluency_high,
-            "word_internal_share": inside / n_rep if n_rep else math.nan,
-        }
-        verdicts = {"toward human": 0, "away from human": 0, "no detectable change": 0}
-        for e in (e for r in reps for e in r.effects()["effects"]):
-            base, sign = e["synthetic"], (1 if e["better"] == "lower" else -1)
-
-            def rel(x, base=base, sign=sign):
-                return 100 * x / abs(base) * sign if base else math.nan
-
-            lo_hi = (
-                sorted([rel(e["low"]), rel(e["high"])]) if math.isfinite(e["low"]) else [math.nan, math.nan]
-            )
-            effects.append(
-                {
-                    "point": i,
-                    "analyzer": e["analyzer"],
-                    "metric": e["metric"],
-                    "label": e["label"],
-                    "delta": e["delta"],
-                    "low": e["low"],
-                    "high": e["high"],
-                    "verdict": e["verdict"],
-                    "relative": rel(e["delta"]),
-                    "relative_low": lo_hi[0],
-                    "relative_high": lo_hi[1],
-                }
-            )
-            if e["verdict"] in verdicts:
-                verdicts[e["verdict"]] += 1
-        row.update({f"distances_{k.replace(' ', '_')}": v for k, v in verdicts.items()})
-        row["seconds"] = round(time.perf_counter() - t, 2)
+        row, point_effects = run.measure(i, cfg)
         rows.append(row)
+        effects += point_effects
+    shared = run.shared
     config = {
         "grid": [dataclasses.asdict(c) for c in configs],
         "max_docs": max_docs,
         "seed": seed,
         "bootstrap": bootstrap,
-        "token_fraction": fraction,
-        "token_documents": len(sampled) if scored else 0,
-        "documents": len(docs),
-        "engine": executor.manifest(),
+        "token_fraction": run.fraction,
+        "token_documents": len(run.sampled) if run.scored else 0,
+        "documents": len(run.docs),
+        "engine": run.executor.manifest(),
         "model": shared.info(),
         "score_seconds": round(score_seconds, 2),
         "score_cache": {"hits": shared.hits, "misses": shared.misses},
@@ -483,6 +372,172 @@ def sweep(
         },
     }
     return SweepResult(rows, effects, config)
+
+
+def _grid_configs(grid: Any, seed: int) -> list[EditConfig]:
+    configs = (
+        list(grid)
+        if isinstance(grid, Sequence) and not isinstance(grid, str)
+        else parse_grid(grid, seed=seed)
+    )
+    if not configs:
+        raise ConfigError("grid: no grid points")
+    return configs
+
+
+@dataclass
+class _SweepRun:
+    """One sweep's shared state: the sampled corpora, the analyzers (those that score on the token
+    sample apart), the model behind the sweep's score cache, the token sample."""
+
+    lm: Any
+    built: list[Any]
+    scored: list[Any]
+    shared: Any
+    hs: Any
+    ss: Any
+    docs: list[Any]
+    fraction: float
+    sampled: list[int]
+    seed: int
+    bootstrap: int
+    executor: Any = None
+
+    @classmethod
+    def prepare(cls, human, synthetic, configs, lm, analyzers, max_docs, seed, bootstrap, token_fraction):
+        from ..analyzers.base import prepare_corpora
+        from ..lm import load_lm
+        from ..lm.cache import CachedLM
+        from .inputs import as_corpus, make_analyzers
+
+        built = [_share_embedder(a, seed) for a in make_analyzers(analyzers)]
+        scored = [a for a in built if "lm" in a.needs]
+        model = load_lm(lm)
+        shared = model if isinstance(model, CachedLM) else CachedLM(model, memory=True)
+        (hs, ss), _ = prepare_corpora(
+            [as_corpus(human, "human"), as_corpus(synthetic, "synthetic")], 0, max_docs, seed
+        )
+        docs = list(ss)
+        inline = _inline(configs)
+        if not isinstance(model, CachedLM) and len(inline) == len(configs):
+            revising = [c.p for c in configs if c.revises]
+            shared.topk_floor = min(revising) if revising else None
+        fraction = (
+            float(token_fraction)
+            if token_fraction is not None
+            else min(1.0, TOKEN_BUDGET / max(1, len(inline)))
+        )
+        sampled = token_sample(len(docs), fraction, seed) if scored else list(range(len(docs)))
+        return cls(lm, built, scored, shared, hs, ss, docs, fraction, sampled, seed, bootstrap)
+
+    def score_pass(self, configs: list[EditConfig]) -> None:
+        """The one scoring pass: every variant edits from it, and every inline variant of the token
+        sample is scored in it; then the human documents."""
+        kmax = max(c.k for c in configs)
+        worker = VariantScoreWorker(self.lm, _inline(configs), kmax, set(self.sampled), loaded=self.shared)
+        for texts_scores in self.executor.map_batches(worker, batched(list(enumerate(self.docs)), 16)):
+            for text, top_k, sc in texts_scores:
+                if not self.shared.cached(text, top_k):  # scored in another process
+                    self.shared.put(text, sc)
+                    self.shared.misses += 1
+        if self.scored:
+            score_missing(self.shared, list(self.hs), 0, self.executor, self.lm)
+
+    def measure(self, i: int, cfg: EditConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Grid point ``i``: its variant edited from the cache and compared with the human corpus;
+        its table row and its effects."""
+        from ..corpus import Document
+        from ..editing.toedit import edit, resolve_target
+
+        t = time.perf_counter()
+        cfg = resolve_target(self.docs, self.shared, cfg)
+        edited = list(edit(self.docs, self.shared, cfg, audit_positions=True))
+        variant_docs = [Document(e.doc.id, e.doc.text, e.doc.metadata) for e in edited]
+        if self.scored:  # e.g. target_change_rate points: variants the pass did not score
+            score_missing(self.shared, [variant_docs[j] for j in self.sampled], 0, self.executor, self.lm)
+        reps = self._reports(variant_docs)
+        row = self._row(i, cfg, edited, reps[-1])
+        effects = [_effect_row(i, e) for r in reps for e in r.effects()["effects"]]
+        verdicts = {"toward human": 0, "away from human": 0, "no detectable change": 0}
+        for e in effects:
+            if e["verdict"] in verdicts:
+                verdicts[e["verdict"]] += 1
+        row.update({f"distances_{k.replace(' ', '_')}": v for k, v in verdicts.items()})
+        row["seconds"] = round(time.perf_counter() - t, 2)
+        return row, effects
+
+    def _reports(self, variant_docs: list[Any]) -> list[Any]:
+        """The variant measured by a report: on every document, or (a token sample) the analyzers
+        that score on the sample and the others on every document."""
+        from ..corpus import MemoryCorpus
+        from .build import Report
+
+        def report(analyzers, s, v):
+            return Report(
+                analyzers, None, lm=self.shared, max_docs=None, seed=self.seed, bootstrap=self.bootstrap
+            ).run(self.hs, s, v)
+
+        variant = MemoryCorpus(variant_docs, name="edited")
+        if len(self.sampled) == len(self.docs):
+            return [report(self.built, self.ss, variant)]
+        sub_s = MemoryCorpus([self.docs[j] for j in self.sampled], name=self.ss.name)
+        sub_v = MemoryCorpus([variant_docs[j] for j in self.sampled], name="edited")
+        groups = (
+            ([a for a in self.built if a not in self.scored], self.ss, variant),
+            (self.scored, sub_s, sub_v),
+        )
+        return [report(g, s, v) for g, s, v in groups if g]
+
+    def _row(self, i: int, cfg: EditConfig, edited: list[Any], rep: Any) -> dict[str, Any]:
+        tok = sum(e.audit.tokens for e in edited)
+        changed = sum(e.audit.changed + e.audit.deleted for e in edited)
+        n_rep, inside = _word_internal(edited)
+        fluency = fluency_low = fluency_high = math.nan
+        if "tokens" in rep.results:
+            st = {c.name: c for c in rep.results["tokens"].corpora}
+            fluency, fluency_low, fluency_high = _fluency(
+                st["synthetic"], st["edited"], self.bootstrap, self.seed
+            )
+        return {
+            "point": i,
+            **{k: v for k, v in cfg.to_dict().items() if k not in ("seed", "generations")},
+            "p_used": cfg.p,
+            "paper": all(cfg.to_dict().get(k) == v for k, v in PAPER.items()) and cfg.effective_beta == 1.5,
+            "tokens": tok,
+            "selected": sum(e.audit.selected for e in edited),
+            "changed": changed,
+            "changed_share": changed / tok if tok else math.nan,
+            "expected_share": sum(e.audit.expected_changed for e in edited) / tok if tok else math.nan,
+            "documents_changed": sum(1 for e in edited if e.doc.text != e.original),
+            "token_documents": len(self.sampled) if self.scored else 0,
+            "delta_mean_logprob": fluency,
+            "delta_mean_logprob_low": fluency_low,
+            "delta_mean_logprob_high": fluency_high,
+            "word_internal_share": inside / n_rep if n_rep else math.nan,
+        }
+
+
+def _inline(configs: list[EditConfig]) -> list[EditConfig]:
+    """The grid points edited inside the scoring pass (p known up front, one generation)."""
+    return [c for c in configs if c.target_change_rate is None and c.generations == 1]
+
+
+def _effect_row(i: int, e: dict[str, Any]) -> dict[str, Any]:
+    """One effect of grid point ``i``, with its change relative to the synthetic value (positive:
+    toward human)."""
+    base, sign = e["synthetic"], (1 if e["better"] == "lower" else -1)
+
+    def rel(x):
+        return 100 * x / abs(base) * sign if base else math.nan
+
+    lo_hi = sorted([rel(e["low"]), rel(e["high"])]) if math.isfinite(e["low"]) else [math.nan, math.nan]
+    return {
+        "point": i,
+        **{k: e[k] for k in ("analyzer", "metric", "label", "delta", "low", "high", "verdict")},
+        "relative": rel(e["delta"]),
+        "relative_low": lo_hi[0],
+        "relative_high": lo_hi[1],
+    }
 
 
 def add_sweep(report: Any, grid: Any = True) -> SweepResult:
