@@ -7,7 +7,6 @@ import dataclasses
 import inspect
 import json
 import math
-import random
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
@@ -17,11 +16,12 @@ from click.testing import CliRunner
 
 from toedit_stats import Corpus, read_corpus
 from toedit_stats._io import dumps
-from toedit_stats.analyzers.base import FRAME_COLUMNS, KINDS, Analyzer, Metric, Result
+from toedit_stats.analyzers.base import Analyzer, Metric, Result
 from toedit_stats.cli import main
 from toedit_stats.corpus import Document, MemoryCorpus
 from toedit_stats.errors import ConfigError
 from toedit_stats.registry import analyzer_names, get_analyzer
+from toedit_stats.testing import CHECKS, check_analyzer
 
 # cheap settings per analyzer: the fake LM and TF-IDF, few permutations
 FAST = {
@@ -55,100 +55,26 @@ def test_registry_lists_the_four_analyzers_lazily():
     assert out.strip() == "False"  # names only: no analyzer module imported
 
 
+@pytest.mark.parametrize("check", list(CHECKS))
 @pytest.mark.parametrize("name", ALL)
-def test_identical_corpora_give_identical_values(name, pair):
-    h, _ = pair
-    twin = MemoryCorpus(list(h), name="twin")
-    res = make(name).analyze([h, twin])
-    checked = 0
-    for m in res.metrics():
-        if m.kind == "distance" and m.identical is not None:
-            assert math.isclose(m.value, m.identical, abs_tol=1e-6), (m.name, m.value, m.identical)
-            checked += 1
-    assert checked >= 1
+def test_analyzer_contract(name, check, pair):
+    """Every check of the public contract (toedit_stats.testing) on every registered analyzer,
+    over the bundled sample."""
+    CHECKS[check](lambda **kw: make(name, **kw), pair)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_document_order_does_not_change_results(name, pair):
-    h, s = pair
-    shuffled = []
-    for c in (h, s):
-        docs = list(c)
-        random.Random(7).shuffle(docs)
-        shuffled.append(MemoryCorpus(docs, name=c.name))
-    assert _json(make(name).analyze([h, s])) == _json(make(name).analyze(shuffled))
+def test_check_analyzer_passes_a_good_analyzer_and_names_the_check_a_bad_one_fails():
+    from toedit_stats.analyzers.lengths import LengthAnalyzer
 
+    assert check_analyzer(LengthAnalyzer) == list(CHECKS)
 
-@pytest.mark.parametrize("name", ALL)
-def test_same_seed_same_output_and_sampling_is_seeded(name, pair):
-    a = make(name, seed=3, max_docs=8).analyze(list(pair))
-    b = make(name, seed=3, max_docs=8).analyze(list(pair))
-    assert _json(a) == _json(b)
-    ns = {m.n for m in a.metrics() if m.kind == "per corpus"}
-    assert (
-        max(ns) == 8
-    )  # the one sampling rule: at most max_docs documents per corpus (equal-size subsets fewer)
+    @dataclasses.dataclass(kw_only=True)
+    class FirstDocuments(LengthAnalyzer):  # reads only the first documents: order-dependent
+        def analyze(self, corpora, reference=0):
+            return super().analyze([MemoryCorpus(list(c)[:5], name=c.name) for c in corpora], reference)
 
-
-@pytest.mark.parametrize("name", ALL)
-def test_result_contract(name, pair):
-    res = make(name).analyze(list(pair))
-    assert isinstance(res, Result) and res.analyzer == name
-    # to_dict survives a JSON round trip
-    d = json.loads(_json(res))
-    assert json.loads(dumps(d)) == d
-    # metrics are typed and declared
-    ms = res.metrics()
-    assert ms and all(isinstance(m, Metric) and m.kind in KINDS and m.analyzer == name for m in ms)
-    assert all(m.better in ("lower", "higher") for m in ms if m.kind == "distance")
-    assert all(m.reference == "human" for m in ms if m.kind != "per corpus")
-    assert any(m.headline for m in ms)
-    # to_frame is tidy: one row per metric x corpus x reference
-    frame = res.to_frame()
-    assert list(frame.columns) == list(FRAME_COLUMNS) and len(frame) == len(ms)
-    assert not frame.duplicated(["metric", "corpus", "reference"]).any()
-    # tables and figures
-    assert all(hasattr(t, "to_csv") for t in res.tables().values())
-    import matplotlib.pyplot as plt
-
-    figs = res.figures()
-    assert figs and all(hasattr(f, "savefig") for f in figs.values())
-    for f in figs.values():
-        plt.close(f)
-    one = res.plot()
-    assert hasattr(one, "savefig")
-    plt.close(one)
-    with pytest.raises(ConfigError, match="figure must be one of"):
-        res.plot("no-such-figure")
-    assert len(repr(res)) < 300
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_repr_html_escapes_hostile_names(name, pair):
-    h, s = pair
-    evil_h = MemoryCorpus(list(h), name="<script>alert(1)</script>")
-    evil_s = MemoryCorpus(list(s), name="x\x1b]0;t\x07\u202ey")
-    html = make(name).analyze([evil_h, evil_s])._repr_html_()
-    assert "<script>" not in html and "\x1b" not in html and "\u202e" not in html
-    assert "&lt;script&gt;" in html and "<!DOCTYPE" not in html and "body {" not in html
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_reference_argument_moves_the_reference_first(name, pair):
-    h, s = pair
-    a = make(name).analyze([s, h], reference=1)
-    assert {m.reference for m in a.metrics() if m.kind != "per corpus"} == {"human"}
-    with pytest.raises(ConfigError, match="reference must be"):
-        make(name).analyze([h, s], reference=5)
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_constructor_only_stores_and_validates(name):
-    cls = get_analyzer(name)
-    a = cls(**FAST.get(name, {}))
-    assert dataclasses.is_dataclass(a) and a.name == name
-    with pytest.raises(ConfigError, match=r"max_docs must be an integer >= \d"):
-        cls(max_docs=0)
+    with pytest.raises(AssertionError, match="FirstDocuments fails document_order_does_not_change_results"):
+        check_analyzer(FirstDocuments)
 
 
 def test_lengths_against_hand_computed_values():
