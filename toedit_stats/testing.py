@@ -23,7 +23,7 @@ from .analyzers.base import FRAME_COLUMNS, KINDS, Analyzer, Metric, Result
 from .corpus import Corpus, Document, MemoryCorpus
 from .errors import ConfigError
 
-__all__ = ["CHECKS", "check_analyzer", "demo_pair"]
+__all__ = ["BACKEND_CHECKS", "CHECKS", "check_analyzer", "check_backend", "demo_pair"]
 
 Factory = Callable[..., Analyzer]
 
@@ -187,7 +187,7 @@ def check_constructor_only_stores_and_validates(make: Factory, pair: tuple[Corpu
 CHECKS: dict[str, Callable[[Factory, tuple[Corpus, Corpus]], None]] = {
     name[len("check_") :]: fn
     for name, fn in dict(globals()).items()
-    if name.startswith("check_") and name != "check_analyzer" and callable(fn)
+    if name.startswith("check_") and name not in ("check_analyzer", "check_backend") and callable(fn)
 }
 
 
@@ -209,3 +209,80 @@ def check_analyzer(
         except AssertionError as exc:
             raise AssertionError(f"{getattr(analyzer, '__name__', analyzer)} fails {name}: {exc}") from exc
     return list(CHECKS)
+
+
+# ---------------------------------------------------------------------------------------------
+# the language-model backend contract
+
+
+def check_backend_offsets_cover_the_text(lm: Any, texts: Sequence[str], top_k: int) -> None:
+    """Every token's span lies in the text, spans never overlap or go back, and the spans joined
+    give the text back (byte pieces of one character: empty spans)."""
+    import numpy as np
+
+    for text, sc in zip(texts, lm.score(list(texts), top_k=top_k)):
+        off = np.asarray(sc.offsets)
+        assert off.shape == (len(sc), 2), f"offsets shape {off.shape} for {len(sc)} tokens"
+        assert (off[:, 0] <= off[:, 1]).all() and (off >= 0).all() and (off <= len(text)).all()
+        assert (off[1:, 0] >= off[:-1, 1]).all(), "token spans overlap or go back"
+        assert "".join(text[s:e] for s, e in off.tolist()) == text, "the spans do not give the text back"
+
+
+def check_backend_topk_shapes_and_order(lm: Any, texts: Sequence[str], top_k: int) -> None:
+    """``(T, k)`` candidates by decreasing probability; log-probabilities <= 0; ranks >= 1; an actual
+    token ranked within k is among the candidates, with the same log-probability."""
+    import numpy as np
+
+    for sc in lm.score(list(texts), top_k=top_k):
+        n = len(sc)
+        assert sc.topk_ids.shape == (n, top_k) and sc.topk_logprobs.shape == (n, top_k)
+        assert sc.logprobs.shape == (n,) and sc.ranks.shape == (n,)
+        assert (sc.logprobs <= 1e-6).all() and (sc.ranks >= 1).all()
+        if n and top_k > 1:
+            assert (np.diff(sc.topk_logprobs, axis=1) <= 1e-6).all(), "top-k not by decreasing probability"
+        for j in np.flatnonzero(sc.ranks <= top_k):
+            hit = np.flatnonzero(sc.topk_ids[j] == sc.token_ids[j])
+            assert hit.size, f"position {j}: rank {sc.ranks[j]} <= k but the token is not a candidate"
+            assert abs(sc.topk_logprobs[j, hit[0]] - sc.logprobs[j]) < 1e-4
+
+
+def check_backend_scores_do_not_depend_on_batching(lm: Any, texts: Sequence[str], top_k: int) -> None:
+    """Each text scored alone equals the texts scored together (float rounding only)."""
+    import numpy as np
+
+    together = list(lm.score(list(texts), top_k=top_k))
+    for text, b in zip(texts, together):
+        (a,) = list(lm.score([text], top_k=top_k))
+        assert np.array_equal(a.token_ids, b.token_ids) and np.array_equal(a.offsets, b.offsets)
+        assert np.allclose(a.logprobs, b.logprobs, atol=1e-4), "batching changed the log-probabilities"
+        assert np.array_equal(a.topk_ids, b.topk_ids) or np.allclose(
+            a.topk_logprobs, b.topk_logprobs, atol=1e-4
+        )
+
+
+def check_backend_long_texts_are_windowed_not_truncated(lm: Any, texts: Sequence[str], top_k: int) -> None:
+    """A text longer than the model's context is scored whole (windows of at most the backend's
+    limit: a backend that sends a longer one fails here), one score per token."""
+    long = " ".join(texts) * 3
+    (sc,) = list(lm.score([long], top_k=top_k))
+    assert len(sc) == lm.count_tokens([long])[0], "tokens were dropped"
+
+
+BACKEND_CHECKS: dict[str, Callable[[Any, Sequence[str], int], None]] = {
+    name[len("check_backend_") :]: fn
+    for name, fn in dict(globals()).items()
+    if name.startswith("check_backend_")
+}
+
+
+def check_backend(lm: Any, texts: Sequence[str] | None = None, *, top_k: int = 4) -> list[str]:
+    """Run every check of the language-model backend contract (:data:`BACKEND_CHECKS`) on the
+    loaded backend ``lm`` over ``texts`` (default: the :func:`demo_pair` texts); the first failure
+    raises ``AssertionError`` naming its check."""
+    texts = list(texts) if texts is not None else [d.text for d in demo_pair(4)[0]]
+    for name, check in BACKEND_CHECKS.items():
+        try:
+            check(lm, texts, top_k)
+        except AssertionError as exc:
+            raise AssertionError(f"{getattr(lm, 'backend', lm)} backend fails {name}: {exc}") from exc
+    return list(BACKEND_CHECKS)

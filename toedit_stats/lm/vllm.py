@@ -181,8 +181,17 @@ class VLLMModel:
         self._prefix = (
             self.prefix_token if self.prefix_token is not None else choose_prefix_token(self._tokenizer)
         )
-        self._context = int(self.max_model_len or self._llm.llm_engine.model_config.max_model_len)
+        self._context = self.window_limit(
+            self.max_model_len or self._llm.llm_engine.model_config.max_model_len
+        )
         return self
+
+    @staticmethod
+    def window_limit(max_model_len: int) -> int:
+        """The longest prompt window: ``max_model_len - 1`` tokens. vLLM refuses a prompt that leaves
+        no room for one generated token (``len(prompt) >= max_model_len``), and one refused prompt
+        fails every request of its ``generate`` call."""
+        return int(max_model_len) - 1
 
     @property
     def fingerprint(self) -> str:

@@ -1,0 +1,154 @@
+"""The language-model backend contract (toedit_stats.testing.check_backend) on every backend: the
+fake model, the transformers backend with the embedded SmolLM2, and the vLLM backend driven by an
+engine that returns vLLM's documented output objects (vLLM cannot be installed here).
+
+The vLLM stand-in follows vLLM 0.34's offline path where it matters to us:
+- a prompt that leaves no room for one generated token (``len(prompt) >= max_model_len``) is
+  rejected, and the rejection fails the whole ``generate`` call
+  (``v1/engine/input_processor.py`` ``_validate_prompt_len``; ``entrypoints/common/offline.py``);
+- ``RequestOutput.prompt_logprobs`` as ``FlatLogprobs`` columns: position 0 empty, each later
+  position the actual token first and then the top-k by rank — the actual token twice when it is
+  in the top-k (``logprobs.py`` ``append_fast``);
+- ranks count ties against the token (``#(logit >= x)``).
+Its "model" is a fixed function of the previous token, so scores cannot depend on batching or
+windows; what is tested is the backend's own planning, conversion and stitching.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from toedit_stats.testing import BACKEND_CHECKS, check_backend
+
+
+@dataclass
+class FlatLogprobs:  # vllm.logprobs.FlatLogprobs
+    start_indices: list[int] = field(default_factory=list)
+    end_indices: list[int] = field(default_factory=list)
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    ranks: list[int | None] = field(default_factory=list)
+    decoded_tokens: list[str | None] = field(default_factory=list)
+
+
+@dataclass
+class RequestOutput:  # vllm.outputs.RequestOutput, the fields the backend reads
+    prompt_token_ids: list[int]
+    prompt_logprobs: FlatLogprobs
+
+
+class FakeVLLMEngine:
+    """``vllm.LLM`` as far as the backend uses it: ``generate(prompts, params, use_tqdm)``."""
+
+    def __init__(self, vocab: int, max_model_len: int):
+        self.vocab, self.max_model_len = vocab, max_model_len
+        self.longest = 0
+
+    def _logprobs(self, prev: int) -> np.ndarray:
+        logits = np.random.default_rng(prev).normal(size=self.vocab) * 4
+        return logits - np.logaddexp.reduce(logits)
+
+    def generate(self, prompts, params, use_tqdm=False):
+        for p in prompts:  # vLLM validates every prompt first: one too long fails the call
+            n = len(p["prompt_token_ids"])
+            if n >= self.max_model_len:
+                raise ValueError(
+                    f"The decoder prompt (length {n}) is longer than the maximum model length of {self.max_model_len}."
+                )
+        k = params.prompt_logprobs
+        out = []
+        for p in prompts:
+            ids = list(p["prompt_token_ids"])
+            self.longest = max(self.longest, len(ids))
+            flat = FlatLogprobs()
+            flat.start_indices.append(0)
+            flat.end_indices.append(0)  # position 0: no logprobs
+            for pos in range(1, len(ids)):
+                lp = self._logprobs(ids[pos - 1])
+                order = np.argsort(-lp, kind="stable")[:k]
+                actual = ids[pos]
+                rank = int((lp >= lp[actual]).sum())  # ties against the token, as vLLM counts
+                flat.start_indices.append(len(flat.token_ids))
+                for t, r in [(actual, rank), *((int(t), i + 1) for i, t in enumerate(order))]:
+                    flat.token_ids.append(int(t))
+                    flat.logprobs.append(float(lp[t]))
+                    flat.ranks.append(r)
+                    flat.decoded_tokens.append(None)
+                flat.end_indices.append(len(flat.token_ids))
+            out.append(RequestOutput(ids, flat))
+        return out
+
+
+class SamplingParams:  # vllm.SamplingParams, as the backend builds it
+    def __init__(self, max_tokens=1, prompt_logprobs=0, detokenize=False, flat_logprobs=False):
+        self.max_tokens, self.prompt_logprobs, self.flat_logprobs = max_tokens, prompt_logprobs, flat_logprobs
+
+
+@pytest.fixture(scope="module")
+def texts(sample_synthetic):
+    docs = [json.loads(line)["text"] for line in sample_synthetic.read_text().splitlines()][:3]
+    return [d[:600] for d in docs] + ["Café naïve — 東京 🙂 e\u0301", "x"]
+
+
+def _vllm_backend(monkeypatch, max_model_len: int):
+    """The vLLM backend with the embedded model's tokenizer and the vLLM-shaped engine."""
+    transformers = pytest.importorskip("transformers")
+    import sys
+    import types
+
+    from toedit_stats.lm.base import choose_prefix_token
+    from toedit_stats.lm.models import resolve_model
+    from toedit_stats.lm.vllm import VLLMModel
+
+    src = resolve_model("smollm2-135m")
+    if src.origin == "hub":
+        pytest.skip("the embedded model is not installed")
+    path = src.path if not src.gguf_file else resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct").path
+    # the two vLLM names the backend imports, shaped as vLLM documents them
+    fake = types.ModuleType("vllm")
+    fake.SamplingParams = SamplingParams
+    inputs = types.ModuleType("vllm.inputs")
+    inputs.TokensPrompt = dict
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    monkeypatch.setitem(sys.modules, "vllm.inputs", inputs)
+    lm = VLLMModel("smollm2-135m", max_model_len=max_model_len)
+    lm._tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    lm._llm = FakeVLLMEngine(len(lm._tokenizer), max_model_len)
+    lm._source = src
+    lm._prefix = choose_prefix_token(lm._tokenizer)
+    lm._context = lm.window_limit(max_model_len)
+    return lm
+
+
+@pytest.mark.parametrize("check", list(BACKEND_CHECKS))
+def test_fake_backend_contract(check, texts):
+    from toedit_stats.lm.fake import FakeLM
+
+    BACKEND_CHECKS[check](FakeLM(), texts, 4)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("check", list(BACKEND_CHECKS))
+def test_transformers_backend_contract(check, texts, lm):
+    BACKEND_CHECKS[check](lm, texts[:2] + texts[3:], 4)
+
+
+@pytest.mark.model
+def test_vllm_backend_contract_on_vllm_shaped_outputs(monkeypatch, texts):
+    lm = _vllm_backend(monkeypatch, max_model_len=48)
+    assert check_backend(lm, texts, top_k=4) == list(BACKEND_CHECKS)
+    assert lm._llm.longest <= 47  # every window left room for the one generated token
+
+
+@pytest.mark.model
+def test_vllm_backend_windows_stay_below_max_model_len(monkeypatch):
+    """A document exactly as long as the context: a window of max_model_len tokens would be refused
+    by vLLM and take the whole buffer with it (issue 29, bug 1)."""
+    lm = _vllm_backend(monkeypatch, max_model_len=32)
+    text = " ".join(f"w{i}" for i in range(200))
+    (sc,) = list(lm.score([text], top_k=2))
+    assert len(sc) == lm.count_tokens([text])[0] and lm._llm.longest == 31
