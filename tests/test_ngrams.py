@@ -352,7 +352,7 @@ def test_compression_in_chunks_threads_and_sketch_agree(essays_records, monkeypa
     """Beyond COMPRESS_CHUNK bytes the joined text is gzipped per chunk: the same value in any
     number of threads, streamed a document at a time as the sketch does, with an empty first
     document (64 KiB chunks here, to have several)."""
-    import toedit_stats.analyzers.ngrams as ngrams_mod
+    import toedit_stats.analyzers.ngrams.core as ngrams_mod
 
     texts = [r["text"] for r in essays_records[:200]]
     data = " ".join(texts).encode("utf-8")
@@ -420,7 +420,7 @@ def test_cli_threads_option(monkeypatch, sample_human):
 def test_streamed_tokenising_gives_the_same_ids(essays_records, monkeypatch):
     """Chunked encoding merges each chunk's dictionary into the shared vocabulary in order of
     first occurrence: ids and vocabulary equal a one-chunk run, and words are int32."""
-    import toedit_stats.analyzers.ngrams as ngrams_mod
+    import toedit_stats.analyzers.ngrams.core as ngrams_mod
 
     texts = [r["text"] for r in essays_records[:40]]
     corpora = [mem(texts[:25], "a"), mem(texts[25:], "b")]
@@ -452,7 +452,7 @@ def test_sparse_counts_equal_scipy_coo_sum():
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=0, max_size=300), st.integers(1, 5), st.integers(1, 9))
 def test_lean_counting_equals_unique_over_document_windows(words, n, n_docs):
-    import toedit_stats.analyzers.ngrams as ngm
+    import toedit_stats.analyzers.ngrams.core as ngm
 
     ngm_block = ngm._BLOCK
     try:
@@ -483,7 +483,7 @@ def test_lean_counting_equals_unique_over_document_windows(words, n, n_docs):
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(1, 6), min_size=0, max_size=200), st.integers(1, 250))
 def test_top_indices_equal_a_stable_argsort(counts, r):
-    import toedit_stats.analyzers.ngrams as ngm
+    import toedit_stats.analyzers.ngrams.core as ngm
 
     c = np.asarray(counts, np.int32)
     old, ngm._BLOCK = ngm._BLOCK, 5
@@ -496,7 +496,7 @@ def test_top_indices_equal_a_stable_argsort(counts, r):
 @settings(max_examples=80, deadline=None)
 @given(st.sets(st.integers(0, 60)), st.sets(st.integers(0, 60)))
 def test_union_sorted_and_pair_stats_against_numpy_and_scipy(a, b):
-    import toedit_stats.analyzers.ngrams as ngm
+    import toedit_stats.analyzers.ngrams.core as ngm
 
     ka = np.asarray(sorted(a), np.uint64)
     kb = np.asarray(sorted(b), np.uint64)
@@ -518,7 +518,7 @@ def test_union_sorted_and_pair_stats_against_numpy_and_scipy(a, b):
 
 
 def test_count_rows_shingle_blocks_and_ngram_metrics_edge_cases():
-    import toedit_stats.analyzers.ngrams as ngm
+    import toedit_stats.analyzers.ngrams.core as ngm
 
     rng = np.random.default_rng(3)
     rows, cols = rng.integers(0, 7, 500), rng.integers(0, 300, 500)

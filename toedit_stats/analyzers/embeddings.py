@@ -704,7 +704,7 @@ class EmbeddingAnalyzer(Analyzer):
 
             bar = progress_bar(total=sum(len(t) for _, t, _ in samples), desc="embedding", unit="doc")
         served = embed_texts(
-            [t for _, texts, _ in samples for t in texts],
+            [texts for _, texts, _ in samples],
             self.embedder,
             resolve_executor(self.executor),
             seed=seed,

@@ -16,7 +16,6 @@ from .common import (
     execution_options,
     lm_options,
     make_executor,
-    make_lm,
     open_corpora,
     progress_enabled,
     result_options,
@@ -79,8 +78,9 @@ def analyzer_command(name: str) -> click.Command:
             from ..lm.config import LMConfig
             from ..options import from_options
 
-            make_lm(opts)
-            analyzer = dataclasses.replace(analyzer, model=from_options(LMConfig, dict(opts), prefix="lm_"))
+            lm_config = from_options(LMConfig, opts, prefix="lm_")
+            lm_config.load()  # the backend built (not loaded): a wrong option fails here
+            analyzer = dataclasses.replace(analyzer, model=lm_config)
         if "executor" in fields:
             analyzer = dataclasses.replace(analyzer, executor=make_executor(opts))
         cs = open_corpora(corpora, opts)

@@ -71,28 +71,37 @@ class PrefilledEmbedder:
 
 
 def embed_texts(
-    texts: Sequence[str],
+    groups: Sequence[Sequence[str]],
     embedder: Any,
     executor: Executor,
     *,
     seed: int = 0,
     cache: bool = False,
     loaded: Any = None,
-    batch: int = 64,
+    batch: int | None = None,
     progress: Any = None,
 ) -> PrefilledEmbedder:
-    """``texts`` embedded by ``executor``'s workers (each loading ``embedder`` by name, or using
-    ``loaded`` in this process), each distinct text once, in batches of ``batch``; an embedder
-    fitted on its corpus (TF-IDF) gets every text, in order, in one batch. ``progress(n)`` after
-    each batch of ``n`` texts."""
+    """The texts of ``groups`` (e.g. one list per corpus) embedded by ``executor``'s workers (each
+    loading ``embedder`` by name, or using ``loaded`` in this process), each distinct text once: a
+    group's texts not seen in an earlier group, in one batch (or in batches of ``batch``) — the
+    calls an embedder with an in-memory cache would get corpus by corpus, so the vectors are those,
+    bit for bit. An embedder fitted on its corpus (TF-IDF) gets every text, in order, in one batch.
+    ``progress(n)`` after each batch of ``n`` texts."""
     joint = fits_on_corpus(loaded if loaded is not None else embedder)
-    items = list(texts) if joint else list(dict.fromkeys(texts))
+    seen: set[str] = set()
+    batches: list[list[str]] = []
+    if joint:
+        batches = [[t for g in groups for t in g]]
+    else:
+        for g in groups:
+            new = [t for t in dict.fromkeys(g) if t not in seen]
+            seen.update(new)
+            batches += [new] if batch is None else list(batched(new, batch))
+    batches = [b for b in batches if b]
     worker = EmbedWorker(embedder, seed, cache, loaded=loaded)
     info: dict[str, Any] | None = None
     vectors: list[np.ndarray] = []
-    for got_info, got in executor.map_batches(
-        worker, ([items] if items else []) if joint else batched(items, batch)
-    ):
+    for got_info, got in executor.map_batches(worker, batches):
         info = info or got_info
         vectors.append(got)
         if progress is not None:
@@ -100,4 +109,5 @@ def embed_texts(
     if info is None:  # no texts: describe the embedder without embedding anything
         worker.setup()
         info = {"name": worker.emb.name, "fingerprint": "", "dim": 0}
-    return PrefilledEmbedder(info, items, np.concatenate(vectors) if vectors else [])
+    texts = [t for b in batches for t in b]
+    return PrefilledEmbedder(info, texts, np.concatenate(vectors) if vectors else [])

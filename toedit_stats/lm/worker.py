@@ -63,7 +63,7 @@ class ScoreWorker(ModelWorker):
 
 
 def score_missing(
-    cache: CachedLM, docs: Iterable[Document], top_k: int, executor: Executor, model: Any, batch: int = 16
+    cache: CachedLM, docs: Iterable[Document], top_k: int, executor: Executor, model: Any, batch: int = 256
 ) -> int:
     """Score with ``executor`` (each worker loading ``model``) the texts of ``docs`` that the score
     cache ``cache`` lacks with ``top_k`` candidates, each text once, and put their scores into it.

@@ -149,7 +149,9 @@ def edit_stage(report: Report, ctx: RunContext) -> bool:
     lm, n_s, n_e = ctx.lm, report.names["synthetic"], report.names["edited"]
     check_k(lm, report.editor)
     docs = list(ctx.corpora[n_s])
-    score_missing(lm, docs, report.editor.k if report.editor.revises else 0, ctx.executor, report.lm_spec)
+    k = report.editor.k if report.editor.revises else 0
+    # in the editor's buffers of 64 documents: here the scores are the editor's own, bit for bit
+    score_missing(lm, docs, k, ctx.executor, report.lm_spec, batch=64)
     # target_change_rate: choose p from one scoring pass (the score cache makes editing reuse it)
     report.editor = resolve_target(docs, lm, report.editor)
     bar = TokenProgress(
@@ -205,7 +207,7 @@ def _embedder_changes(report: Report, ctx: RunContext, a: Analyzer, ordered: lis
     if embedder not in ctx.embedders:
         cache = getattr(a, "cache", False)
         ctx.embedders[embedder] = embed_texts(
-            [d.text for c in ordered for d in c],
+            [[d.text for d in c] for c in ordered],
             embedder,
             ctx.executor,
             seed=report.seed,
@@ -220,7 +222,8 @@ def analyze_stage(report: Report, ctx: RunContext) -> bool:
     the executor's workers first (each text once)."""
     ordered = [ctx.corpora[n] for n in ctx.ordered()]
     if ctx.lm is not None and any("lm" in a.needs for a in report.analyzers):
-        score_missing(ctx.lm, [d for c in ordered for d in c], 0, ctx.executor, report.lm_spec)
+        # in the backends' buffers of 256 documents, as an analyzer scoring a corpus would
+        score_missing(ctx.lm, [d for c in ordered for d in c], 0, ctx.executor, report.lm_spec, batch=256)
     stages = (
         progress_bar(total=len(report.analyzers), desc="analyzers", unit="analyzer")
         if report.progress

@@ -435,13 +435,13 @@ class _SweepRun:
         sample is scored in it; then the human documents."""
         kmax = max(c.k for c in configs)
         worker = VariantScoreWorker(self.lm, _inline(configs), kmax, set(self.sampled), loaded=self.shared)
-        for texts_scores in self.executor.map_batches(worker, batched(list(enumerate(self.docs)), 16)):
+        for texts_scores in self.executor.map_batches(worker, batched(list(enumerate(self.docs)), 256)):
             for text, top_k, sc in texts_scores:
                 if not self.shared.cached(text, top_k):  # scored in another process
                     self.shared.put(text, sc)
                     self.shared.misses += 1
         if self.scored:
-            score_missing(self.shared, list(self.hs), 0, self.executor, self.lm)
+            score_missing(self.shared, list(self.hs), 0, self.executor, self.lm, batch=256)
 
     def measure(self, i: int, cfg: EditConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Grid point ``i``: its variant edited from the cache and compared with the human corpus;
