@@ -321,6 +321,8 @@ class Analyzer:
         """The parameters (JSON-safe): what the report records as this analyzer's configuration."""
         out = {}
         for f in dataclasses.fields(self):
+            if f.metadata.get("execution"):  # where the work runs, not what it computes
+                continue
             v = getattr(self, f.name)
             out[f.name] = (
                 v

@@ -689,7 +689,9 @@ class EmbeddingAnalyzer(Analyzer):
     cache: bool = option(False, help="Cache embeddings on disk, keyed by embedder and text hash.")
     # where the texts are embedded (an :class:`~toedit_stats.execution.Executor`; on Ray each
     # actor loads the embedder by name); the statistics are computed here from the vectors
-    executor: Any = field(default_factory=LocalExecutor, repr=False, compare=False)
+    executor: Any = field(
+        default_factory=LocalExecutor, repr=False, compare=False, metadata={"execution": True}
+    )
     progress: bool = option(False, cli="", help="Progress bars on stderr.")
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> EmbedResult:

@@ -764,8 +764,12 @@ class TokenAnalyzer(Analyzer):
     # where the scoring runs (an :class:`~toedit_stats.execution.Executor`): each batch of
     # ``batch_docs`` documents is scored by a worker and only its TokenStats comes back, merged
     # here with ``+`` (on Ray each actor loads ``model``, which must then be a name or LMConfig)
-    executor: Any = field(default_factory=LocalExecutor, repr=False, compare=False)
-    batch_docs: int = field(default=256, repr=False)  # the backends' buffer: the same batches here
+    executor: Any = field(
+        default_factory=LocalExecutor, repr=False, compare=False, metadata={"execution": True}
+    )
+    batch_docs: int = field(
+        default=256, repr=False, metadata={"execution": True}
+    )  # the backends' buffer: the same batches here
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> TokenResult:
         prepared, totals = prepare_corpora(corpora, reference, self.max_docs, self.seed)

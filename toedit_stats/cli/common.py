@@ -248,15 +248,6 @@ def lm_options(fn: Callable) -> Callable:
     return click_options(LMConfig, prefix="lm_")(fn)
 
 
-def make_lm(opts: dict[str, Any]):
-    """Build the LM backend from :func:`lm_options` (pops them from ``opts``); validated first,
-    loaded on first use."""
-    from ..lm.config import LMConfig
-    from ..options import from_options
-
-    return from_options(LMConfig, opts, prefix="lm_").load()
-
-
 def edit_options(fn: Callable) -> Callable:
     """The editor's options, from :class:`~toedit_stats.editing.EditConfig` (``--seed`` is the
     corpus options' one seed)."""

@@ -65,7 +65,14 @@ from ..lm.worker import ModelWorker, model_worker_config
 from ..progress import TokenProgress
 from .toedit import DAMAGE_CLASSES, EditConfig, EditedDocument, edit, resolve_target
 
-__all__ = ["EditJobResult", "check_edit_output", "run_edit_job", "write_marker"]
+__all__ = [
+    "EditChunkWorker",
+    "EditJobResult",
+    "EditWorker",
+    "check_edit_output",
+    "run_edit_job",
+    "write_marker",
+]
 
 _COUNTS = ("tokens", "selected", "changed", "deleted", "skipped_unsafe", "expected_changed", "protected")
 
@@ -585,6 +592,45 @@ class EditChunkWorker(ModelWorker):
         entry = _write_chunk(self.parts, c, span, edited, self.text_field)
         write_marker(self.parts, entry)
         return c, entry, self.lm.info()
+
+
+class EditWorker(ModelWorker):
+    r"""Edits a batch of documents in memory (the report's editing): the :class:`EditedDocument`\ s,
+    each with its original's scores and, with ``score_edited``, its edited text's scores (from the
+    first changed token on, in the same pass), so that a driver's score cache gets both. A document
+    edited here passes the ``report-edit-document`` checkpoint."""
+
+    local_hooks = ("loaded", "on_tokens", "on_document")
+
+    def __init__(self, model, config, *, score_edited: bool = False, loaded=None):
+        super().__init__(model, loaded=loaded)
+        self.config, self.score_edited = config, score_edited
+        self.on_document: Any = None
+
+    def setup(self) -> None:
+        super().setup()
+        check_k(self.lm, self.config)
+
+    def __call__(self, batch: list[Document]) -> list[EditedDocument]:
+        out = []
+        for ed in edit(
+            batch,
+            self.lm,
+            self.config,
+            audit_positions=True,
+            buffer_docs=max(1, len(batch)),
+            on_tokens=self.on_tokens,
+            score_edited=self.score_edited,
+        ):
+            out.append(ed)
+            checkpoint("report-edit-document")  # the kill tests stop here, at a chosen document
+            if self.on_document is not None:
+                self.on_document(
+                    chars=len(ed.original),
+                    tokens=sum(a.tokens for a in ed.audits),
+                    edits=sum(a.changed + a.deleted for a in ed.audits),
+                )
+        return out
 
 
 def _job_totals(chunks: list[dict[str, Any]], empty_docs: int, read_stats: dict[str, Any]) -> dict[str, Any]:

@@ -20,12 +20,13 @@ from .._faults import checkpoint
 from .._provenance import file_facts, package_versions
 from ..analyzers.base import Analyzer, prepare_corpora
 from ..corpus import Corpus, Document, MemoryCorpus
-from ..editing.job import check_k, edit_job_config, edit_totals
-from ..editing.toedit import edit, resolve_target
+from ..editing.job import EditWorker, check_k, edit_job_config, edit_totals
+from ..editing.toedit import resolve_target
 from ..embed.cache import CachedEmbedder
 from ..embed.loading import load_embedder
 from ..embed.worker import embed_texts
 from ..errors import ConfigError
+from ..execution import batched
 from ..lm.cache import CachedLM
 from ..lm.config import LMConfig, load_lm
 from ..lm.worker import score_missing
@@ -141,35 +142,37 @@ def select_stage(report: Report, ctx: RunContext) -> bool:
 
 
 def edit_stage(report: Report, ctx: RunContext) -> bool:
-    """ToEdit on the synthetic sample, from the scores the executor's workers put into the cache;
-    the edited texts' scores come from the editing pass, from each first changed token on (the
-    cache then serves them to the token analyzer)."""
+    """ToEdit on the synthetic sample by the executor's workers (:class:`EditWorker`, in the
+    editor's buffers of 64 documents), each original's scores and each edited text's (from its first
+    changed token on, in the same pass) put into the score cache for the token analyzer."""
     if report.editor is None or ctx.edited_given:
         return False
     lm, n_s, n_e = ctx.lm, report.names["synthetic"], report.names["edited"]
     check_k(lm, report.editor)
     docs = list(ctx.corpora[n_s])
-    k = report.editor.k if report.editor.revises else 0
-    # in the editor's buffers of 64 documents: here the scores are the editor's own, bit for bit
-    score_missing(lm, docs, k, ctx.executor, report.lm_spec, batch=64)
-    # target_change_rate: choose p from one scoring pass (the score cache makes editing reuse it)
-    report.editor = resolve_target(docs, lm, report.editor)
+    if report.editor.target_change_rate is not None:  # p from one scoring pass over the sample
+        k = report.editor.k if report.editor.revises else 0
+        score_missing(lm, docs, k, ctx.executor, report.lm_spec, batch=64)
+        report.editor = resolve_target(docs, lm, report.editor)
+    rescore = any("lm" in a.needs and getattr(a, "model", None) == default_model(a) for a in report.analyzers)
+    worker = EditWorker(report.lm_spec, report.editor, score_edited=rescore, loaded=lm)
     bar = TokenProgress(
         chars_total=sum(len(d.text) for d in docs),
         documents=len(docs),
         desc=f"editing {n_s}",
         enabled=report.progress,
     )
-    rescore = any("lm" in a.needs and getattr(a, "model", None) == default_model(a) for a in report.analyzers)
+    if report.progress:
+        worker.on_tokens, worker.on_document = bar.on_tokens, bar.document_done
     report.edited_docs = []
-    on_tokens = bar.on_tokens if report.progress else None
-    for ed in edit(docs, lm, report.editor, audit_positions=True, on_tokens=on_tokens, score_edited=rescore):
-        report.edited_docs.append(ed)
-        checkpoint("report-edit-document")  # the kill tests stop here, at a chosen document
-        bar.document_done(
-            chars=len(ed.original),
-            tokens=sum(a.tokens for a in ed.audits),
-            edits=sum(a.changed + a.deleted for a in ed.audits),
+    for part in ctx.executor.map_batches(worker, batched(docs, 64)):
+        for ed in part:
+            _cache_edit_scores(lm, ed, report.editor)
+        report.edited_docs += part
+        bar.batch_done(
+            chars=sum(len(e.original) for e in part),
+            tokens=sum(e.audits[0].tokens for e in part if e.audits),
+            documents=len(part),
         )
     bar.close()
     report.edited_records = [e.record() for e in report.edited_docs]
@@ -181,6 +184,17 @@ def edit_stage(report: Report, ctx: RunContext) -> bool:
     report.edit = {**edit_totals(report.edited_docs), "config": report.editor.to_dict()}
     checkpoint("report-edited")
     return True
+
+
+def _cache_edit_scores(lm: CachedLM, ed: Any, editor: Any) -> None:
+    """Scores an editing worker computed elsewhere, into the score cache (here they are already)."""
+    k = editor.k if editor.revises else 0
+    if ed.scores is not None and ed.original and not lm.cached(ed.original, k):
+        lm.put(ed.original, ed.scores)
+        lm.misses += 1
+    if ed.edited_scores is not None and ed.doc.text and not lm.cached(ed.doc.text, 0):
+        lm.put(ed.doc.text, ed.edited_scores)
+        lm.misses += 1
 
 
 def _run_changes(report: Report, ctx: RunContext, a: Analyzer) -> dict[str, Any]:

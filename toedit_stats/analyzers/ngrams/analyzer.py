@@ -62,7 +62,9 @@ class NgramAnalyzer(Analyzer):
     )
     # with ``sketch``: where runs of documents are sketched (an
     # :class:`~toedit_stats.execution.Executor`; merged here); the exact mode runs in this process
-    executor: Any = dataclasses.field(default_factory=LocalExecutor, repr=False, compare=False)
+    executor: Any = dataclasses.field(
+        default_factory=LocalExecutor, repr=False, compare=False, metadata={"execution": True}
+    )
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> NgramResult:
         ns = tuple(sorted({int(x) for x in self.n}))
