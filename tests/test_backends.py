@@ -47,10 +47,13 @@ class FakeVLLMEngine:
     def __init__(self, vocab: int, max_model_len: int):
         self.vocab, self.max_model_len = vocab, max_model_len
         self.longest = 0
+        self._memo: dict[int, np.ndarray] = {}
 
     def _logprobs(self, prev: int) -> np.ndarray:
-        logits = np.random.default_rng(prev).normal(size=self.vocab) * 4
-        return logits - np.logaddexp.reduce(logits)
+        if prev not in self._memo:  # a fixed function of the previous token
+            logits = np.random.default_rng(prev).normal(size=self.vocab).astype(np.float32) * 4
+            self._memo[prev] = logits - np.logaddexp.reduce(logits)
+        return self._memo[prev]
 
     def generate(self, prompts, params, use_tqdm=False):
         for p in prompts:  # vLLM validates every prompt first: one too long fails the call

@@ -1,8 +1,9 @@
-"""--engine ray (issue 14): `edit` on a local Ray cluster gives the local engine's output (byte
-for byte with the fake model, and with the real one when the local engine also runs one thread
-as each actor does; texts and counts with the default threads); workers write the chunks and
-their completion markers; a killed worker costs its chunk, a killed driver is resumed; the
-driver's memory does not grow with the corpus."""
+"""--engine ray from the command line (issue 14): `edit` on a local Ray cluster gives the local
+engine's output (byte for byte with the fake model, and with the real one when the local engine
+also runs one thread as each actor does; texts and counts with the default threads); workers write
+the chunks and their completion markers; a killed worker costs its chunk, a killed driver is
+resumed; the driver's memory does not grow with the corpus. That each job gives the same result on
+every executor is tested in Python in tests/test_executors.py."""
 
 from __future__ import annotations
 
@@ -274,34 +275,6 @@ def _approx_json(a, b, rel=1e-12) -> bool:
     return a == b
 
 
-def test_token_stats_merged_per_batch_equal_local(sample_synthetic):
-    """Each Ray batch returns one TokenStats (no scores leave the actors); merged with ``+`` they
-    equal the local accumulator: counts exactly, per-document fields in input order, float sums
-    up to summation order."""
-    from toedit_stats import read_corpus
-    from toedit_stats.analyzers.tokens import TokenAnalyzer, TokenStats, TokenStatsWorker, token_stats
-    from toedit_stats.execution import RayExecutor, batched
-    from toedit_stats.lm.fake import FakeLM
-
-    docs = list(read_corpus(sample_synthetic, limit=11))
-    local = token_stats("synthetic", FakeLM().score(docs))
-    parts = RayExecutor(actors=2).map_batches(TokenStatsWorker("fake"), batched(docs, 3))
-    got = TokenStats.merged("synthetic", list(parts))
-    for f in ("documents", "tokens", "fine", "ge", "le", "ranks", "entropy_tokens", "doc_ids", "doc_tokens"):
-        assert np.array_equal(np.asarray(getattr(got, f)), np.asarray(getattr(local, f))), f
-    assert got.doc_ppl == pytest.approx(local.doc_ppl, rel=1e-12)
-    assert got.entropy_sum == pytest.approx(local.entropy_sum, rel=1e-12)
-    assert all(np.array_equal(a, b) for a, b in zip(got.doc_hist, local.doc_hist))
-    back = local.reordered([2, 0, 1, *range(3, 11)]).reordered([1, 2, 0, *range(3, 11)])
-    assert back.doc_ids == local.doc_ids and back.doc_ge99 == local.doc_ge99
-    # the analyzer with an engine: the same result as in this process
-    a = TokenAnalyzer(model="fake", max_docs=None).analyze(read_corpus(sample_synthetic, limit=11))
-    b = TokenAnalyzer(model="fake", max_docs=None, executor=RayExecutor(actors=2), batch_docs=3).analyze(
-        read_corpus(sample_synthetic, limit=11)
-    )
-    assert _approx_json(json.loads(json.dumps(a.to_dict())), json.loads(json.dumps(b.to_dict())))
-
-
 @pytest.mark.model
 def test_ray_scores_match_local_real_model(sample_synthetic, lm):
     from toedit_stats import read_corpus
@@ -379,43 +352,9 @@ def test_embed_on_ray_equals_local(sample_human, sample_synthetic):
     assert json.loads(outs[0].stdout) == json.loads(outs[1].stdout)
 
 
-_SKETCH = r"""
-import json, sys
-from toedit_stats import read_corpus
-from toedit_stats.analyzers.ngrams import analyze_ngrams_sketch
-from toedit_stats.execution import RayExecutor
-
-corpora = [read_corpus(p) for p in sys.argv[1:3]]
-kw = dict(n=(1, 2), capacity=50, chunk_docs=7)
-local = analyze_ngrams_sketch(corpora, **kw)
-ray = analyze_ngrams_sketch(corpora, executor=RayExecutor(actors=2), **kw)
-print(json.dumps({"local": local.to_dict(), "ray": ray.to_dict()}))
-"""
-
-
-def test_ngram_sketch_on_ray_merges_to_the_local_result(sample_human, sample_synthetic):
-    """`ngrams --sketch` with runs of 7 documents sketched by Ray tasks and merged on the driver:
-    counts, HyperLogLog++ distinct estimates (register merges are exact), DSIR buckets, the gzip
-    ratio and near-duplicates equal the local run; Misra–Gries (capacity 50, so its bound bites)
-    top masses stay within the stated bound of the local ones."""
-    r = subprocess.run(
-        [sys.executable, "-c", _SKETCH, str(sample_human), str(sample_synthetic)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    for a, b in zip(out["local"]["corpora"], out["ray"]["corpora"]):
-        for key in ("documents", "tokens", "compression_ratio", "near_duplicate_rate"):
-            assert a[key] == b[key], key
-        assert a["hashed"] == b["hashed"]
-        bounds = out["ray"]["sketch"]["bounds"][a["name"]]
-        for sa, sb in zip(a["by_n"], b["by_n"]):
-            assert (sa["total"], sa["distinct"]) == (sb["total"], sb["distinct"])
-            err = bounds[str(sa["n"])]["top100_mass_max_error"]
-            assert abs(sa["top100_mass"] - sb["top100_mass"]) <= err
-    assert out["local"]["hashed_pairs"] == out["ray"]["hashed_pairs"]
+def test_exact_ngrams_refuse_a_distributed_executor(sample_human):
+    """The exact n-gram mode holds every n-gram in one process: `--engine ray` needs `--sketch`
+    (the sketch on every executor: tests/test_executors.py)."""
     r = subprocess.run(
         [*PY, "ngrams", str(sample_human), "--engine", "ray", "--quiet"], capture_output=True, text=True
     )
@@ -434,7 +373,12 @@ def _numbers(d, prefix=""):
 @pytest.mark.parametrize(
     "size",
     [
-        pytest.param(["--max-docs", "3", "--analyzers", "tokens,lengths", "--no-scores"], id="twin"),
+        # the default twin: tests/test_executors.py (the report on both executors, fake model)
+        pytest.param(
+            ["--max-docs", "3", "--analyzers", "tokens,lengths", "--no-scores"],
+            id="twin",
+            marks=pytest.mark.slow,
+        ),
         pytest.param(["--max-docs", "5"], id="full", marks=pytest.mark.slow),
     ],
 )
@@ -481,29 +425,3 @@ def test_report_on_ray_equals_local(tmp_path, sample_human, sample_synthetic, si
             assert b[k] == pytest.approx(a[k], rel=1e-3, abs=1e-5), k
         elif "command" not in k:
             assert a[k] == b[k], k
-
-
-def test_sweep_on_ray_equals_local(sample_human, sample_synthetic):
-    """`sweep --engine ray`: synthetic documents, the token sample's variants and the human
-    documents scored on the actor pool into the sweep's cache: the same table and effects."""
-    from toedit_stats import read_corpus
-    from toedit_stats.corpus import MemoryCorpus
-    from toedit_stats.execution import RayExecutor
-    from toedit_stats.lm import LMConfig
-    from toedit_stats.report.sweep import sweep
-
-    h = MemoryCorpus(list(read_corpus(sample_human, limit=8)), name="human")
-    s = MemoryCorpus(list(read_corpus(sample_synthetic, limit=8)), name="synthetic")
-    kw = dict(analyzers=["lengths", "tokens"], max_docs=None, bootstrap=50, token_fraction=0.5)
-    grid = "p=0.5,0.99;exclude_original=false,true"
-    local = sweep(h, s, grid, lm="fake", **kw)
-    # each actor loads its own model from the LMConfig (the driver's fake model learns the
-    # texts' pieces from the scores put into its cache)
-    on_ray = sweep(h, s, grid, lm=LMConfig(model="fake"), executor=RayExecutor(actors=2), **kw)
-    assert on_ray.config["engine"]["name"] == "ray"
-    # every text scored once, wherever: the same count of scored texts as the local sweep
-    assert on_ray.config["score_cache"]["misses"] == local.config["score_cache"]["misses"]
-    drop = ("seconds",)
-    rows = lambda res: [{k: v for k, v in r.items() if k not in drop} for r in res.rows]  # noqa: E731
-    assert _approx_json(json.loads(json.dumps(rows(local))), json.loads(json.dumps(rows(on_ray))))
-    assert _approx_json(json.loads(json.dumps(local.effects)), json.loads(json.dumps(on_ray.effects)))

@@ -119,12 +119,14 @@ def score(
     embedder: Any = "minilm",
     seed: int = 0,
     max_docs: int | None = None,
+    executor: Any = None,
 ):
     """One row per document of ``corpora`` (and of ``reference``, first, when given): the columns
     of the module docstring, as a pandas DataFrame. ``model`` (a name, ``LMConfig`` or loaded
     backend) adds the language-model columns; ``reference`` adds the DSIR weight, the classifier
     probability and the nearest-reference distance. Documents keep their input order; nothing
-    depends on batch size or document order except ``position``."""
+    depends on batch size or document order except ``position``. The scoring and embedding run on
+    ``executor``'s workers (default: this process; see :mod:`toedit_stats.execution`)."""
     import pandas as pd
 
     from .corpus import sample_documents
@@ -146,22 +148,27 @@ def score(
     frame = pd.DataFrame(rows)
     frame["near_dup_cluster"] = _clusters(texts, seed)
     if model is not None:
+        from .execution import resolve_executor
         from .lm import load_lm
         from .lm.config import LMConfig
+        from .lm.worker import ScoreWorker
 
         lm = model.load() if isinstance(model, LMConfig) else load_lm(model)
-        lm_rows = [_lm_columns(s) for s in lm.score(docs_all)]
+        scored = resolve_executor(executor).map(ScoreWorker(model, loaded=lm), docs_all, batch=256)
+        lm_rows = [_lm_columns(s) for s in scored]
         frame = pd.concat([frame, pd.DataFrame(lm_rows)], axis=1)
     if reference is not None:
-        frame = _reference_columns(frame, texts, reference.name, embedder, seed)
+        frame = _reference_columns(frame, texts, reference.name, embedder, seed, executor)
     return frame
 
 
-def _reference_columns(frame, texts: list[str], ref_name: str, embedder: Any, seed: int):
+def _reference_columns(
+    frame, texts: list[str], ref_name: str, embedder: Any, seed: int, executor: Any = None
+):
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     from .analyzers.embeddings import c2st_classifier
-    from .embed import TfidfEmbedder, load_embedder
+    from .embed import load_embedder
     from .selection import dsir_features, dsir_log_diff
 
     is_ref = (frame["corpus"] == ref_name).to_numpy()
@@ -170,11 +177,12 @@ def _reference_columns(frame, texts: list[str], ref_name: str, embedder: Any, se
     if (~is_ref).any():  # the reference is the target, the other corpora pooled are the raw data
         weights = np.asarray(feats @ dsir_log_diff(feats[~is_ref], feats[is_ref])).ravel()
     frame["dsir_log_weight"] = weights
-    emb = load_embedder(embedder, seed=seed)
-    inner = getattr(emb, "inner", emb)
-    if isinstance(inner, TfidfEmbedder):
-        inner.fit(texts)
-    x = np.asarray(emb.embed(texts), np.float64)
+    from .embed.worker import embed_texts
+    from .execution import resolve_executor
+
+    loaded = load_embedder(embedder, seed=seed)
+    served = embed_texts([texts], embedder, resolve_executor(executor), seed=seed, loaded=loaded)
+    x = np.asarray(served.embed(texts), np.float64)
     y = (~is_ref).astype(int)
     folds = min(5, int(y.sum()), int((1 - y).sum()))
     prob = np.full(len(texts), math.nan)

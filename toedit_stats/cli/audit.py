@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from .common import corpus_options, lm_options, open_corpora, show_table
+from .common import corpus_options, execution_options, lm_options, make_executor, open_corpora, show_table
 
 
 @click.command(name="score")
@@ -21,6 +21,7 @@ from .common import corpus_options, lm_options, open_corpora, show_table
 @click.option("--max-docs", type=int, help="A seeded sample of at most N documents per corpus.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .parquet file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@execution_options
 @click.option("--quiet", is_flag=True, help="No summary on stdout.")
 def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite, quiet, **opts):
     """Per-document audit scores (word, near-duplicate, LM and reference columns) into Parquet."""
@@ -36,6 +37,7 @@ def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite
     if not str(output).endswith(".parquet"):
         raise ConfigError(f"{output}: the scores are written as Parquet; name the file *.parquet")
     lm_config = from_options(LMConfig, opts, prefix="lm_")
+    executor = make_executor(opts)
     paths = [*corpora, *([reference] if reference else [])]
     check_output_location(output, overwrite=overwrite, inputs=paths)
     seed = opts["seed"]
@@ -44,10 +46,11 @@ def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite
     frame = score(
         cs,
         reference=ref,
-        model=lm_config.load() if with_lm else None,
+        model=lm_config if with_lm else None,
         embedder=embedder,
         seed=seed,
         max_docs=max_docs,
+        executor=executor,
     )
     with atomic_file(output) as tmp:
         frame.to_parquet(tmp, index=False)
