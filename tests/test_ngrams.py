@@ -352,19 +352,19 @@ def test_compression_in_chunks_threads_and_sketch_agree(essays_records, monkeypa
     """Beyond COMPRESS_CHUNK bytes the joined text is gzipped per chunk: the same value in any
     number of threads, streamed a document at a time as the sketch does, with an empty first
     document (64 KiB chunks here, to have several)."""
-    import toedit_stats.analyzers.ngrams.core as ngrams_mod
+    from toedit_stats.analyzers.ngrams import compression
 
     texts = [r["text"] for r in essays_records[:200]]
     data = " ".join(texts).encode("utf-8")
     whole = len(data) / len(gzip.compress(data, 9, mtime=0))
     assert compression_ratio(texts) == whole  # one chunk: the whole-corpus value exactly
-    monkeypatch.setattr(ngrams_mod, "COMPRESS_CHUNK", 64 << 10)
+    monkeypatch.setattr(compression, "COMPRESS_CHUNK", 64 << 10)
     size = 64 << 10
     chunks = [data[i : i + size] for i in range(0, len(data), size)]
     assert len(chunks) > 3
     want = len(data) / sum(len(gzip.compress(c, 9, mtime=0)) for c in chunks)
     assert compression_ratio(texts, threads=1) == want == compression_ratio(iter(texts), threads=2)
-    gz = ngrams_mod.ChunkedGzip(threads=2)
+    gz = compression.ChunkedGzip(threads=2)
     for t in texts:
         gz.add(t)
     assert gz.ratio() == want
@@ -420,13 +420,13 @@ def test_cli_threads_option(monkeypatch, sample_human):
 def test_streamed_tokenising_gives_the_same_ids(essays_records, monkeypatch):
     """Chunked encoding merges each chunk's dictionary into the shared vocabulary in order of
     first occurrence: ids and vocabulary equal a one-chunk run, and words are int32."""
-    import toedit_stats.analyzers.ngrams.core as ngrams_mod
+    from toedit_stats.analyzers.ngrams import counting
 
     texts = [r["text"] for r in essays_records[:40]]
     corpora = [mem(texts[:25], "a"), mem(texts[25:], "b")]
-    whole, vocab = ngrams_mod._tokenize_all(corpora)
-    monkeypatch.setattr(ngrams_mod, "TOKENIZE_CHUNK", 37)
-    chunked, vocab2 = ngrams_mod._tokenize_all(corpora)
+    whole, vocab = counting._tokenize_all(corpora)
+    monkeypatch.setattr(counting, "TOKENIZE_CHUNK", 37)
+    chunked, vocab2 = counting._tokenize_all(corpora)
     assert vocab.tolist() == vocab2.tolist() and len(set(vocab.tolist())) == len(vocab)
     for a, b, part in zip(whole, chunked, (texts[:25], texts[25:])):
         assert a.codes.dtype == np.int32 and np.array_equal(a.codes, b.codes)
@@ -452,16 +452,16 @@ def test_sparse_counts_equal_scipy_coo_sum():
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=0, max_size=300), st.integers(1, 5), st.integers(1, 9))
 def test_lean_counting_equals_unique_over_document_windows(words, n, n_docs):
-    import toedit_stats.analyzers.ngrams.core as ngm
+    from toedit_stats.analyzers.ngrams import counting
 
-    ngm_block = ngm._BLOCK
+    ngm_block = counting._BLOCK
     try:
-        ngm._BLOCK = 7  # many blocks
+        counting._BLOCK = 7  # many blocks
         codes = np.asarray(words, np.int32)
         cuts = np.sort(np.random.default_rng(len(words)).integers(0, codes.size + 1, n_docs - 1))
         lengths = np.diff(np.concatenate([[0], cuts, [codes.size]])).astype(np.int64)
-        tc = ngm._Tokenized("x", codes, lengths, [""] * n_docs, [str(i) for i in range(n_docs)])
-        counter = ngm._Counter(np.asarray([f"w{i}" for i in range(31)], dtype=object))
+        tc = counting._Tokenized("x", codes, lengths, [""] * n_docs, [str(i) for i in range(n_docs)])
+        counter = counting._Counter(np.asarray([f"w{i}" for i in range(31)], dtype=object))
         want = Counter()
         start = 0
         for ln in lengths.tolist():
@@ -477,40 +477,40 @@ def test_lean_counting_equals_unique_over_document_windows(words, n, n_docs):
         k2, c2, _, _ = counter.count(tc, n, positions=True)  # the positions path agrees
         assert np.array_equal(k2, keys) and np.array_equal(c2, counts)
     finally:
-        ngm._BLOCK = ngm_block
+        counting._BLOCK = ngm_block
 
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(1, 6), min_size=0, max_size=200), st.integers(1, 250))
 def test_top_indices_equal_a_stable_argsort(counts, r):
-    import toedit_stats.analyzers.ngrams.core as ngm
+    from toedit_stats.analyzers.ngrams import bootstrap, counting
 
     c = np.asarray(counts, np.int32)
-    old, ngm._BLOCK = ngm._BLOCK, 5
+    old, counting._BLOCK = counting._BLOCK, 5
     try:
-        assert np.array_equal(ngm._top_indices(c, r), np.argsort(-c, kind="stable")[:r])
+        assert np.array_equal(bootstrap._top_indices(c, r), np.argsort(-c, kind="stable")[:r])
     finally:
-        ngm._BLOCK = old
+        counting._BLOCK = old
 
 
 @settings(max_examples=80, deadline=None)
 @given(st.sets(st.integers(0, 60)), st.sets(st.integers(0, 60)))
 def test_union_sorted_and_pair_stats_against_numpy_and_scipy(a, b):
-    import toedit_stats.analyzers.ngrams.core as ngm
+    from toedit_stats.analyzers.ngrams import bootstrap, divergence
 
     ka = np.asarray(sorted(a), np.uint64)
     kb = np.asarray(sorted(b), np.uint64)
-    assert np.array_equal(ngm._union_sorted(ka, kb), np.union1d(ka, kb))
+    assert np.array_equal(bootstrap._union_sorted(ka, kb), np.union1d(ka, kb))
     rng = np.random.default_rng(len(a) * 61 + len(b))
     ca = rng.integers(1, 9, ka.size)
     cb = rng.integers(1, 9, kb.size)
-    js, cov = ngm.pair_stats(ka, ca, kb, cb)
-    want = ngm.js_divergence_bits(ka, ca, kb, cb)
+    js, cov = divergence.pair_stats(ka, ca, kb, cb)
+    want = divergence.js_divergence_bits(ka, ca, kb, cb)
     if ka.size and kb.size:
         assert js == pytest.approx(want, abs=1e-12)
         assert cov == cb[np.isin(kb, ka)].sum() / cb.sum()
         if a == b:
-            assert cov == 1.0 and ngm.pair_stats(ka, ca, ka, ca)[0] == 0.0  # identical: exactly 0
+            assert cov == 1.0 and divergence.pair_stats(ka, ca, ka, ca)[0] == 0.0  # identical: exactly 0
         if not a & b:
             assert js == 1.0 and cov == 0.0
     elif kb.size == 0:
@@ -518,28 +518,28 @@ def test_union_sorted_and_pair_stats_against_numpy_and_scipy(a, b):
 
 
 def test_count_rows_shingle_blocks_and_ngram_metrics_edge_cases():
-    import toedit_stats.analyzers.ngrams.core as ngm
+    from toedit_stats.analyzers.ngrams import bootstrap, counting, divergence, near_duplicates
 
     rng = np.random.default_rng(3)
     rows, cols = rng.integers(0, 7, 500), rng.integers(0, 300, 500)
-    m = ngm._sparse_counts(rows, cols, (7, 300), np.uint32)
-    stacked = ngm._stack_rows([ngm._compact(m[:3], 300), ngm._compact(m[3:], 300)], 300)
+    m = bootstrap._sparse_counts(rows, cols, (7, 300), np.uint32)
+    stacked = bootstrap._stack_rows([bootstrap._compact(m[:3], 300), bootstrap._compact(m[3:], 300)], 300)
     assert stacked.indices.dtype == np.uint16 and stacked.data.dtype == np.uint16
-    assert (stacked.tocsr() != ngm._sparse_counts(rows, cols, (7, 300))).nnz == 0
+    assert (stacked.tocsr() != bootstrap._sparse_counts(rows, cols, (7, 300))).nnz == 0
     h = rng.integers(0, 2**63, 40, dtype=np.int64).astype(np.uint64)
     lengths = np.array([0, 3, 10, 1, 26])
-    old, ngm._BLOCK = ngm._BLOCK, 4
+    old, counting._BLOCK = counting._BLOCK, 4
     try:
-        blocked = list(ngm.iter_shingle_hashes(h, None, lengths))
-        via_codes = list(ngm.iter_shingle_hashes(h, np.arange(40), lengths))
+        blocked = list(near_duplicates.iter_shingle_hashes(h, None, lengths))
+        via_codes = list(near_duplicates.iter_shingle_hashes(h, np.arange(40), lengths))
     finally:
-        ngm._BLOCK = old
-    whole = ngm.shingle_hashes(h, lengths)
+        counting._BLOCK = old
+    whole = near_duplicates.shingle_hashes(h, lengths)
     assert len(blocked) == len(whole) == 5
     assert all(np.array_equal(x, y) and np.array_equal(x, z) for x, y, z in zip(blocked, whole, via_codes))
     # counts of counts: one huge count takes the sorting branch, same numbers as the plain one
     c = np.array([3, 1, 1, 2**30, 7])
-    got = ngm.ngram_metrics(c)
+    got = divergence.ngram_metrics(c)
     p = c / c.sum()
     asc = np.sort(c).astype(np.float64)
     i = np.arange(1, 6)
@@ -547,4 +547,4 @@ def test_count_rows_shingle_blocks_and_ngram_metrics_edge_cases():
     assert got.entropy_bits == pytest.approx(-(p * np.log2(p)).sum(), rel=1e-12)
     assert got.gini == pytest.approx(((2 * i - 6) * asc).sum() / (5 * asc.sum()), rel=1e-12)
     assert got.top1pct_mass == pytest.approx(2**30 / c.sum(), rel=1e-12)
-    assert ngm.ngram_metrics(np.array([0, 0])).total == 0
+    assert divergence.ngram_metrics(np.array([0, 0])).total == 0

@@ -65,35 +65,30 @@ is used instead, with collision probability about ``distinct**2 / 2**65``). Unig
 with ``bincount`` and longer n-grams by sorting the keys. For corpora that do not fit in memory use
 :mod:`toedit_stats.analyzers.ngrams.sketch` (``--sketch``).
 
-Files: ``core.py`` (the result type, exact counting, divergences, compression, near-duplicates,
-the bootstrap's per-document counts), ``sketch.py`` (the bounded-memory sketch),
-``analyzer.py`` (the analyzer that runs either).
+Files: ``analyzer.py`` (the analyzer, exact or sketched), ``exact.py`` (the exact analysis of
+tokenised corpora, distinctive bigrams, equal-size subsets), ``counting.py`` (one vocabulary, n-gram
+keys, sorted runs, DSIR buckets, word hashes), ``divergence.py`` (concentration metrics, JS,
+coverage), ``compression.py`` (gzip ratio), ``near_duplicates.py`` (shingles, MinHash LSH),
+``bootstrap.py`` (per-document bigram counts for resampling), ``records.py`` and ``result.py``
+(the result types, metrics, tables and figures), ``sketch.py`` (the bounded-memory sketch).
 """
 
 from __future__ import annotations
 
 from .analyzer import NgramAnalyzer, analyze_ngrams
-from .core import (
-    N_BUCKETS,
-    ChunkedGzip,
-    CorpusNgrams,
-    HashedBuckets,
-    NgramPair,
-    NgramResult,
-    NgramStats,
-    _Counter,
+from .bootstrap import _sparse_counts
+from .compression import ChunkedGzip, compression_ratio
+from .counting import _Counter, _tokenize_all, dsir_bucket, word_hashes
+from .divergence import ngram_metrics
+from .near_duplicates import (
     _identity,
     _signature_update,
-    _sparse_counts,
-    _tokenize_all,
-    compression_ratio,
-    dsir_bucket,
     near_duplicate_pairs,
     near_duplicate_rate,
-    ngram_metrics,
     shingle_hashes,
-    word_hashes,
 )
+from .records import N_BUCKETS, CorpusNgrams, HashedBuckets, NgramPair, NgramStats
+from .result import NgramResult
 from .sketch import MisraGries, SketchWorker, analyze_ngrams_sketch
 
 __all__ = [

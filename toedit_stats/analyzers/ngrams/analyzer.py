@@ -15,15 +15,10 @@ from ...errors import ConfigError
 from ...execution import LocalExecutor, resolve_executor
 from ...options import option
 from ..base import Analyzer, prepare_corpora
-from .core import (
-    NgramResult,
-    _analyze_tokenized,
-    _contributions,
-    _Counter,
-    _equal_size,
-    _tokenize_all,
-    replace_top_k,
-)
+from .bootstrap import _contributions
+from .counting import _Counter, _tokenize_all
+from .exact import _analyze_tokenized, _equal_size
+from .result import NgramResult, replace_top_k
 from .sketch import analyze_ngrams_sketch
 
 

@@ -34,19 +34,11 @@ from ...corpus import Corpus, MemoryCorpus, sample_documents
 from ...errors import ConfigError
 from ...execution import Executor, Worker, batched, resolve_executor
 from ...tokenize import WORD_PATTERN
-from .core import (
-    N_BUCKETS,
-    ChunkedGzip,
-    CorpusNgrams,
-    HashedBuckets,
-    NgramResult,
-    NgramStats,
-    _identity,
-    dsir_bucket,
-    mix_windows,
-    shingle_hashes,
-    word_hashes,
-)
+from .compression import ChunkedGzip
+from .counting import dsir_bucket, mix_windows, word_hashes
+from .near_duplicates import _identity, shingle_hashes
+from .records import N_BUCKETS, CorpusNgrams, HashedBuckets, NgramStats
+from .result import NgramResult
 
 __all__ = ["MisraGries", "analyze_ngrams_sketch"]
 
