@@ -490,8 +490,8 @@ def _job_model(model: Any, config: EditConfig, executor: Executor) -> tuple[Any,
     """The model this process edits with (``None`` when the executor's workers load their own)
     and what stands for it in the fingerprint: a loaded model's ``info()``, or, for workers that
     load their own, the settings that decide the scores."""
-    if not executor.distributed:
-        lm = load_lm(model.load() if isinstance(model, LMConfig) else model)
+    lm = executor.here(lambda: load_lm(model.load() if isinstance(model, LMConfig) else model))
+    if lm is not None:  # the workers share this process's model: it stands for itself
         check_k(lm, config)
         return lm, lm.info()
     cfg = model_worker_config(model)

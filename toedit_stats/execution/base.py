@@ -78,6 +78,16 @@ class Executor:
         """Whether workers run in other processes (they then load their own model)."""
         return False
 
+    def here(self, make: Callable[[], Any]) -> Any:
+        """``make()`` when this executor's workers run in this process (they then share what it
+        makes, e.g. a loaded model), else ``None`` (each worker makes its own)."""
+        return None if self.distributed else make()
+
+    def require_one_process(self, what: str) -> None:
+        """Refuse a job that must hold all its data in one process (``what`` says which and why)."""
+        if self.distributed:
+            raise ConfigError(f"{what} runs in one process: use --engine local")
+
 
 class LocalExecutor(Executor):
     """This process: the worker is set up once and called on each batch in order."""

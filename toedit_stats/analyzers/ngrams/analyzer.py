@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...corpus import Corpus
-from ...errors import ConfigError
 from ...execution import LocalExecutor, resolve_executor
 from ...options import option
 from ..base import Analyzer, prepare_corpora
@@ -78,10 +77,8 @@ class NgramAnalyzer(Analyzer):
                 executor=self.executor,
             )
             return replace_top_k(res, self.top)
-        if resolve_executor(self.executor).distributed:
-            raise ConfigError(
-                "--engine ray for ngrams needs --sketch (the exact mode holds every n-gram in one process)"
-            )
+        # the exact mode holds every n-gram in one process
+        resolve_executor(self.executor).require_one_process("ngrams without --sketch")
         prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         toks, vocab = _tokenize_all(prepared)
         counter = _Counter(vocab)
