@@ -54,6 +54,11 @@ _LAZY = {
     "run_edit_job": "editing",
     "compare": "report",
     "Report": "report",
+    "sweep": "report.sweep",
+    "add_sweep": "report.sweep",
+    "LocalExecutor": "execution",
+    "RayExecutor": "execution",
+    "check_analyzer": "testing",
 }
 
 __all__ = sorted(
