@@ -44,8 +44,8 @@ class RequestOutput:  # vllm.outputs.RequestOutput, the fields the backend reads
 class FakeVLLMEngine:
     """``vllm.LLM`` as far as the backend uses it: ``generate(prompts, params, use_tqdm)``."""
 
-    def __init__(self, vocab: int, max_model_len: int):
-        self.vocab, self.max_model_len = vocab, max_model_len
+    def __init__(self, vocab: int, max_model_len: int, layout: str = "flat"):
+        self.vocab, self.max_model_len, self.layout = vocab, max_model_len, layout
         self.longest = 0
         self._memo: dict[int, np.ndarray] = {}
 
@@ -63,6 +63,8 @@ class FakeVLLMEngine:
                     f"The decoder prompt (length {n}) is longer than the maximum model length of {self.max_model_len}."
                 )
         k = params.prompt_logprobs
+        self.params = params
+        bar = use_tqdm(total=len(prompts), desc="Processed prompts") if callable(use_tqdm) else None
         out = []
         for p in prompts:
             ids = list(p["prompt_token_ids"])
@@ -82,13 +84,41 @@ class FakeVLLMEngine:
                     flat.ranks.append(r)
                     flat.decoded_tokens.append(None)
                 flat.end_indices.append(len(flat.token_ids))
-            out.append(RequestOutput(ids, flat))
+            out.append(RequestOutput(ids, flat if self.layout == "flat" else _as_dicts(flat)))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
         return out
 
 
+@dataclass
+class Logprob:  # vllm.logprobs.Logprob
+    logprob: float
+    rank: int | None = None
+    decoded_token: str | None = None
+
+
+def _as_dicts(flat: FlatLogprobs) -> list:
+    """The same positions as vLLM's older layout, ``list[dict[int, Logprob] | None]`` (a dict holds
+    the actual token once)."""
+    out = []
+    for s, e in zip(flat.start_indices, flat.end_indices):
+        if s == e:
+            out.append(None)
+            continue
+        out.append(
+            {t: Logprob(lp, r) for t, lp, r in zip(flat.token_ids[s:e], flat.logprobs[s:e], flat.ranks[s:e])}
+        )
+    return out
+
+
 class SamplingParams:  # vllm.SamplingParams, as the backend builds it
-    def __init__(self, max_tokens=1, prompt_logprobs=0, detokenize=False, flat_logprobs=False):
-        self.max_tokens, self.prompt_logprobs, self.flat_logprobs = max_tokens, prompt_logprobs, flat_logprobs
+    def __init__(
+        self, max_tokens=1, temperature=1.0, prompt_logprobs=0, detokenize=False, flat_logprobs=False
+    ):
+        self.max_tokens, self.temperature = max_tokens, temperature
+        self.prompt_logprobs, self.flat_logprobs = prompt_logprobs, flat_logprobs
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +127,7 @@ def texts(sample_synthetic):
     return [d[:600] for d in docs] + ["Café naïve — 東京 🙂 e\u0301", "x"]
 
 
-def _vllm_backend(monkeypatch, max_model_len: int):
+def _vllm_backend(monkeypatch, max_model_len: int, layout: str = "flat", **kw):
     """The vLLM backend with the embedded model's tokenizer and the vLLM-shaped engine."""
     transformers = pytest.importorskip("transformers")
     import sys
@@ -114,13 +144,15 @@ def _vllm_backend(monkeypatch, max_model_len: int):
     # the two vLLM names the backend imports, shaped as vLLM documents them
     fake = types.ModuleType("vllm")
     fake.SamplingParams = SamplingParams
+    fake.__version__ = "0.34.0"
     inputs = types.ModuleType("vllm.inputs")
     inputs.TokensPrompt = dict
     monkeypatch.setitem(sys.modules, "vllm", fake)
     monkeypatch.setitem(sys.modules, "vllm.inputs", inputs)
-    lm = VLLMModel("smollm2-135m", max_model_len=max_model_len)
+    lm = VLLMModel("smollm2-135m", max_model_len=max_model_len, **kw)
+    lm._vllm_version = fake.__version__
     lm._tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-    lm._llm = FakeVLLMEngine(len(lm._tokenizer), max_model_len)
+    lm._llm = FakeVLLMEngine(len(lm._tokenizer), max_model_len, layout)
     lm._source = src
     lm._prefix = choose_prefix_token(lm._tokenizer)
     lm._context = lm.window_limit(max_model_len)
@@ -141,8 +173,9 @@ def test_transformers_backend_contract(check, texts, lm):
 
 
 @pytest.mark.model
-def test_vllm_backend_contract_on_vllm_shaped_outputs(monkeypatch, texts):
-    lm = _vllm_backend(monkeypatch, max_model_len=48)
+@pytest.mark.parametrize("layout", ["flat", "dict"])
+def test_vllm_backend_contract_on_vllm_shaped_outputs(monkeypatch, texts, layout):
+    lm = _vllm_backend(monkeypatch, max_model_len=48, layout=layout)
     assert check_backend(lm, texts, top_k=4) == list(BACKEND_CHECKS)
     assert lm._llm.longest <= 47  # every window left room for the one generated token
 
@@ -155,3 +188,61 @@ def test_vllm_backend_windows_stay_below_max_model_len(monkeypatch):
     text = " ".join(f"w{i}" for i in range(200))
     (sc,) = list(lm.score([text], top_k=2))
     assert len(sc) == lm.count_tokens([text])[0] and lm._llm.longest == 31
+
+
+@pytest.mark.model
+def test_vllm_scoring_settings_and_progress_per_request(monkeypatch, texts):
+    """The throw-away token is greedy, and progress moves as each request finishes (vLLM's
+    ``use_tqdm`` callable), adding up to every scored token."""
+    lm = _vllm_backend(monkeypatch, max_model_len=48)
+    seen: list[int] = []
+    scores = list(lm.score(texts, top_k=2, on_tokens=seen.append))
+    assert lm._llm.params.temperature == 0.0 and lm._llm.params.max_tokens == 1
+    assert len(seen) > len(texts) and sum(seen) == sum(len(s) for s in scores)
+
+
+@pytest.mark.model
+def test_vllm_fingerprint_holds_dtype_head_dtype_and_version(monkeypatch):
+    """Scores of a bf16 and an fp32 run, of another head precision or another vLLM, never share
+    score-cache keys."""
+    base = _vllm_backend(monkeypatch, max_model_len=48)
+    keys = {base.fingerprint}
+    for kw in ({"dtype": "bfloat16"}, {"head_dtype": None}):
+        keys.add(_vllm_backend(monkeypatch, max_model_len=48, **kw).fingerprint)
+    other = _vllm_backend(monkeypatch, max_model_len=48)
+    other._vllm_version = "0.35.0"
+    keys.add(other.fingerprint)
+    assert len(keys) == 4 and "dtype=auto" in base.fingerprint and "head=float32" in base.fingerprint
+
+
+@pytest.mark.model
+def test_vllm_engine_gets_an_fp32_head_and_vllms_memory_default(monkeypatch):
+    """``vllm.LLM`` is built with ``hf_overrides={"head_dtype": "float32"}`` (a user's own
+    overrides kept) and without a ``gpu_memory_utilization`` unless one is asked for."""
+    import sys
+    import types
+
+    made = []
+
+    class LLM:  # records the engine arguments
+        def __init__(self, **kw):
+            made.append(kw)
+
+    fake = types.ModuleType("vllm")
+    fake.LLM, fake.__version__ = LLM, "0.34.0"
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    from toedit_stats.lm.models import resolve_model
+    from toedit_stats.lm.vllm import VLLMModel
+
+    if resolve_model("smollm2-135m").origin == "hub":
+        pytest.skip("the embedded model is not installed")
+    VLLMModel("smollm2-135m", max_model_len=64).load()
+    VLLMModel(
+        "smollm2-135m",
+        max_model_len=64,
+        gpu_memory_utilization=0.8,
+        engine_kwargs={"hf_overrides": {"rope_scaling": None}},
+    ).load()
+    assert made[0]["hf_overrides"] == {"head_dtype": "float32"} and "gpu_memory_utilization" not in made[0]
+    assert made[1]["hf_overrides"] == {"head_dtype": "float32", "rope_scaling": None}
+    assert made[1]["gpu_memory_utilization"] == 0.8

@@ -2,8 +2,23 @@
 
 - ``LLM(model, max_logprobs=k, enable_prefix_caching=False, ...)``: prefix caching makes prompt
   logprobs depend on request order (vllm#42019), so it is off.
-- ``SamplingParams(max_tokens=1, prompt_logprobs=k, detokenize=False, flat_logprobs=True)``
-  (``flat_logprobs`` only where the installed vLLM has it).
+- ``SamplingParams(max_tokens=1, temperature=0, prompt_logprobs=k, detokenize=False,
+  flat_logprobs=True)`` (``flat_logprobs`` only where the installed vLLM has it): the one generated
+  token is thrown away, so it is drawn greedily.
+- windows of at most ``max_model_len - 1`` tokens (:meth:`VLLMModel.window_limit`): vLLM refuses a
+  prompt that leaves no room for one generated token, and one refused prompt fails every request
+  of its ``generate`` call.
+- precision: the log-probabilities are only as good as the LM head's arithmetic. vLLM computes the
+  head in the model dtype (bf16/fp16) unless told otherwise, and ``dtype="auto"`` turns an fp32
+  checkpoint into fp16; a bf16 head flips an estimated ~3% of the p >= 0.99 selections. So the
+  head runs in fp32 by default (``head_dtype="float32"``, passed as
+  ``hf_overrides={"head_dtype": "float32"}``, honoured for generation models since vLLM PR #48390,
+  i.e. vLLM 0.34); for a small prior use ``dtype="float32"`` for the whole model. The fingerprint
+  (and so the score cache's key) holds the dtype, the head dtype and the vLLM version.
+- ranks count ties against the token, as vLLM does (``#(logit >= x)``); the transformers backend
+  counts them in its favour (``1 + #(logit > x)``). They differ only on exact ties.
+- progress: per finished request (vLLM calls ``use_tqdm`` to make the bar it updates), not per
+  buffer.
 - prompts are ``TokensPrompt(prompt_token_ids=[prefix, *ids])``: the tokenizer runs here, with
   character offsets, and the same prefix-token rule and windows as the transformers backend.
 - ``RequestOutput.prompt_logprobs`` is a list with ``None`` at position 0 and, at each later
@@ -121,7 +136,8 @@ class VLLMModel:
         *,
         max_logprobs: int = 20,
         dtype: str = "auto",
-        gpu_memory_utilization: float = 0.9,
+        gpu_memory_utilization: float | None = None,
+        head_dtype: str | None = "float32",
         max_model_len: int | None = None,
         tensor_parallel_size: int = 1,
         prefix_token: int | None = None,
@@ -136,7 +152,8 @@ class VLLMModel:
         self.name = model
         self.max_logprobs = max_logprobs
         self.dtype = dtype
-        self.gpu_memory_utilization = gpu_memory_utilization
+        self.gpu_memory_utilization = gpu_memory_utilization  # None: vLLM's default (all of it)
+        self.head_dtype = head_dtype
         self.max_model_len = max_model_len
         self.tensor_parallel_size = tensor_parallel_size
         self.prefix_token = prefix_token
@@ -164,7 +181,6 @@ class VLLMModel:
             max_logprobs=self.max_logprobs,
             enable_prefix_caching=False,
             dtype=self.dtype,
-            gpu_memory_utilization=self.gpu_memory_utilization,
             tensor_parallel_size=self.tensor_parallel_size,
             trust_remote_code=self.trust_remote_code,
         )
@@ -172,7 +188,15 @@ class VLLMModel:
             kwargs["revision"] = self.revision
         if self.max_model_len:
             kwargs["max_model_len"] = self.max_model_len
-        kwargs.update(self.engine_kwargs)
+        if self.gpu_memory_utilization is not None:
+            kwargs["gpu_memory_utilization"] = self.gpu_memory_utilization
+        if self.head_dtype:
+            kwargs["hf_overrides"] = {"head_dtype": self.head_dtype}
+        user = dict(self.engine_kwargs)
+        if "hf_overrides" in user:  # the caller's overrides, with ours unless they set head_dtype
+            kwargs["hf_overrides"] = {**kwargs.get("hf_overrides", {}), **user.pop("hf_overrides")}
+        kwargs.update(user)
+        self._vllm_version = str(getattr(vllm, "__version__", "unknown"))
         self._llm = vllm.LLM(**kwargs)
         self._tokenizer = transformers.AutoTokenizer.from_pretrained(
             src.path, trust_remote_code=self.trust_remote_code, revision=self.revision
@@ -196,7 +220,10 @@ class VLLMModel:
     @property
     def fingerprint(self) -> str:
         self.load()
-        return f"vllm:{self.name}:{self._source.path}@{self.revision or 'main'}:prefix={self._prefix}:ctx={self._context}"
+        return (
+            f"vllm{self._vllm_version}:{self.name}:{self._source.path}@{self.revision or 'main'}"
+            f":dtype={self.dtype}:head={self.head_dtype or 'model'}:prefix={self._prefix}:ctx={self._context}"
+        )
 
     @property
     def vocab_size(self) -> int:
@@ -243,7 +270,8 @@ class VLLMModel:
     def _sampling_params(self, top_k: int):
         from vllm import SamplingParams
 
-        kw = dict(max_tokens=1, prompt_logprobs=top_k, detokenize=False)
+        # the one generated token is thrown away: greedy, nothing to sample
+        kw = dict(max_tokens=1, temperature=0.0, prompt_logprobs=top_k, detokenize=False)
         try:
             return SamplingParams(**kw, flat_logprobs=True)
         except TypeError:  # vLLM before flat logprobs
@@ -264,9 +292,11 @@ class VLLMModel:
                 prompts.append(TokensPrompt(prompt_token_ids=seq[s:e]))
                 index.append((di, s, e, f))
         # one generate call per buffer (vLLM schedules it); progress moves once per buffer
-        outputs = self._llm.generate(prompts, self._sampling_params(top_k), use_tqdm=False)
-        if on_tokens is not None:
-            on_tokens(sum(e - f for _, _, e, f in index))
+        tokens = sum(e - f for _, _, e, f in index)
+        bar = _RequestProgress(on_tokens, tokens, len(prompts)) if on_tokens is not None else None
+        outputs = self._llm.generate(prompts, self._sampling_params(top_k), use_tqdm=bar or False)
+        if bar is not None:
+            bar.finish()
         parts: dict[int, list] = {i: [] for i in range(len(docs))}
         for (di, s, e, f), out in zip(index, outputs):
             parts[di].append(convert_prompt_logprobs(out.prompt_logprobs, seqs[di][s:e], top_k, f - s))
@@ -277,3 +307,34 @@ class VLLMModel:
             off = normalize_offsets(np.asarray(enc["offset_mapping"][di], np.int64))
             result.append(TokenScores(doc.id, ids, off, lp, rk, None, tki, tkl))
         return result
+
+
+class _RequestProgress:
+    """vLLM's ``use_tqdm`` callable: vLLM calls it to make its bar and ``update(n)`` as requests
+    finish; here each finished request reports its share of the buffer's tokens, so progress moves
+    per request, and :meth:`finish` reports what is left (all of it for a vLLM that never called)."""
+
+    def __init__(self, on_tokens: Callable[[int], None], tokens: int, requests: int):
+        self.on_tokens, self.tokens, self.requests = on_tokens, tokens, max(1, requests)
+        self.done = self.reported = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _RequestProgress:  # vLLM makes its "bar"
+        return self
+
+    def update(self, n: int = 1) -> None:
+        self.done = min(self.requests, self.done + int(n))
+        due = self.tokens * self.done // self.requests
+        if due > self.reported:
+            self.on_tokens(due - self.reported)
+            self.reported = due
+
+    def finish(self) -> None:
+        if self.tokens > self.reported:
+            self.on_tokens(self.tokens - self.reported)
+            self.reported = self.tokens
+
+    def close(self) -> None:
+        pass
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
