@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toedit_stats.corpus import Document
@@ -309,3 +309,77 @@ def test_fidelity_hand_computed_and_edge_cases():
         fidelity(a, b[:1])
     with pytest.raises(ConfigError, match="threshold"):
         fidelity(a, b, threshold=1.5)
+
+
+def _per_position(flat, ids, k, score_from=1):
+    """The per-position rule (``_fill``), position by position: the reference for the vectorised
+    conversion."""
+    from toedit_stats.lm.vllm import _fill, _flat_columns
+
+    starts, ends, cand, clp, crk = _flat_columns(flat)
+    m = len(ids) - score_from
+    lp, rk = np.empty(m, np.float32), np.empty(m, np.int64)
+    tki, tkl = np.zeros((m, k), np.int64), np.full((m, k), -np.inf, np.float32)
+    for j, pos in enumerate(range(score_from, len(ids))):
+        s, e = starts[pos], ends[pos]
+        _fill(j, ids[pos], cand[s:e], clp[s:e], crk[s:e], k, lp, rk, tki, tkl)
+    return lp, rk, tki, tkl
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 30), st.integers(0, 6), st.integers(1, 4))
+def test_vectorised_flat_conversion_equals_the_per_position_rule(seed, n, k, score_from):
+    """Random FlatLogprobs (vLLM's actual-token-first layout, the token again among the top-k,
+    duplicates, unknown ranks, tied log-probabilities, fewer candidates than k): one numpy pass
+    gives what the per-position rule gives."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 12, n + score_from).tolist()
+    flat = FlatLogprobs()
+    for pos in range(len(ids)):
+        flat.start_indices.append(len(flat.token_ids))
+        if pos:
+            entries = [(ids[pos], int(rng.integers(1, 15)))]
+            entries += [
+                (int(t), int(r)) for r, t in enumerate(rng.integers(0, 12, rng.integers(0, k + 2)), 1)
+            ]
+            for t, r in entries:
+                flat.token_ids.append(t)
+                flat.logprobs.append(float(np.round(-rng.exponential(), 1)))  # ties happen
+                flat.ranks.append(None if rng.random() < 0.1 else r)
+                flat.decoded_tokens.append(None)
+        flat.end_indices.append(len(flat.token_ids))
+    got = convert_prompt_logprobs(flat, ids, k, score_from)
+    want = _per_position(flat, ids, k, score_from)
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 40), st.integers(1, 8))
+def test_vllm_layout_fast_path_equals_the_per_position_rule(seed, n, k):
+    """Outputs exactly in vLLM's layout (k distinct candidates ranked 1..k after the actual token)
+    take the no-sort path; it gives what the per-position rule gives."""
+    from toedit_stats.lm.vllm import _convert_flat
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 50, n + 1).tolist()
+    flat = FlatLogprobs()
+    for pos in range(len(ids)):
+        flat.start_indices.append(len(flat.token_ids))
+        if pos:
+            top = rng.choice(49, k, replace=False)
+            top[top >= ids[pos]] += 1
+            r = int(rng.integers(1, 2 * k + 1))
+            lps = np.sort(np.round(-rng.exponential(size=k), 2))[::-1]
+            if r <= k:
+                top[r - 1] = ids[pos]
+            actual_lp = float(lps[r - 1]) if r <= k else float(lps[-1] - 1)
+            for t, lp_, rank in [(ids[pos], actual_lp, r), *zip(top.tolist(), lps.tolist(), range(1, k + 1))]:
+                flat.token_ids.append(int(t))
+                flat.logprobs.append(float(lp_))
+                flat.ranks.append(rank)
+                flat.decoded_tokens.append(None)
+        flat.end_indices.append(len(flat.token_ids))
+    got = _convert_flat(flat, np.asarray(ids), k, 1)
+    for g, w in zip(got, _per_position(flat, ids, k)):
+        assert np.array_equal(g, w)

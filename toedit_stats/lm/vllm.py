@@ -74,14 +74,7 @@ def convert_prompt_logprobs(
     tki = np.zeros((m, k), np.int64)
     tkl = np.full((m, k), -np.inf, np.float32)
     if hasattr(prompt_logprobs, "start_indices") and hasattr(prompt_logprobs, "token_ids"):
-        starts = np.asarray(prompt_logprobs.start_indices, np.int64)
-        ends = np.asarray(prompt_logprobs.end_indices, np.int64)
-        cand = np.asarray(prompt_logprobs.token_ids, np.int64)
-        clp = np.asarray(prompt_logprobs.logprobs, np.float32)
-        crk = np.asarray([-1 if r is None else r for r in prompt_logprobs.ranks], np.int64)
-        for j, pos in enumerate(range(score_from, n)):
-            s, e = starts[pos], ends[pos]
-            _fill(j, ids[pos], cand[s:e], clp[s:e], crk[s:e], k, lp, rk, tki, tkl)
+        return _convert_flat(prompt_logprobs, ids, k, score_from)
     else:
         for j, pos in enumerate(range(score_from, n)):
             entry = prompt_logprobs[pos]
@@ -93,6 +86,87 @@ def convert_prompt_logprobs(
             crk = np.fromiter((-1 if v.rank is None else v.rank for v in vals), np.int64, len(vals))
             _fill(j, ids[pos], cids, clp, crk, k, lp, rk, tki, tkl)
     return lp, rk, tki, tkl
+
+
+def _flat_columns(flat: Any) -> tuple[np.ndarray, ...]:
+    ranks = flat.ranks
+    if isinstance(ranks, np.ndarray):
+        crk = ranks.astype(np.int64, copy=False)
+    else:
+        crk = np.fromiter((-1 if r is None else r for r in ranks), np.int64, len(ranks))
+    return (
+        np.asarray(flat.start_indices, np.int64),
+        np.asarray(flat.end_indices, np.int64),
+        np.asarray(flat.token_ids, np.int64),
+        np.asarray(flat.logprobs, np.float32),
+        crk,
+    )
+
+
+def _convert_flat(flat: Any, ids: np.ndarray, k: int, score_from: int):
+    """:func:`convert_prompt_logprobs` for vLLM's ``FlatLogprobs`` columns in one numpy pass over
+    every position (no per-position Python): the same arrays as the per-position rule of
+    :func:`_fill` (tested on random outputs)."""
+    starts, ends, cand, clp, crk = _flat_columns(flat)
+    n = ids.size
+    pos = np.arange(score_from, n)
+    m = pos.size
+    lens = ends[pos] - starts[pos]
+    total = int(lens.sum())
+    seg = np.repeat(np.arange(m), lens)
+    offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64) if m else np.zeros(0, np.int64)
+    ent = starts[pos][seg] + np.arange(total) - offsets[seg]
+    c_ids, c_lp, c_rk = cand[ent], clp[ent], crk[ent]
+    hit = np.flatnonzero(c_ids == ids[pos][seg])
+    found, first = np.unique(seg[hit], return_index=True)
+    if found.size != m:
+        missing = int(np.setdiff1d(np.arange(m), found)[0])
+        raise ValueError(f"prompt logprobs lack the prompt token {int(ids[pos[missing]])}")
+    lp = c_lp[hit[first]].astype(np.float32)
+    rk = c_rk[hit[first]].astype(np.int64)
+    tki = np.zeros((m, k), np.int64)
+    tkl = np.full((m, k), -np.inf, np.float32)
+    if k and total and _fill_vllm_layout(c_ids, c_lp, c_rk, m, k, tki, tkl):
+        return lp, rk, tki, tkl
+    if k and total:
+        # top-k: by position, rank (unknown last), then log-probability; each token once
+        rank_key = np.where(c_rk > 0, c_rk, np.iinfo(np.int64).max)
+        order = np.lexsort((-c_lp, rank_key, seg))
+        by_token = np.lexsort((np.arange(order.size), c_ids[order], seg[order]))
+        sorted_seg, sorted_ids = seg[order][by_token], c_ids[order][by_token]
+        repeat = np.zeros(order.size, bool)
+        repeat[by_token[1:]] = (sorted_seg[1:] == sorted_seg[:-1]) & (sorted_ids[1:] == sorted_ids[:-1])
+        kept = order[~repeat]
+        kseg = seg[kept]
+        within = np.arange(kept.size) - np.searchsorted(kseg, kseg, side="left")
+        sel = within < k
+        tki[kseg[sel], within[sel]] = c_ids[kept][sel]
+        tkl[kseg[sel], within[sel]] = c_lp[kept][sel]
+    return lp, rk, tki, tkl
+
+
+def _fill_vllm_layout(c_ids, c_lp, c_rk, m, k, tki, tkl) -> bool:
+    """The common case, without sorting: vLLM's layout proper — at each position the actual token,
+    then k distinct candidates ranked 1..k in order (the actual token, when among them, with the
+    same log-probability). The top-k are then those k entries as they stand. Returns False (and
+    fills nothing) when the outputs are not exactly so."""
+    if c_ids.size != m * (k + 1):
+        return False
+    ids, lps, rks = c_ids.reshape(m, k + 1), c_lp.reshape(m, k + 1), c_rk.reshape(m, k + 1)
+    if not (rks[:, 1:] == np.arange(1, k + 1)).all():
+        return False
+    top = ids[:, 1:]
+    srt = np.sort(top, axis=1)
+    if k > 1 and (srt[:, 1:] == srt[:, :-1]).any():
+        return False
+    inside = (rks[:, 0] >= 1) & (rks[:, 0] <= k)
+    col = np.clip(rks[:, 0], 1, k) - 1
+    rows = np.arange(m)
+    if not ((top[rows, col] == ids[:, 0]) & (lps[:, 1:][rows, col] == lps[:, 0]) | ~inside).all():
+        return False
+    tki[:] = top
+    tkl[:] = lps[:, 1:]
+    return True
 
 
 def _fill(j, actual, cids, clp, crk, k, lp, rk, tki, tkl):
