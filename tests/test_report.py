@@ -338,3 +338,43 @@ def test_report_select_checks_its_arguments(tmp_path, sample_human, sample_synth
         ]
     )
     assert r.exit_code == 2 and "smaller than the synthetic sample (10 documents), got 10" in r.output
+
+
+@pytest.mark.model
+@pytest.mark.slow  # four minutes of SmolLM2 and MiniLM on 2 cores
+def test_bundled_report_is_reproduced(tmp_path):
+    """The README's main command rebuilds reports/example: every number of metrics.json equal to
+    1e-9 (timings and provenance aside) and the edited corpus byte for byte — the check that a
+    refactoring (issue 28: executors, stages) moved no behaviour."""
+    import math
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "example"
+    cmd = [sys.executable, "-m", "toedit_stats", "report", "examples/human.jsonl", "examples/synthetic.jsonl"]
+    r = subprocess.run(
+        [*cmd, "-o", str(out), "--quiet"], cwd=root, capture_output=True, text=True, timeout=1800
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    want = json.loads((root / "reports" / "example" / "metrics.json").read_text())
+    got = json.loads((out / "metrics.json").read_text())
+    diffs = []
+
+    def walk(a, b, at):
+        if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+            for k in a:
+                if k not in ("timings", "provenance"):
+                    walk(a[k], b[k], f"{at}.{k}")
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, f"{at}[{i}]")
+        elif isinstance(a, float) and isinstance(b, (int, float)):
+            if not (math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))):
+                diffs.append((at, a, b))
+        elif a != b:
+            diffs.append((at, a, b))
+
+    walk(want, got, "")
+    assert not diffs, diffs[:10]
+    assert (out / "edited.jsonl").read_bytes() == (root / "reports" / "example" / "edited.jsonl").read_bytes()
