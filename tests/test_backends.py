@@ -49,10 +49,14 @@ class FakeVLLMEngine:
         self.longest = 0
         self._memo: dict[int, np.ndarray] = {}
 
-    def _logprobs(self, prev: int) -> np.ndarray:
-        if prev not in self._memo:  # a fixed function of the previous token
+    def _model(self, prev: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log-probabilities after ``prev`` (a fixed function of it), the 20 most probable tokens,
+        and every log-probability in decreasing order (for ranks)."""
+        if prev not in self._memo:
             logits = np.random.default_rng(prev).normal(size=self.vocab).astype(np.float32) * 4
-            self._memo[prev] = logits - np.logaddexp.reduce(logits)
+            lp = logits - np.logaddexp.reduce(logits)
+            order = np.argsort(-lp, kind="stable")
+            self._memo[prev] = (lp, order[:20], -lp[order])
         return self._memo[prev]
 
     def generate(self, prompts, params, use_tqdm=False):
@@ -73,10 +77,11 @@ class FakeVLLMEngine:
             flat.start_indices.append(0)
             flat.end_indices.append(0)  # position 0: no logprobs
             for pos in range(1, len(ids)):
-                lp = self._logprobs(ids[pos - 1])
-                order = np.argsort(-lp, kind="stable")[:k]
+                lp, top, neg_sorted = self._model(ids[pos - 1])
+                order = top[:k]
                 actual = ids[pos]
-                rank = int((lp >= lp[actual]).sum())  # ties against the token, as vLLM counts
+                # #(logit >= x): ties against the token, as vLLM counts
+                rank = int(np.searchsorted(neg_sorted, -lp[actual], side="right"))
                 flat.start_indices.append(len(flat.token_ids))
                 for t, r in [(actual, rank), *((int(t), i + 1) for i, t in enumerate(order))]:
                     flat.token_ids.append(int(t))
