@@ -131,11 +131,15 @@ def test_config_validation():
 # jobs with the fake LM: round trip, seeds, shards, resume under SIGKILL
 
 
-def test_p_above_one_round_trips_both_shared_corpora(tmp_path, essays_path, outfox_path):
+@pytest.mark.parametrize("limit", [400, pytest.param(None, marks=pytest.mark.slow)], ids=["400-docs", "all"])
+def test_p_above_one_round_trips_both_shared_corpora(tmp_path, essays_path, outfox_path, limit):
+    """Nothing selected, every record and field back as it was (the default twin: the first 400
+    documents of each corpus; the slow test: all of them)."""
     for path in (essays_path, outfox_path):
         out = tmp_path / f"{path.parent.name}.jsonl"
-        run_edit_job(read_corpus(path), out, model=FakeLM(), config=EditConfig(p=1.01), chunk_docs=500)
-        original = _records(path)
+        corpus = read_corpus(path, limit=limit)
+        run_edit_job(corpus, out, model=FakeLM(), config=EditConfig(p=1.01), chunk_docs=150)
+        original = _records(path)[: limit or None]
         edited = _records(out)
         assert len(edited) == len(original)
         for a, b in zip(original, edited):
