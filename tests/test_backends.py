@@ -17,22 +17,13 @@ windows; what is tested is the backend's own planning, conversion and stitching.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from vllm_shapes import FlatLogprobs, Logprob
 
 from toedit_stats.testing import BACKEND_CHECKS, check_backend
-
-
-@dataclass
-class FlatLogprobs:  # vllm.logprobs.FlatLogprobs
-    start_indices: list[int] = field(default_factory=list)
-    end_indices: list[int] = field(default_factory=list)
-    token_ids: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    ranks: list[int | None] = field(default_factory=list)
-    decoded_tokens: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -95,13 +86,6 @@ class FakeVLLMEngine:
         if bar is not None:
             bar.close()
         return out
-
-
-@dataclass
-class Logprob:  # vllm.logprobs.Logprob
-    logprob: float
-    rank: int | None = None
-    decoded_token: str | None = None
 
 
 def _as_dicts(flat: FlatLogprobs) -> list:

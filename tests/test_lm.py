@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vllm_shapes import FlatLogprobs, Logprob
 
 from toedit_stats.corpus import Document
 from toedit_stats.errors import ConfigError
@@ -36,32 +36,6 @@ def test_normalize_offsets_byte_pieces():
 
 # ---------------------------------------------------------------------------------------------
 # vLLM adapter on objects shaped like vLLM's documented output classes
-
-
-@dataclass
-class Logprob:  # vllm.logprobs.Logprob
-    logprob: float
-    rank: int | None = None
-    decoded_token: str | None = None
-
-
-@dataclass
-class FlatLogprobs:  # vllm.logprobs.FlatLogprobs columns
-    start_indices: list[int] = field(default_factory=list)
-    end_indices: list[int] = field(default_factory=list)
-    token_ids: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    ranks: list[int | None] = field(default_factory=list)
-    decoded_tokens: list[str | None] = field(default_factory=list)
-
-    def append(self, entry):
-        self.start_indices.append(len(self.token_ids))
-        for tid, lp in (entry or {}).items():
-            self.token_ids.append(tid)
-            self.logprobs.append(lp.logprob)
-            self.ranks.append(lp.rank)
-            self.decoded_tokens.append(lp.decoded_token)
-        self.end_indices.append(len(self.token_ids))
 
 
 def _fake_prompt_logprobs(ids, k, rng):
