@@ -140,3 +140,19 @@ def test_report_does_not_depend_on_the_executor(executor, pair):
     for d in (a, b):
         d.pop("timings"), d.pop("provenance")
     assert _approx(json.loads(json.dumps(a, default=str)), json.loads(json.dumps(b, default=str)))
+
+
+def test_every_model_command_has_the_executor_flags_and_refuses_ray_flags_without_ray(sample_human):
+    """One declaration (ExecutionOptions): the same --engine/--ray-* on every command that runs a
+    model, an embedder or the sketch, and the same refusal of --ray-* without --engine ray."""
+    from click.testing import CliRunner
+
+    from toedit_stats.cli import main
+
+    for cmd in ("report", "edit", "sweep", "score", "tokens", "embed", "ngrams"):
+        help_text = CliRunner().invoke(main, [cmd, "--help"]).output
+        assert all(f in help_text for f in ("--engine", "--ray-address", "--ray-actors", "--ray-gpus")), cmd
+    r = CliRunner().invoke(
+        main, ["tokens", str(sample_human), "--model", "fake", "--ray-actors", "2", "--quiet"]
+    )
+    assert r.exit_code == 2 and "--ray-address, --ray-actors and --ray-gpus need --engine ray" in r.output

@@ -120,6 +120,7 @@ def test_ray_worker_killed_mid_job_costs_only_its_chunk(tmp_path, sample_synthet
     assert out.read_bytes() == local.read_bytes()
 
 
+@pytest.mark.slow  # the default twin: test_executors.py's edit job on Ray, and the local shard tests
 def test_ray_shards_equal_local_shards(tmp_path, sample_synthetic):
     inp = _input(tmp_path, sample_synthetic)
     local, out = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
@@ -223,6 +224,7 @@ def test_ray_edit_equals_local_real_model(tmp_path, sample_synthetic, lm):
     assert one.read_bytes() == ray_out.read_bytes()
 
 
+@pytest.mark.slow  # the default twin: test_executors.py's token statistics on Ray
 def test_tokens_on_ray_equal_local(tmp_path, sample_human, sample_synthetic):
     """`tokens --engine ray`: the scoring on the actor pool, one TokenStats per batch merged on
     the driver — the same JSON as the local engine (fake model; floats to 1e-12)."""
@@ -276,6 +278,7 @@ def _approx_json(a, b, rel=1e-12) -> bool:
 
 
 @pytest.mark.model
+@pytest.mark.slow  # the default twin: test_executors.py (the fake model on Ray)
 def test_ray_scores_match_local_real_model(sample_synthetic, lm):
     from toedit_stats import read_corpus
     from toedit_stats.execution import RayExecutor
