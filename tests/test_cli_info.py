@@ -60,3 +60,68 @@ def test_public_all_resolves():
     assert toedit_stats.__all__ == sorted(toedit_stats.__all__)
     for name in toedit_stats.__all__:
         assert getattr(toedit_stats, name) is not None
+
+
+def test_help_texts_are_written_for_the_terminal():
+    """No reST roles or literals, no pointer to a module docstring, in any command's help."""
+    from click.testing import CliRunner
+
+    from toedit_stats.cli import main
+
+    for name in main.list_commands(None):
+        out = CliRunner().invoke(main, [name, "--help"]).output
+        assert ":mod:" not in out and ":class:" not in out and ":func:" not in out, name
+        assert "``" not in out and "docstring" not in out, name
+
+
+def test_quiet_prints_nothing_on_success(tmp_path, sample_human, sample_synthetic):
+    """`--quiet` means the same in every subcommand that has it: nothing on stdout or stderr."""
+    from click.testing import CliRunner
+
+    from toedit_stats.cli import main
+
+    pair = [str(sample_human), str(sample_synthetic)]
+    runs = {
+        "lengths": ["lengths", *pair, "--max-docs", "6"],
+        "ngrams": ["ngrams", *pair, "--max-docs", "6", "--n", "1,2"],
+        "tokens": ["tokens", *pair, "--max-docs", "6", "--model", "fake"],
+        "embed": ["embed", *pair, "--max-docs", "6", "--embedder", "tfidf", "--mauve-seeds", "1"],
+        "edit": ["edit", pair[1], "-o", str(tmp_path / "e.jsonl"), "--model", "fake", "--limit", "4"],
+        "score": ["score", pair[1], "--model", "fake", "--limit", "4", "-o", str(tmp_path / "s.parquet")],
+        "select": ["select", pair[1], "--reference", pair[0], "--n", "3", "-o", str(tmp_path / "sel.jsonl")],
+        "sweep": [
+            "sweep",
+            *pair,
+            "--grid",
+            "p=0.5",
+            "--model",
+            "fake",
+            "--analyzers",
+            "lengths",
+            "--max-docs",
+            "6",
+            "--bootstrap",
+            "20",
+            "-o",
+            str(tmp_path / "sw"),
+        ],
+        "report": [
+            "report",
+            *pair,
+            "--model",
+            "fake",
+            "--analyzers",
+            "lengths",
+            "--max-docs",
+            "6",
+            "--bootstrap",
+            "20",
+            "--no-scores",
+            "-o",
+            str(tmp_path / "rep"),
+        ],
+    }
+    for name, args in runs.items():
+        r = CliRunner().invoke(main, [*args, "--quiet"])
+        assert r.exit_code == 0, (name, r.output)
+        assert r.output == "", (name, r.output[:300])

@@ -20,6 +20,7 @@ from .common import (
     progress_enabled,
     result_options,
     show_table,
+    terminal_help,
 )
 
 _SHARED_FIELDS = ("seed", "max_docs", "progress", "model")
@@ -94,10 +95,10 @@ def analyzer_command(name: str) -> click.Command:
             result.save(output, overwrite=overwrite, inputs=[p for c in cs for p in c.paths])
         if as_json:
             emit_json(result.to_dict())
-            return
-        show_result(result)
+        elif not quiet:
+            show_result(result)
 
-    doc = (cls.__doc__ or cls.title).strip().split("\n\n")[0].replace("\n", " ").replace("``", "")
+    doc = terminal_help((cls.__doc__ or cls.title).strip().split("\n\n")[0])
     cmd: Callable = run
     cmd = result_options(f"{name}.json")(cmd)
     if "executor" in fields:

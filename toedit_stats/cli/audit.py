@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from .common import corpus_options, execution_options, lm_options, make_executor, open_corpora, show_table
+from .common import (
+    QUIET_HELP,
+    corpus_options,
+    execution_options,
+    lm_options,
+    make_executor,
+    open_corpora,
+    show_table,
+)
 
 
 @click.command(name="score")
@@ -22,7 +30,7 @@ from .common import corpus_options, execution_options, lm_options, make_executor
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .parquet file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @execution_options
-@click.option("--quiet", is_flag=True, help="No summary on stdout.")
+@click.option("--quiet", is_flag=True, help=QUIET_HELP)
 def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite, quiet, **opts):
     """Per-document audit scores (word, near-duplicate, LM and reference columns) into Parquet."""
     from .._io import atomic_file, check_output_location
@@ -77,7 +85,8 @@ def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite
     help=".jsonl, .jsonl.gz, .jsonl.zst or .parquet",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def select_cmd(corpus, reference, n, method, output, overwrite, **opts):
+@click.option("--quiet", is_flag=True, help=QUIET_HELP)
+def select_cmd(corpus, reference, n, method, output, overwrite, quiet, **opts):
     """DSIR importance resampling: N documents of CORPUS that look like REFERENCE (seeded)."""
     from pathlib import Path
 
@@ -128,4 +137,5 @@ def select_cmd(corpus, reference, n, method, output, overwrite, **opts):
 
     # the manifest first, the selection renamed into place last: both appear, or neither
     publish_with_manifest(output, lambda tmp: write_records(records, tmp, fmt=fmt), manifest)
-    click.echo(f"selected {len(chosen)} of {len(docs)} documents -> {output}", err=True)
+    if not quiet:
+        click.echo(f"selected {len(chosen)} of {len(docs)} documents -> {output}", err=True)

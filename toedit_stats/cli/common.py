@@ -4,6 +4,7 @@ progress, the model and editor options, TOML job files, and the executor options
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +25,23 @@ _ENV_ERRNOS = {
     errno.EEXIST,
     errno.ENAMETOOLONG,
 }
+
+
+# one meaning of --quiet in every command (README): nothing on success
+QUIET_HELP = (
+    "Print nothing on success (no progress, no tables; errors and warnings about dropped input still print)."
+)
+
+
+def terminal_help(text: str) -> str:
+    """A docstring paragraph as terminal help: reST roles and literals as plain words, no pointers
+    to a module docstring the terminal cannot show."""
+    text = re.sub(
+        r":\w+:`(~?)([^`]+)`", lambda m: m.group(2).rsplit(".", 1)[-1] if m.group(1) else m.group(2), text
+    )
+    text = text.replace("``", "")
+    text = re.sub(r"\s*\((?:see )?(?:the )?module docstring\)", "", text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _error_line(message: str) -> None:
@@ -117,7 +135,7 @@ def result_options(json_name: str) -> Callable:
             click.option(
                 "--json", "as_json", is_flag=True, help="Print one JSON object and nothing else on stdout."
             ),
-            click.option("--quiet", is_flag=True, help="No progress bars."),
+            click.option("--quiet", is_flag=True, help=QUIET_HELP),
         ]
         for opt in reversed(options):
             fn = opt(fn)

@@ -8,6 +8,7 @@ from ..errors import ConfigError
 from ..lm.config import LMConfig
 from ..options import from_options
 from .common import (
+    QUIET_HELP,
     config_option,
     corpus_options,
     edit_options,
@@ -51,7 +52,7 @@ from .common import (
 )
 @execution_options
 @config_option
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help=QUIET_HELP)
 def edit(input_path, output, quiet, **opts):
     """Edit a corpus with ToEdit (token-level resampling of over-confident tokens)."""
     from ..editing import run_edit_job

@@ -11,6 +11,7 @@ import click
 from ..errors import ConfigError, InputError
 from .analyzers import _chosen_analyzers, _report_analyzer_options
 from .common import (
+    QUIET_HELP,
     config_option,
     corpus_options,
     edit_options,
@@ -141,7 +142,7 @@ def _report_options(fn: Callable) -> Callable:
                 "tests Holm-corrected together.",
             ),
             execution_options,
-            click.option("--quiet", is_flag=True, help="No progress bars and no summary table."),
+            click.option("--quiet", is_flag=True, help=QUIET_HELP),
             config_option,
         ]
     ):

@@ -6,6 +6,7 @@ import click
 
 from .analyzers import _chosen_analyzers, _report_analyzer_options
 from .common import (
+    QUIET_HELP,
     corpus_options,
     execution_options,
     lm_options,
@@ -45,7 +46,7 @@ def sweep_command() -> click.Command:
         "points); 1 = exact].",
     )
     @execution_options
-    @click.option("--quiet", is_flag=True, help="No table on stdout.")
+    @click.option("--quiet", is_flag=True, help=QUIET_HELP)
     def sweep_cmd(
         human, synthetic, grid, output, overwrite, all_docs, analyzers, token_fraction, quiet, **opts
     ):
