@@ -305,3 +305,15 @@ def test_hf_save_to_disk(tmp_path, records):
     with pytest.raises(InputError, match="point at one split's folder"):
         list(read_corpus(tmp_path / "dd"))
     assert len(list(read_corpus(tmp_path / "dd" / "train"))) == 3
+
+
+def test_invalid_utf8_names_the_offset_and_the_bytes(tmp_path):
+    """The error says where in the line the bad bytes are and what they are (issue 30)."""
+    p = tmp_path / "b.jsonl"
+    p.write_bytes(b'{"text": "ok"}\n{"text": "caf\xb1 au lait"}\n')
+    with pytest.raises(InputError, match=r"b.jsonl:2: invalid UTF-8 at byte 13 of the line \(0xb1\)"):
+        list(read_corpus(p))
+    t = tmp_path / "b.txt"
+    t.write_bytes(b"first line\nsecond \xff\xfe line\n")
+    with pytest.raises(InputError, match=r"b.txt:2: invalid UTF-8 at byte 7 of the line \(0xff\)"):
+        list(read_corpus(t))

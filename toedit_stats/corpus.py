@@ -500,8 +500,11 @@ class _Reader:
                 self.replaced += 1
                 return raw.decode("utf-8", errors="replace")
             where = _line_of_byte(raw, exc.start) if whole_file else line
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)  # byte offset in its line
+            value = " ".join(f"0x{b:02x}" for b in raw[exc.start : exc.end])
             raise _BadRecord(
-                f"invalid UTF-8 (byte {exc.start}); use --errors replace to replace it", where
+                f"invalid UTF-8 at byte {column} of the line ({value}); use --errors replace to replace it",
+                where,
             ) from None
 
     def surrogates(self, rec: dict[str, Any], line: int) -> dict[str, Any]:
