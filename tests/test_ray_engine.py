@@ -296,8 +296,8 @@ def test_ray_scores_match_local_real_model(sample_synthetic, lm):
 def test_prefilled_scores_are_not_scored_again(sample_synthetic):
     from toedit_stats import read_corpus
     from toedit_stats.analyzers.tokens import TokenAnalyzer
+    from toedit_stats.lm.cache import CachedLM
     from toedit_stats.lm.fake import FakeLM
-    from toedit_stats.lm.worker import prefill_scores
 
     class Counting(FakeLM):
         calls = 0
@@ -309,7 +309,9 @@ def test_prefilled_scores_are_not_scored_again(sample_synthetic):
 
     docs = list(read_corpus(sample_synthetic, limit=5))
     scores = list(FakeLM().score(docs))
-    lm = prefill_scores(Counting(), docs, scores)
+    lm = CachedLM(Counting(), memory=True)
+    for d, s in zip(docs, scores):  # as scores from a worker elsewhere arrive
+        lm.add(d.text, s)
     TokenAnalyzer(model=lm).analyze(read_corpus(sample_synthetic, limit=5))
     assert Counting.calls == 0 and lm.hits == 5
 

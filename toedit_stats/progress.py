@@ -104,6 +104,7 @@ class TokenProgress:
         self.tokens_done = 0  # every scored token, including documents still in progress
         self.tokens_of_done = 0  # tokens of finished documents
         self.documents_done = 0
+        self._batches = [0, 0, 0]  # chars, tokens, documents of the batches finished (batch_done)
         self.edits: int | None = None  # counted when the caller reports edits
         self.estimated_total = self.chars_total / _INITIAL_CHARS_PER_TOKEN
         self.bar: Any = None
@@ -142,7 +143,6 @@ class TokenProgress:
         """A batch of ``documents`` finished. Its worker may have run in another process, where
         :meth:`on_tokens` and :meth:`document_done` were not called: the bar catches up to what
         the finished batches add up to (a no-op where they were called live)."""
-        self._batches = getattr(self, "_batches", [0, 0, 0])
         self._batches[0] += chars
         self._batches[1] += tokens
         self._batches[2] += documents

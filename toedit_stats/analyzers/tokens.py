@@ -157,11 +157,6 @@ class TokenStats:
                 setattr(out, f.name, total)
         return out
 
-    def reordered(self, order: Any) -> TokenStats:
-        """The same statistics with the per-document fields in ``order`` (positions into them)."""
-        per_doc = ("doc_ids", "doc_ppl", "doc_tokens", "doc_hist", "doc_ge99", "doc_entropy")
-        return dataclasses.replace(self, **{f: [getattr(self, f)[int(i)] for i in order] for f in per_doc})
-
     # -- derived ------------------------------------------------------------------------------
     def _share(self, counts: np.ndarray) -> np.ndarray:
         return counts / self.tokens if self.tokens else np.zeros(counts.shape)

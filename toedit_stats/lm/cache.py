@@ -109,6 +109,16 @@ class CachedLM:
         if observe is not None:  # scored in another process: the fake model learns its pieces
             observe(text, scores)
 
+    def add(self, text: str, scores: TokenScores, top_k: int = 0) -> bool:
+        """Scores a worker computed (here or in another process) for ``text`` with ``top_k``
+        candidates: stored, and counted as a miss (the model scored it), unless the cache already
+        has them (a worker in this process scored through the cache). Returns whether stored."""
+        if self.cached(text, top_k):
+            return False
+        self.put(text, scores)
+        self.misses += 1
+        return True
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.inner.count_tokens(texts)
 

@@ -13,7 +13,7 @@ from ..execution import Executor, Worker
 from .cache import CachedLM
 from .config import LMConfig
 
-__all__ = ["ScoreWorker", "model_worker_config", "prefill_scores", "score_missing"]
+__all__ = ["ScoreWorker", "model_worker_config", "score_missing"]
 
 
 def model_worker_config(model: Any) -> Any:
@@ -76,15 +76,5 @@ def score_missing(
     if todo:
         worker = ScoreWorker(model, top_k, loaded=cache.inner)
         for d, sc in zip(todo, executor.map(worker, todo, batch=batch)):
-            cache.put(d.text, sc)
-        cache.misses += len(todo)  # scored by the model, wherever it ran
+            cache.add(d.text, sc, top_k)  # scored by the model, wherever it ran
     return len(todo)
-
-
-def prefill_scores(lm: Any, docs: Sequence[Document], scores: Sequence[Any]) -> CachedLM:
-    """``lm`` (a loaded backend) behind an in-memory score cache that already holds ``scores`` of
-    ``docs``: an analyzer given it computes its statistics without scoring again."""
-    cached = lm if isinstance(lm, CachedLM) else CachedLM(lm, memory=True)
-    for d, s in zip(docs, scores):
-        cached.put(d.text, s)
-    return cached

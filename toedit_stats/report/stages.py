@@ -189,12 +189,10 @@ def edit_stage(report: Report, ctx: RunContext) -> bool:
 def _cache_edit_scores(lm: CachedLM, ed: Any, editor: Any) -> None:
     """Scores an editing worker computed elsewhere, into the score cache (here they are already)."""
     k = editor.k if editor.revises else 0
-    if ed.scores is not None and ed.original and not lm.cached(ed.original, k):
-        lm.put(ed.original, ed.scores)
-        lm.misses += 1
-    if ed.edited_scores is not None and ed.doc.text and not lm.cached(ed.doc.text, 0):
-        lm.put(ed.doc.text, ed.edited_scores)
-        lm.misses += 1
+    if ed.scores is not None and ed.original:
+        lm.add(ed.original, ed.scores, k)
+    if ed.edited_scores is not None and ed.doc.text:
+        lm.add(ed.doc.text, ed.edited_scores)
 
 
 def _run_changes(report: Report, ctx: RunContext, a: Analyzer) -> dict[str, Any]:

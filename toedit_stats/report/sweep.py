@@ -437,9 +437,7 @@ class _SweepRun:
         worker = VariantScoreWorker(self.lm, _inline(configs), kmax, set(self.sampled), loaded=self.shared)
         for texts_scores in self.executor.map_batches(worker, batched(list(enumerate(self.docs)), 256)):
             for text, top_k, sc in texts_scores:
-                if not self.shared.cached(text, top_k):  # scored in another process
-                    self.shared.put(text, sc)
-                    self.shared.misses += 1
+                self.shared.add(text, sc, top_k)  # only what another process scored
         if self.scored:
             score_missing(self.shared, list(self.hs), 0, self.executor, self.lm, batch=256)
 
