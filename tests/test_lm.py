@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SHARED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from vllm_shapes import FlatLogprobs, Logprob
@@ -357,3 +358,70 @@ def test_vllm_layout_fast_path_equals_the_per_position_rule(seed, n, k):
     got = _convert_flat(flat, np.asarray(ids), k, 1)
     for g, w in zip(got, _per_position(flat, ids, k)):
         assert np.array_equal(g, w)
+
+
+@pytest.mark.model
+def test_cuda_batch_plan_keeps_padding_under_5_percent_on_the_shared_corpora(lm):
+    """Issue 29: at the CUDA defaults, padding is at most 5% of every batch's positions (so of
+    all of them) on the shared corpora, while batches stay large enough to amortise kernel
+    launches (most of 32,768 tokens); computed from the batch plan, no GPU needed."""
+    from toedit_stats import read_corpus
+    from toedit_stats.lm.hf import CPU_BATCHING, CUDA_BATCHING, batch_figures
+
+    for name in ("outfox-essays", "chatgpt-student-essays"):
+        path = SHARED / "data" / name / "texts.jsonl"
+        if not path.exists():
+            pytest.skip(f"shared corpus {name} not present")
+        counts = lm.count_tokens([d.text for d in read_corpus(path, limit=3000)])
+        cuda = batch_figures(counts, lm.context, CUDA_BATCHING)
+        assert cuda["padding"] <= 0.05, (name, cuda)
+        if name == "outfox-essays":  # 3,000 essays, 1.4M tokens: batches close to full
+            assert cuda["tokens_per_batch"] >= 0.75 * CUDA_BATCHING[0], cuda
+        no_cap = batch_figures(counts, lm.context, (CUDA_BATCHING[0], CPU_BATCHING[1], None))
+        assert no_cap["padding"] > cuda["padding"]  # what the cap and the larger buffer remove
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.integers(1, 300), max_size=60),
+    st.integers(1, 1000),
+    st.one_of(st.none(), st.floats(0, 0.5)),
+)
+def test_batch_plan_covers_rows_in_order_within_its_limits(lengths, batch_tokens, max_padding):
+    from toedit_stats.lm.base import batch_plan
+
+    lengths = sorted(lengths, reverse=True)
+    plan = batch_plan(lengths, batch_tokens, max_padding)
+    assert [i for sl in plan for i in range(sl.start, sl.stop)] == list(range(len(lengths)))
+    for sl in plan:
+        rows = lengths[sl]
+        if len(rows) > 1:  # a single row is its own batch whatever its length
+            assert len(rows) * rows[0] <= batch_tokens
+            if max_padding is not None:
+                assert 1 - sum(rows) / (len(rows) * rows[0]) <= max_padding + 1e-12
+        if sl.stop < len(lengths) and len(rows) < max(1, batch_tokens // rows[0]):
+            # cut early only because the next row would pass the padding limit
+            nxt = rows + [lengths[sl.stop]]
+            assert max_padding is not None and 1 - sum(nxt) / (len(nxt) * rows[0]) > max_padding
+
+
+@pytest.mark.model
+def test_scoring_reads_ahead_in_order_and_stops_cleanly(lm):
+    """The next buffer is read and tokenised in a thread: output order is input order, an error
+    while reading surfaces where the caller iterates, and closing early leaves no thread behind."""
+    import threading
+
+    texts = [f"Document number {i} is here." for i in range(7)]
+    got = [s.doc_id for s in lm.score(iter(texts), buffer_docs=2)]
+    assert got == [str(i) for i in range(7)]
+
+    def broken():
+        yield from texts[:3]
+        raise ValueError("bad line 4")
+
+    with pytest.raises(ValueError, match="bad line 4"):
+        list(lm.score(broken(), buffer_docs=2))
+    gen = lm.score(iter(texts), buffer_docs=2)
+    next(gen)
+    gen.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("toedit-tokenize")]

@@ -422,9 +422,7 @@ def run_edit_job(
     manifest_path = parts / "manifest.json"
     atomic_write_text(manifest_path, dumps(manifest) + "\n")
 
-    worker = EditChunkWorker(
-        model, config, audit_positions, parts, corpus.text_field, min(chunk_docs, 64), loaded=lm
-    )
+    worker = EditChunkWorker(model, config, audit_positions, parts, corpus.text_field, None, loaded=lm)
     todo = [c for c in range(len(plan)) if c not in done]
     chunks = _chunks(corpus, shard, plan, todo, chunk_docs)
     _edit_chunks(executor, worker, chunks, plan, todo, done, manifest, manifest_path, progress)

@@ -483,7 +483,7 @@ def edit(
     config: EditConfig | None = None,
     *,
     audit_positions: bool = False,
-    buffer_docs: int = 64,
+    buffer_docs: int | None = None,
     backend: str = "transformers",
     lm_kwargs: dict[str, Any] | None = None,
     on_tokens: Callable[[int], None] | None = None,
@@ -513,6 +513,9 @@ def edit(
     if cfg.target_change_rate is not None:  # one pass to choose p, then edit with it
         docs = [d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(docs)]
         cfg = resolve_target([d for d in docs if d.text], lm, cfg)
+    # documents handed to the model at a time: 64, or more where the backend batches better with
+    # more (a GPU: see TransformersLM.edit_buffer_docs)
+    buffer_docs = buffer_docs or getattr(lm, "edit_buffer_docs", 64)
     for buf in document_buffers(docs, buffer_docs):
         yield from _edit_buffer(buf, lm, cfg, audit_positions, on_tokens, score_edited)
 

@@ -20,6 +20,7 @@ from ..errors import ConfigError
 __all__ = [
     "LanguageModel",
     "TokenScores",
+    "batch_plan",
     "choose_prefix_token",
     "normalize_offsets",
     "plan_windows",
@@ -208,6 +209,45 @@ def plan_windows(n_tokens: int, context: int) -> list[tuple[int, int, int]]:
         scored_to = end
         start = end - half
     return windows
+
+
+def batch_plan(lengths: Sequence[int], batch_tokens: int, max_padding: float | None = None) -> list[slice]:
+    """Batches over segments sorted by decreasing length: consecutive slices whose padded size
+    (rows x the first, longest, row) stays within ``batch_tokens`` and, with ``max_padding``,
+    whose share of padding stays at most ``max_padding``. A row longer than ``batch_tokens`` is
+    a batch of its own. Adding a shorter row never lowers a batch's padding share (it is at most
+    the batch's mean), so the greedy cut is exact.
+
+    >>> batch_plan([8, 8, 7, 2], 32)
+    [slice(0, 4, None)]
+    >>> batch_plan([8, 8, 7, 2], 32, max_padding=0.05)
+    [slice(0, 3, None), slice(3, 4, None)]
+    """
+    n = len(lengths)
+    out = []
+    i = 0
+    while i < n:
+        longest = max(1, int(lengths[i]))
+        cap = max(1, batch_tokens // longest)
+        j, total = i + 1, int(lengths[i])
+        while j < n and j - i < cap:
+            if (
+                max_padding is not None
+                and 1 - (total + int(lengths[j])) / ((j - i + 1) * longest) > max_padding
+            ):
+                break
+            total += int(lengths[j])
+            j += 1
+        out.append(slice(i, j))
+        i = j
+    return out
+
+
+def padding_share(lengths: Sequence[int], plan: Sequence[slice]) -> float:
+    """Share of padded positions in the batches of :func:`batch_plan` (0 = none)."""
+    lengths = np.asarray(lengths, np.int64)
+    padded = sum((sl.stop - sl.start) * int(lengths[sl.start]) for sl in plan)
+    return 1 - float(lengths.sum()) / padded if padded else 0.0
 
 
 def document_buffers(docs: Iterable[Document | str], size: int) -> Iterator[list[Document]]:

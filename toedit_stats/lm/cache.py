@@ -61,6 +61,10 @@ class CachedLM:
     def token_text(self, token_ids: Sequence[int]) -> list[str]:
         return self.inner.token_text(token_ids)
 
+    @property
+    def edit_buffer_docs(self) -> int:
+        return getattr(self.inner, "edit_buffer_docs", 64)
+
     def _load(self, ns: str, text: str, doc_id: str, top_k: int) -> TokenScores | None:
         z = self.store.get(ns, text_key(text))
         if z is None or any(f not in z for f in _FIELDS) or z["topk_ids"].shape[1] < top_k:

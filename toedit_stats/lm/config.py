@@ -33,7 +33,10 @@ class LMConfig:
         "float32 residual stream, norms and head (1.5x float32 on CPU, ~0.01 nats).",
     )
     batch_tokens: int | None = option(
-        None, kind="int", min=1, help="Padded tokens per forward batch (transformers; default 2048)."
+        None,
+        kind="int",
+        min=1,
+        help="Padded tokens per forward batch (transformers; default 2048 on CPU, 32768 on CUDA).",
     )
     trust_remote_code: bool = option(False, help="Allow the model repository's own code.")
     allow_pickle_weights: bool = option(

@@ -12,14 +12,24 @@ Scoring is one teacher-forced pass per document (or per window of a long documen
 - **Long documents** are never truncated: they are scored in overlapping windows of the
   model's context (:func:`~toedit_stats.lm.base.plan_windows`), every token with at least half
   a window of left context.
-- **Batching.** Windows are sorted by length and packed into batches of at most
-  ``batch_tokens`` padded tokens; the forward pass runs under ``torch.inference_mode``.
+- **Batching.** Documents are read in buffers, their windows sorted by length and packed into
+  batches of at most ``batch_tokens`` padded tokens (:func:`~toedit_stats.lm.base.batch_plan`);
+  the forward pass runs under ``torch.inference_mode``. Defaults by device: on CPU 2,048 tokens
+  per batch and 256 documents per buffer; on CUDA 32,768 tokens per batch (a forward of a small
+  model is ~450 kernel launches, which a 2,048-token batch does not amortise), 4,096 documents per
+  buffer and batches cut where padding would pass 5% of the batch (measured on the shared corpora
+  by ``tests/test_lm.py``: see README's GPU section).
+- **Host work overlapped.** The next buffer is tokenised in a thread while this one is scored; on
+  CUDA each batch's results are copied to pinned host memory behind its kernels (non-blocking,
+  with an event) and read only after the next batch is launched, and only what the statistics
+  need comes back (no top-k when ``top_k = 0``).
 - **Bounded memory.** The LM head and the log-softmax run over chunks of ``chunk_positions``
   scored positions, so a batch never holds a full ``tokens × vocabulary`` logit matrix.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import pickle
 import re
@@ -33,7 +43,15 @@ import numpy as np
 from .._deps import require
 from ..corpus import Document
 from ..errors import ConfigError
-from .base import TokenScores, choose_prefix_token, document_buffers, normalize_offsets, plan_windows, stitch
+from .base import (
+    TokenScores,
+    batch_plan,
+    choose_prefix_token,
+    document_buffers,
+    normalize_offsets,
+    plan_windows,
+    stitch,
+)
 from .models import (
     DEFAULT_MODEL,
     hub_reachable,
@@ -52,6 +70,11 @@ _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # float32 (toedit_stats.lm.fidelity.FIDELITY_BOUND). "mixed" does not (98.2-98.9% of the p >= 0.99
 # selections unchanged, bound 99%; tests/test_lm.py checks this in CI), so float32.
 CPU_DEFAULT_DTYPE = "float32"
+
+# Batching defaults by device (see the module docstring): (tokens per batch, documents per buffer,
+# largest padding share per batch, bytes of float32 logits per LM-head chunk).
+CPU_BATCHING = (2048, 256, None, 64 << 20)
+CUDA_BATCHING = (32768, 4096, 0.05, 1 << 30)
 
 
 @contextlib.contextmanager
@@ -130,10 +153,11 @@ class TransformersLM:
         (:func:`to_mixed_precision`; 1.35x float32 on a CPU with AVX-512-bf16 and no AMX, at a
         measured 0.011 nats mean |Δ log p| but 98.9% of the p >= 0.99 selections unchanged,
         under the 99% of :data:`~toedit_stats.lm.fidelity.FIDELITY_BOUND`).
-    batch_tokens : padded tokens per forward batch.
+    batch_tokens : padded tokens per forward batch (default by device: 2,048 on CPU, 32,768 on
+        CUDA; :data:`CPU_BATCHING`, :data:`CUDA_BATCHING`).
     max_context : window length (default: the model's ``max_position_embeddings``).
-    chunk_positions : positions per LM-head chunk (default: 64 MiB of float32 logits, 64 to
-        1024 positions; :meth:`_head`).
+    chunk_positions : positions per LM-head chunk (default: 64 MiB of float32 logits on CPU,
+        1 GiB on CUDA, at least 64 positions; :meth:`_head`).
     prefix_token : override :func:`choose_prefix_token`.
     trust_remote_code, revision : passed to ``from_pretrained``.
     allow_pickle : also load pickle weights (``.bin``); by default only safetensors (and the
@@ -162,7 +186,7 @@ class TransformersLM:
         *,
         device: str = "auto",
         dtype: str = "auto",
-        batch_tokens: int = 2048,
+        batch_tokens: int | None = None,
         max_context: int | None = None,
         chunk_positions: int | None = None,
         prefix_token: int | None = None,
@@ -174,7 +198,9 @@ class TransformersLM:
             raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
         if dtype not in ("auto", "float32", "bfloat16", "float16", "mixed"):
             raise ConfigError(f"dtype must be auto, float32, bfloat16, float16 or mixed, got {dtype!r}")
-        if batch_tokens < 1 or (chunk_positions is not None and chunk_positions < 1):
+        if (batch_tokens is not None and batch_tokens < 1) or (
+            chunk_positions is not None and chunk_positions < 1
+        ):
             raise ConfigError("batch_tokens and chunk_positions must be positive")
         if max_context is not None and max_context < 2:
             raise ConfigError(f"max_context must be at least 2, got {max_context}")
@@ -191,6 +217,7 @@ class TransformersLM:
         self._model = None
         self._tokenizer = None
         self._source = None
+        self._batching = CPU_BATCHING  # the device's defaults, set again when loading
         self.load_seconds: float | None = None
         # score_variants: variant tokens taken from the document's pass, and those recomputed
         self.reused_tokens = 0
@@ -266,6 +293,7 @@ class TransformersLM:
         if device == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
             raise ConfigError("device 'mps': not available on this machine; use --device cpu")
         self._device = device
+        self._batching = self._batching_for(device)
         src = resolve_model(self.name)
         try:
             with quiet_transformers(transformers):
@@ -328,6 +356,24 @@ class TransformersLM:
         return self.load()._prefix
 
     @property
+    def _batch_tokens(self) -> int:
+        return self.batch_tokens or self._batching[0]
+
+    @property
+    def edit_buffer_docs(self) -> int:
+        """Documents an editor hands to :meth:`score` at a time: 64 on CPU (the editor's own
+        default), the CUDA buffer on a GPU, so that batches sorted by length stay full and
+        padding low. Does not load the model (a driver that only hands work to workers asks)."""
+        device = self.device if self._model is None else self._device
+        if device == "auto":
+            device = "cuda" if require("torch").cuda.is_available() else "cpu"
+        return self._batching_for(device)[1] if device.startswith("cuda") else 64
+
+    @staticmethod
+    def _batching_for(device: str) -> tuple:
+        return CUDA_BATCHING if device.startswith("cuda") else CPU_BATCHING
+
+    @property
     def fingerprint(self) -> str:
         self.load()
         weights = self._source.fingerprint or f"{self._source.path}@{self.revision or 'main'}"
@@ -376,19 +422,36 @@ class TransformersLM:
         docs: Iterable[Document | str],
         *,
         top_k: int = 0,
-        buffer_docs: int = 256,
+        buffer_docs: int | None = None,
         on_tokens: Callable[[int], None] | None = None,
     ) -> Iterator[TokenScores]:
         """Score documents (see the module docstring); yields in input order.
 
-        Documents are read ``buffer_docs`` at a time, and each buffer is sorted by length into
-        batches, so a stream of any length is scored in bounded memory.
+        Documents are read ``buffer_docs`` at a time (default by device, :data:`CPU_BATCHING`),
+        and each buffer is sorted by length into batches, so a stream of any length is scored
+        in bounded memory. The next buffer is read and tokenised in a thread meanwhile.
         """
         if top_k < 0:
             raise ConfigError(f"top_k must be >= 0, got {top_k}")
         self.load()
-        for buf in document_buffers(docs, buffer_docs):
-            yield from self._score_buffer(buf, top_k, on_tokens)
+        for buf, toks in self._tokenized_buffers(docs, buffer_docs):
+            yield from self._score_buffer(buf, top_k, on_tokens, toks=toks)
+
+    def _tokenized_buffers(self, docs, buffer_docs: int | None) -> Iterator[tuple[list[Document], list]]:
+        """``(buffer, its tokens)``, the next buffer read and tokenised in one background thread
+        while the caller scores this one (the Rust tokenizer releases the GIL). Only that thread
+        advances ``docs``; an error reading or tokenising is raised here, in order."""
+        buffers = document_buffers(docs, buffer_docs or self._batching[1])
+
+        def nxt():
+            buf = next(buffers, None)
+            return None if buf is None else (buf, self.tokenize([d.text for d in buf]))
+
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="toedit-tokenize") as pool:
+            ahead = pool.submit(nxt)
+            while (item := ahead.result()) is not None:
+                ahead = pool.submit(nxt)
+                yield item
 
     def score_variants(
         self,
@@ -397,7 +460,7 @@ class TransformersLM:
         *,
         top_k: int = 0,
         variant_top_k: int = 0,
-        buffer_docs: int = 256,
+        buffer_docs: int | None = None,
         on_tokens: Callable[[int], None] | None = None,
     ) -> Iterator[tuple[TokenScores, list[TokenScores]]]:
         """Score documents and texts derived from them, reusing each document's pass.
@@ -415,9 +478,9 @@ class TransformersLM:
         if top_k < 0 or variant_top_k < 0:
             raise ConfigError(f"top_k must be >= 0, got {min(top_k, variant_top_k)}")
         self.load()
-        for buf in document_buffers(docs, buffer_docs):
+        for buf, toks in self._tokenized_buffers(docs, buffer_docs):
             found: dict[int, list[TokenScores]] = {}
-            scores = self._score_buffer(buf, top_k, on_tokens, (variants, variant_top_k, found))
+            scores = self._score_buffer(buf, top_k, on_tokens, (variants, variant_top_k, found), toks)
             for di, (doc, sc) in enumerate(zip(buf, scores)):
                 if di not in found:  # scored in windows: its variants are scored in full
                     texts = list(variants(doc, sc))
@@ -432,9 +495,11 @@ class TransformersLM:
         top_k: int,
         on_tokens: Callable[[int], None] | None = None,
         variants: tuple | None = None,
+        toks: list | None = None,
     ) -> list[TokenScores]:
         torch = require("torch")
-        toks = self.tokenize([d.text for d in docs])
+        if toks is None:
+            toks = self.tokenize([d.text for d in docs])
         seqs = [np.concatenate([[self._prefix], ids]) for ids, _ in toks]
         plans = [plan_windows(seq.size, self._context) for seq in seqs]
         segments = []  # (doc, window index, start, end, score_from)
@@ -450,27 +515,35 @@ class TransformersLM:
             ids, off = toks[di]
             return TokenScores(docs[di].id, ids, off, lp, rk, ent, tki, tkl)
 
-        i = 0
-        while i < len(segments):
-            longest = segments[i][3] - segments[i][2]
-            n = max(1, self.batch_tokens // max(1, longest))
-            batch = segments[i : i + n]
-            i += n
-            arrays, cache = self._score_batch(torch, seqs, batch, top_k, keep_cache=variants is not None)
-            for key, a in zip(((b[0], b[1]) for b in batch), arrays):
+        def finish(batch, copy) -> None:
+            for key, a in zip(((b[0], b[1]) for b in batch), copy.arrays()):
                 parts[key] = a
             if on_tokens is not None:
                 on_tokens(sum(e - f for _, _, _, e, f in batch))
-            if variants is not None:
-                fn, variant_top_k, found = variants
-                whole = [(r, b[0]) for r, b in enumerate(batch) if len(plans[b[0]]) == 1]
-                for r, di in whole:
+
+        plan = batch_plan([e - s for _, _, s, e, _ in segments], self._batch_tokens, self._batching[2])
+        pending = None  # the last batch's results, read after the next batch is launched
+        for sl in plan:
+            batch = segments[sl]
+            copy, cache = self._score_batch(torch, seqs, batch, top_k, keep_cache=variants is not None)
+            if variants is None:
+                if pending is not None:
+                    finish(*pending)
+                pending = (batch, copy)
+                continue
+            finish(batch, copy)
+            fn, variant_top_k, found = variants
+            for r, b in enumerate(batch):
+                di = b[0]
+                if len(plans[di]) == 1:  # variants of a document in one window: from its cache
                     scores = assemble(di)
                     texts = list(fn(docs[di], scores))
                     found[di] = self._score_from_prefix(
                         torch, cache, r, seqs[di], scores, texts, variant_top_k, on_tokens
                     )
             del cache
+        if pending is not None:
+            finish(*pending)
         return [assemble(di) for di in range(len(docs))]
 
     def _score_from_prefix(self, torch, cache, row, seq, base_scores, texts, top_k, on_tokens):
@@ -505,7 +578,7 @@ class TransformersLM:
         jobs.sort(key=lambda t: t[1].size - t[2], reverse=True)  # longest suffix first
         i = 0
         while i < len(jobs):
-            n = max(1, self.batch_tokens // max(1, jobs[i][1].size - jobs[i][2]))
+            n = max(1, self._batch_tokens // max(1, jobs[i][1].size - jobs[i][2]))
             group = jobs[i : i + n]
             i += n
             todo = [(vi, ns, j) for vi, ns, j in group if ns.size > j]
@@ -576,10 +649,19 @@ class TransformersLM:
             cols = np.concatenate([np.arange(ns.size - j) for _, ns, j in jobs])
             tgt = np.concatenate([ns[j:] for _, ns, j in jobs])
             sel = hidden[torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)]
-            arrays = self._head(torch, sel, torch.from_numpy(tgt).to(device), top_k)
-        return _split(arrays, [ns.size - j for _, ns, j in jobs])
+            copy = self._head(
+                torch, sel, torch.from_numpy(tgt).to(device), top_k, [ns.size - j for _, ns, j in jobs]
+            )
+        return copy.arrays()
 
     def _score_batch(self, torch, seqs, batch, top_k, keep_cache: bool = False):
+        """One padded batch of windows: its inputs built here, then :meth:`_forward`. Returns a
+        :class:`_HostCopy` of the per-window arrays and, with ``keep_cache``, the keys and values."""
+        return self._forward(torch, *self._batch_inputs(torch, seqs, batch), top_k, keep_cache)
+
+    def _batch_inputs(self, torch, seqs, batch):
+        """Host side of a batch: padded input ids, and the (row, column, target) of every scored
+        position with the number per window."""
         B = len(batch)
         L = max(e - s for _, _, s, e, _ in batch)
         input_ids = torch.full((B, L), self._prefix, dtype=torch.long)
@@ -592,6 +674,11 @@ class TransformersLM:
             cols.append(pos - s - 1)  # hidden state that predicts position p
             targets.append(seq[pos])
             counts.append(pos.size)
+        return input_ids, np.concatenate(rows), np.concatenate(cols), np.concatenate(targets), counts
+
+    def _forward(self, torch, input_ids, rows, cols, targets, counts, top_k, keep_cache):
+        """Device side of a batch: the base model's forward and the LM head over the scored
+        positions (the only method ``benchmarks/bench_host.py`` replaces by a zero-cost stand-in)."""
         device = self._device
         cache = None
         with torch.inference_mode():
@@ -603,29 +690,31 @@ class TransformersLM:
             if keep_cache:  # (keys, values) per layer, batch rows in ``batch`` order
                 kv = getattr(out, "cache", None) or out.past_key_values
                 cache = [(layer.keys, layer.values) for layer in kv.layers]
-            rows_t = torch.from_numpy(np.concatenate(rows)).to(device)
-            cols_t = torch.from_numpy(np.concatenate(cols)).to(device)
+            rows_t = torch.from_numpy(rows).to(device)
+            cols_t = torch.from_numpy(cols).to(device)
             sel = hidden[rows_t, cols_t]
-            tgt = torch.from_numpy(np.concatenate(targets)).to(device)
-            arrays = self._head(torch, sel, tgt, top_k)
-        return _split(arrays, counts), cache
+            tgt = torch.from_numpy(targets).to(device)
+            copy = self._head(torch, sel, tgt, top_k, counts)
+        return copy, cache
 
-    def _head(self, torch, sel, tgt, top_k):
+    def _head(self, torch, sel, tgt, top_k, counts):
         """LM head and per-position statistics over chunks of hidden states: (log p of the
-        target, its full-vocabulary rank, entropy, top-k ids, top-k log p) as numpy arrays.
+        target, its full-vocabulary rank, entropy, top-k ids, top-k log p), on their way to the
+        host split into ``counts`` positions per window (:class:`_HostCopy`).
 
         One pass of the head per chunk into a float32 logit buffer that is reused from chunk to
         chunk and call to call (a fresh vocabulary-sized tensor per step costs as much in page
         faults as the arithmetic), then: the target's logit; its rank as ``1 + #(z > z_target)``;
         the top-k, whose first value is the maximum ``m``; ``e = exp(z - m)`` in a second buffer,
         ``s = sum(e)``, ``log p = z - m - log s`` and entropy ``H = log s - sum(e (z - m)) / s``.
-        Chunks of ``chunk_positions`` positions (default: 64 MiB of float32 logits, between 64
-        and 1024 positions)."""
+        Chunks of ``chunk_positions`` positions (default: 64 MiB of float32 logits on CPU, at
+        most 1024 positions; 1 GiB on CUDA, at most 8192; at least 64)."""
         head = self._model.get_output_embeddings()
         weight = head.weight
         V = int(weight.shape[0])
         n = int(sel.shape[0])
-        chunk = self.chunk_positions or max(64, min(1024, (64 << 20) // (4 * V)))
+        most = 1024 if self._batching is CPU_BATCHING else 8192
+        chunk = self.chunk_positions or max(64, min(most, self._batching[3] // (4 * V)))
         device = sel.device
         f32 = torch.float32
         lp_all = torch.empty(n, dtype=f32, device=device)
@@ -660,16 +749,7 @@ class TransformersLM:
             ent_all[c0:c1] = log_s - e.sum(dim=1) / s
             tk_v[c0:c1] = v - lse[:, None]
             tk_i[c0:c1] = ix
-        lp = lp_all.cpu().numpy()
-        rk = rk_all.cpu().numpy().astype(np.int64) + 1
-        ent = ent_all.cpu().numpy()
-        if top_k:
-            ti = tk_i.cpu().numpy().astype(np.int64, copy=False)
-            tl = tk_v.cpu().numpy()
-        else:
-            ti = np.zeros((n, 0), np.int64)
-            tl = np.zeros((n, 0), np.float32)
-        return lp, rk, ent, ti, tl
+        return _HostCopy(torch, (lp_all, rk_all, ent_all, tk_i, tk_v), top_k, counts)
 
     def _head_buffers(self, torch, rows: int, V: int, device):
         """(logits, exp, flags) buffers of at least ``rows`` x ``V``, kept between calls."""
@@ -682,6 +762,64 @@ class TransformersLM:
             )
             self._head_bufs = bufs
         return bufs
+
+
+def batch_figures(
+    token_counts: Sequence[int], context: int, batching: tuple = CUDA_BATCHING
+) -> dict[str, float]:
+    """What :meth:`TransformersLM.score` would batch for documents of ``token_counts`` tokens
+    (prefix token not included) at ``batching``'s defaults, without a model: the number of
+    batches, the share of padded positions and the mean real tokens per batch."""
+    tokens, buffer_docs, max_padding = batching[0], batching[1], batching[2]
+    batches, real, padded = 0, 0, 0
+    counts = list(token_counts)
+    for b0 in range(0, len(counts), buffer_docs):
+        lengths = sorted(
+            (e - s for n in counts[b0 : b0 + buffer_docs] for s, e, _ in plan_windows(n + 1, context)),
+            reverse=True,
+        )
+        plan = batch_plan(lengths, tokens, max_padding)
+        batches += len(plan)
+        real += sum(lengths)
+        padded += sum((sl.stop - sl.start) * lengths[sl.start] for sl in plan)
+    return {
+        "batches": batches,
+        "padding": 1 - real / padded if padded else 0.0,
+        "tokens_per_batch": real / batches if batches else 0.0,
+    }
+
+
+class _HostCopy:
+    """One batch's per-position results on their way to the host. On CUDA the copies are queued
+    behind the batch's kernels into pinned memory (``non_blocking``) and an event marks them
+    done, so the host can build and launch the next batch before :meth:`arrays` waits; the top-k
+    comes back only when asked for. On CPU the tensors are the arrays."""
+
+    def __init__(self, torch, tensors, top_k: int, counts: Sequence[int]):
+        self.top_k, self.counts = top_k, counts
+        keep = tensors if top_k else tensors[:3]
+        if keep[0].device.type == "cuda":
+            self.host = [t.to("cpu", non_blocking=True) for t in keep]
+            self.event = torch.cuda.Event()
+            self.event.record()
+        else:
+            self.host = [t.cpu() for t in keep]
+            self.event = None
+
+    def arrays(self) -> list[tuple]:
+        """Per window: (log p, rank, entropy, top-k ids, top-k log p) as numpy arrays."""
+        if self.event is not None:
+            self.event.synchronize()
+        lp, rk, ent = (t.numpy() for t in self.host[:3])
+        rk = rk.astype(np.int64) + 1
+        n = lp.size
+        if self.top_k:
+            ti = self.host[3].numpy().astype(np.int64, copy=False)
+            tl = self.host[4].numpy()
+        else:
+            ti = np.zeros((n, 0), np.int64)
+            tl = np.zeros((n, 0), np.float32)
+        return _split((lp, rk, ent, ti, tl), self.counts)
 
 
 def _cache_argument(module: Any) -> str:

@@ -200,6 +200,9 @@ class VLLMModel:
     """
 
     backend = "vllm"
+    # documents an editor hands to score() at a time: vLLM schedules a whole generate call, so
+    # the more requests it sees at once the fuller its batches
+    edit_buffer_docs = 1024
     # LMConfig field -> constructor argument; vLLM places and batches on its own, so --device
     # and --batch-tokens are refused rather than ignored (see toedit_stats.lm.load_lm)
     config_fields: ClassVar[dict[str, str]] = {"dtype": "dtype", "trust_remote_code": "trust_remote_code"}

@@ -165,7 +165,8 @@ def edit_stage(report: Report, ctx: RunContext) -> bool:
     if report.progress:
         worker.on_tokens, worker.on_document = bar.on_tokens, bar.document_done
     report.edited_docs = []
-    for part in ctx.executor.map_batches(worker, batched(docs, 64)):
+    # the editor's buffers: 64 documents, more on a GPU (TransformersLM.edit_buffer_docs)
+    for part in ctx.executor.map_batches(worker, batched(docs, getattr(lm, "edit_buffer_docs", 64))):
         for ed in part:
             _cache_edit_scores(lm, ed, report.editor)
         report.edited_docs += part
