@@ -401,7 +401,7 @@ def test_batch_plan_covers_rows_in_order_within_its_limits(lengths, batch_tokens
                 assert 1 - sum(rows) / (len(rows) * rows[0]) <= max_padding + 1e-12
         if sl.stop < len(lengths) and len(rows) < max(1, batch_tokens // rows[0]):
             # cut early only because the next row would pass the padding limit
-            nxt = rows + [lengths[sl.stop]]
+            nxt = [*rows, lengths[sl.stop]]
             assert max_padding is not None and 1 - sum(nxt) / (len(nxt) * rows[0]) > max_padding
 
 
@@ -425,3 +425,28 @@ def test_scoring_reads_ahead_in_order_and_stops_cleanly(lm):
     next(gen)
     gen.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("toedit-tokenize")]
+
+
+@pytest.mark.model
+def test_low_precision_body_gets_a_float32_head(sample_texts):
+    """Issue 29: with a bfloat16 model (the CUDA default) the LM head runs in float32 from a
+    float32 copy of its weights: log p equals a direct float32 head over the model's bfloat16
+    hidden states, and is closer to it than the bfloat16 head's; the fingerprint says so."""
+    import torch
+
+    from toedit_stats.lm.hf import TransformersLM
+
+    text = sample_texts[0][:400]
+    lm = TransformersLM("smollm2-135m", device="cpu", dtype="bfloat16").load()
+    low = TransformersLM("smollm2-135m", device="cpu", dtype="bfloat16", head_dtype=None).load()
+    got, got_low = next(lm.score([text])), next(low.score([text]))
+    ids = torch.tensor([[lm.prefix, *got.token_ids.tolist()]])
+    with torch.inference_mode():
+        hidden = lm.model.model(input_ids=ids).last_hidden_state[0, :-1].float()
+        logits = hidden @ lm.model.get_output_embeddings().weight.float().T
+        want = torch.log_softmax(logits, -1)[torch.arange(len(got)), ids[0, 1:]].numpy()
+    err, err_low = np.abs(got.logprobs - want), np.abs(got_low.logprobs - want)
+    assert err.max() < 1e-4
+    assert err_low.mean() > 10 * err.mean()
+    assert ":head=float32" in lm.fingerprint and ":head=model" in low.fingerprint
+    assert lm.model.get_input_embeddings().weight.dtype == torch.bfloat16  # tied weights untouched

@@ -29,8 +29,9 @@ class LMConfig:
     dtype: str = option(
         "auto",
         choices=("auto", "float32", "bfloat16", "float16", "mixed"),
-        help="auto: bfloat16 on CUDA, float32 on CPU; mixed: bfloat16 matmuls inside the decoder blocks, "
-        "float32 residual stream, norms and head (1.5x float32 on CPU, ~0.01 nats).",
+        help="auto: float32 (CPU and CUDA: no lower precision has met the fidelity bound yet); bfloat16 and "
+        "float16 keep a float32 LM head; mixed: bfloat16 matmuls inside the decoder blocks, "
+        "float32 residual stream, norms and head (1.35x float32 on CPU, ~0.01 nats).",
     )
     batch_tokens: int | None = option(
         None,

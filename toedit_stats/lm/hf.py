@@ -70,6 +70,11 @@ _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # float32 (toedit_stats.lm.fidelity.FIDELITY_BOUND). "mixed" does not (98.2-98.9% of the p >= 0.99
 # selections unchanged, bound 99%; tests/test_lm.py checks this in CI), so float32.
 CPU_DEFAULT_DTYPE = "float32"
+# What dtype="auto" runs on CUDA, by the same rule: float32 until a GPU measurement
+# (benchmarks/gpu_check.py) shows bfloat16 with a float32 head meeting the bound. On CPU a
+# bfloat16 body misses it (with a float32 head too: 0.045 nats, 97.6% rank-1 agreement on the
+# bundled sample), and GPU bfloat16 matmuls round their outputs the same way.
+CUDA_DEFAULT_DTYPE = "float32"
 
 # Batching defaults by device (see the module docstring): (tokens per batch, documents per buffer,
 # largest padding share per batch, bytes of float32 logits per LM-head chunk).
@@ -146,13 +151,18 @@ class TransformersLM:
     model : ``"smollm2-135m"`` (embedded default, see :mod:`toedit_stats.lm.models`), a hub id
         or a local path.
     device : ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-    dtype : ``"auto"`` (bfloat16 on CUDA, :data:`CPU_DEFAULT_DTYPE` on CPU, float32 elsewhere),
+    dtype : ``"auto"`` (:data:`CUDA_DEFAULT_DTYPE` on CUDA, :data:`CPU_DEFAULT_DTYPE` on CPU:
+        float32 on both, as no lower precision has met the fidelity bound yet; float32 elsewhere),
         ``"float32"`` (the reference), ``"bfloat16"``, ``"float16"``, or ``"mixed"``: float32
         weights, residual stream, norms, attention softmax and LM head, with the linear layers of
         every decoder block but the first and the last computed in bfloat16
         (:func:`to_mixed_precision`; 1.35x float32 on a CPU with AVX-512-bf16 and no AMX, at a
         measured 0.011 nats mean |Δ log p| but 98.9% of the p >= 0.99 selections unchanged,
         under the 99% of :data:`~toedit_stats.lm.fidelity.FIDELITY_BOUND`).
+    head_dtype : ``"float32"`` (default): the LM head computed in float32 from a float32 copy of
+        its weights whatever the model's dtype, so that a bfloat16/float16 body keeps float32
+        log-probabilities at the head, where a low-precision head flips an estimated ~3% of the
+        p >= 0.99 selections; ``None``: the head in the model's dtype.
     batch_tokens : padded tokens per forward batch (default by device: 2,048 on CPU, 32,768 on
         CUDA; :data:`CPU_BATCHING`, :data:`CUDA_BATCHING`).
     max_context : window length (default: the model's ``max_position_embeddings``).
@@ -193,6 +203,7 @@ class TransformersLM:
         trust_remote_code: bool = False,
         revision: str | None = None,
         allow_pickle: bool = False,
+        head_dtype: str | None = "float32",
     ):
         if not isinstance(device, str) or not _DEVICE.fullmatch(device):
             raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
@@ -214,6 +225,10 @@ class TransformersLM:
         self.trust_remote_code = trust_remote_code
         self.revision = revision
         self.allow_pickle = allow_pickle
+        if head_dtype not in (None, "float32"):
+            raise ConfigError(f"head_dtype must be float32 or None, got {head_dtype!r}")
+        self.head_dtype = head_dtype
+        self._head_weight32 = None
         self._model = None
         self._tokenizer = None
         self._source = None
@@ -231,8 +246,8 @@ class TransformersLM:
         """The precision ``dtype`` runs as on ``device`` ("auto" resolved)."""
         if self.dtype != "auto":
             return self.dtype
-        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
-            return "bfloat16"
+        if device.startswith("cuda"):
+            return CUDA_DEFAULT_DTYPE
         return CPU_DEFAULT_DTYPE if device == "cpu" else "float32"
 
     def _torch_dtype(self, torch, device: str):
@@ -379,7 +394,9 @@ class TransformersLM:
         weights = self._source.fingerprint or f"{self._source.path}@{self.revision or 'main'}"
         torch = require("torch")
         dtype = self._resolved_dtype(torch, self._device)
-        return f"transformers:{self.name}:{weights}:prefix={self._prefix}:ctx={self._context}:{dtype}"
+        # the head's precision matters only below float32 (float32 keys stay as they were)
+        head = f":head={self.head_dtype or 'model'}" if dtype in ("bfloat16", "float16") else ""
+        return f"transformers:{self.name}:{weights}:prefix={self._prefix}:ctx={self._context}:{dtype}{head}"
 
     def info(self) -> dict[str, Any]:
         """Provenance for manifests and reports."""
@@ -394,6 +411,7 @@ class TransformersLM:
             "context": self._context,
             "prefix_token": self._prefix,
             "dtype": self._resolved_dtype(require("torch"), self._device),
+            "head_dtype": self.head_dtype or "model",
             "parameters": int(sum(p.numel() for p in self._model.parameters())),
         }
 
@@ -711,6 +729,11 @@ class TransformersLM:
         most 1024 positions; 1 GiB on CUDA, at most 8192; at least 64)."""
         head = self._model.get_output_embeddings()
         weight = head.weight
+        linear = type(head) is torch.nn.Linear and head.bias is None
+        if self.head_dtype == "float32" and weight.dtype != torch.float32 and linear:
+            if self._head_weight32 is None or self._head_weight32.device != weight.device:
+                self._head_weight32 = weight.detach().float()  # once; tied embeddings stay as they are
+            weight, sel = self._head_weight32, sel.float()
         V = int(weight.shape[0])
         n = int(sel.shape[0])
         most = 1024 if self._batching is CPU_BATCHING else 8192
@@ -723,7 +746,7 @@ class TransformersLM:
         k = max(1, top_k)
         tk_v = torch.empty((n, k), dtype=f32, device=device)
         tk_i = torch.empty((n, k), dtype=torch.long, device=device)
-        direct = type(head) is torch.nn.Linear and head.bias is None and weight.dtype == sel.dtype == f32
+        direct = linear and weight.dtype == sel.dtype == f32
         zbuf, ebuf, flag = self._head_buffers(torch, min(chunk, n), V, device)
         for c0 in range(0, n, chunk):
             c1 = min(n, c0 + chunk)
