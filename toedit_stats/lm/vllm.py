@@ -7,7 +7,11 @@
   token is thrown away, so it is drawn greedily.
 - windows of at most ``max_model_len - 1`` tokens (:meth:`VLLMModel.window_limit`): vLLM refuses a
   prompt that leaves no room for one generated token, and one refused prompt fails every request
-  of its ``generate`` call.
+  of its ``generate`` call. The overlap of a long document's windows is scored by vLLM and dropped
+  here: ``SamplingParams.prompt_logprob_start`` (vLLM PR #54335) would skip it, but vLLM applies
+  it only with ``prompt_logprob_token_ids`` (log-probabilities of fixed candidate tokens, checked
+  in ``vllm/sampling_params.py``'s ``_validate_logprobs``), not to the top-k prompt logprobs this
+  backend needs, so it is not used.
 - precision: the log-probabilities are only as good as the LM head's arithmetic. vLLM computes the
   head in the model dtype (bf16/fp16) unless told otherwise, and ``dtype="auto"`` turns an fp32
   checkpoint into fp16; a bf16 head flips an estimated ~3% of the p >= 0.99 selections. So the
