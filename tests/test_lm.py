@@ -330,11 +330,11 @@ def test_vectorised_flat_conversion_equals_the_per_position_rule(seed, n, k, sco
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**31), st.integers(1, 40), st.integers(1, 8))
+@given(st.integers(0, 2**31), st.integers(1, 40), st.integers(0, 8))
 def test_vllm_layout_fast_path_equals_the_per_position_rule(seed, n, k):
     """Outputs exactly in vLLM's layout (k distinct candidates ranked 1..k after the actual token)
-    take the no-sort path; it gives what the per-position rule gives."""
-    from toedit_stats.lm.vllm import _convert_flat
+    are read straight from the columns; that gives what the per-position rule gives."""
+    from toedit_stats.lm.vllm import _convert_flat, _convert_vllm_columns
 
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, 50, n + 1).tolist()
@@ -344,17 +344,18 @@ def test_vllm_layout_fast_path_equals_the_per_position_rule(seed, n, k):
         if pos:
             top = rng.choice(49, k, replace=False)
             top[top >= ids[pos]] += 1
-            r = int(rng.integers(1, 2 * k + 1))
+            r = int(rng.integers(1, 2 * k + 2))
             lps = np.sort(np.round(-rng.exponential(size=k), 2))[::-1]
             if r <= k:
                 top[r - 1] = ids[pos]
-            actual_lp = float(lps[r - 1]) if r <= k else float(lps[-1] - 1)
+            actual_lp = float(lps[r - 1]) if r <= k else float(lps[-1] - 1) if k else -float(r)
             for t, lp_, rank in [(ids[pos], actual_lp, r), *zip(top.tolist(), lps.tolist(), range(1, k + 1))]:
                 flat.token_ids.append(int(t))
                 flat.logprobs.append(float(lp_))
                 flat.ranks.append(rank)
                 flat.decoded_tokens.append(None)
         flat.end_indices.append(len(flat.token_ids))
+    assert _convert_vllm_columns(flat, np.asarray(ids), k, 1) is not None  # the column path ran
     got = _convert_flat(flat, np.asarray(ids), k, 1)
     for g, w in zip(got, _per_position(flat, ids, k)):
         assert np.array_equal(g, w)
