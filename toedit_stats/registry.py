@@ -12,7 +12,7 @@ verdict, tables, ``metrics.json`` and the command line (one subcommand per analy
 from here with no other change.
 
 >>> analyzer_names()[:4]
-['ngrams', 'tokens', 'embed', 'lengths']
+['ngrams', 'tokens', 'embed', 'lengths', 'mixture']
 >>> get_analyzer("lengths").__name__
 'LengthAnalyzer'
 """
@@ -32,6 +32,7 @@ ANALYZERS: dict[str, str] = {
     "tokens": "toedit_stats.analyzers.tokens:TokenAnalyzer",
     "embed": "toedit_stats.analyzers.embeddings:EmbeddingAnalyzer",
     "lengths": "toedit_stats.analyzers.lengths:LengthAnalyzer",
+    "mixture": "toedit_stats.analyzers.mixture:MixtureAnalyzer",
 }
 
 BACKENDS: dict[str, str] = {

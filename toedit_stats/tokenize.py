@@ -16,14 +16,25 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["WORD_PATTERN", "count_words", "word_tokenize"]
+__all__ = ["WORD_PATTERN", "count_words", "word_tokenize", "words"]
 
 WORD_PATTERN = re.compile(r"\w+|[^\w\s]+")
+_HAS_ALNUM = re.compile(r"[^\W_]")
 
 
 def word_tokenize(text: str) -> list[str]:
     """Lower-cased WordPunct tokens of ``text``."""
     return WORD_PATTERN.findall(text.lower())
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased WordPunct tokens that contain a letter or digit (punctuation runs dropped):
+    the words of the length and mixture analyzers.
+
+    >>> words("Hello, World!! It's 2025.")
+    ['hello', 'world', 'it', 's', '2025']
+    """
+    return [w for w in WORD_PATTERN.findall(text.lower()) if _HAS_ALNUM.search(w)]
 
 
 def count_words(text: str) -> int:

@@ -43,18 +43,16 @@ import numpy as np
 from ..corpus import Corpus
 from ..options import option
 from ..plotting import _lit, _plt, colors, styles
-from ..tokenize import WORD_PATTERN
+from ..tokenize import words
 from .base import Analyzer, Metric, Result, prepare_corpora
 
 __all__ = ["LengthAnalyzer", "LengthResult", "mean_segmental_ttr"]
 
 QUANTILES = (5, 25, 50, 75, 95)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
-_HAS_ALNUM = re.compile(r"[^\W_]")
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in WORD_PATTERN.findall(text.lower()) if _HAS_ALNUM.search(w)]
+_words = words
 
 
 def mean_segmental_ttr(words: Sequence[str], segment: int) -> float:

@@ -11,7 +11,7 @@ import click
 
 from .._version import __version__
 from ..errors import ToeditError
-from .analyzers import analyzer_command
+from .analyzers import analyzer_command, mixture_command
 from .audit import score_cmd, select_cmd
 from .common import _ENV_ERRNOS, _error_line
 from .edit import edit
@@ -87,5 +87,14 @@ def main(threads: int | None = None) -> None:
         set_threads(threads)
 
 
-for _cmd in (info, report_command(), edit, sweep_command(), score_cmd, select_cmd, list_plugins):
+for _cmd in (
+    info,
+    report_command(),
+    edit,
+    sweep_command(),
+    score_cmd,
+    select_cmd,
+    mixture_command(),
+    list_plugins,
+):
     main.add_command(_cmd)

@@ -167,3 +167,46 @@ def _chosen_analyzers(analyzers: str | None, opts: dict[str, Any]) -> list[Any]:
             for key in [k for k in opts if k.startswith(_analyzer_prefix(n))]:
                 opts.pop(key)
     return built
+
+
+def mixture_command() -> click.Command:
+    """`toedit-stats mixture CORPUS... --human H --synthetic S`: the synthetic share α of each
+    corpus (the registered analyzer's own command, with the two references named)."""
+    from ..analyzers.mixture import MixtureAnalyzer
+
+    def run(corpora, human, synthetic, output, overwrite, as_json, quiet, all_docs, group_by, **opts):
+        analyzer = make_analyzer(MixtureAnalyzer, opts, seed=opts["seed"], all_docs=all_docs)
+        cs = open_corpora([human, synthetic, *corpora], opts)
+        check_result_dir(output, overwrite, cs)
+        refs, targets = cs[:2], cs[2:]
+        if group_by:  # each target corpus split into one corpus per value; the references whole
+            from ..report.groups import split_by
+
+            targets = [g for c in targets for g in split_by(c, group_by)]
+        result = analyzer.analyze([*refs, *targets])
+        if output:
+            result.save(output, overwrite=overwrite, inputs=[p for c in cs for p in c.paths])
+        if as_json:
+            emit_json(result.to_dict())
+        elif not quiet:
+            show_table(result.extra_tables()["mixture"], result.title)
+
+    cmd: Callable = run
+    cmd = result_options("mixture.json")(cmd)
+    cmd = click.option(
+        "--group-by",
+        default=None,
+        metavar="FIELD",
+        help="Split every target corpus into one corpus per value of this metadata field.",
+    )(cmd)
+    cmd = analyzer_options(MixtureAnalyzer)(cmd)
+    cmd = click.option("--synthetic", required=True, help="The synthetic reference corpus.")(cmd)
+    cmd = click.option("--human", required=True, help="The human reference corpus.")(cmd)
+    cmd = corpus_options(cmd)
+    cmd = click.argument("corpora", nargs=-1, required=False, metavar="[CORPUS]...")(cmd)
+    doc = (
+        "The share α of each CORPUS that looks like the synthetic reference, by word occurrence "
+        "(Liang et al. 2024), with a bootstrap interval; also α of each reference's held-out part "
+        "(human near 0, synthetic near 1) as a check. Needs no model."
+    )
+    return click.command(name="mixture", help=doc)(cmd)
