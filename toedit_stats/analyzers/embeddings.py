@@ -249,6 +249,38 @@ def _weighted_mmd2(a: np.ndarray, b: np.ndarray, wa: np.ndarray, wb: np.ndarray,
     return xx + yy - 2 * xy
 
 
+VENDI_REPLICATES = 200  # bootstrap replicates of the Vendi score (an eigendecomposition each)
+
+
+def vendi_score(x: np.ndarray, weights: np.ndarray | None = None) -> Any:
+    """The Vendi score (Friedman & Dieng 2023) of the rows of ``x`` with the cosine kernel:
+    ``exp(−Σ λ log λ)`` over the eigenvalues ``λ`` of ``K / n`` (``K`` the cosine similarities),
+    the effective number of distinct documents (``n`` for orthogonal rows, 1 for identical ones).
+    Computed from the smaller of ``X Xᵀ / n`` and ``Xᵀ X / n`` (the same non-zero eigenvalues;
+    vendi-score's ``score_X`` and ``score_dual``). With ``weights`` (``(B, n)``, bootstrap replicates) one score per row, from
+    ``Xᵀ diag(w) X / Σ w``."""
+    u = np.asarray(x, np.float64)
+    if not len(u):
+        return math.nan if weights is None else np.full(np.atleast_2d(weights).shape[0], math.nan)
+    u = u / np.clip(np.linalg.norm(u, axis=1, keepdims=True), 1e-12, None)
+    w = np.ones((1, len(u))) if weights is None else np.atleast_2d(np.asarray(weights, np.float64))
+    out = np.full(w.shape[0], math.nan)
+    gram = u @ u.T if len(u) <= u.shape[1] else None  # the smaller of the two matrices
+    for b, row in enumerate(w):
+        total = row.sum()
+        if total <= 0:
+            continue
+        if gram is not None:
+            r = np.sqrt(row)
+            lam = np.linalg.eigvalsh(gram * np.outer(r, r) / total)
+        else:
+            lam = np.linalg.eigvalsh((u.T * row) @ u / total)
+        lam = lam[lam > 1e-12]
+        lam = lam / lam.sum()
+        out[b] = float(np.exp(-(lam * np.log(lam)).sum()))
+    return float(out[0]) if weights is None else out
+
+
 def mean_pairwise_cosine(x: np.ndarray) -> float:
     n = len(x)
     if n < 2:
@@ -343,6 +375,13 @@ class EmbedCorpus:
     of: int
     mean_pairwise_cosine: float
     cov_trace: float
+    vendi: float = math.nan  # Vendi score of an equal-size sample (vendi_docs documents)
+    vendi_docs: int = 0
+    vendi_ids: list[str] = field(default_factory=list, repr=False)  # that sample's documents
+
+
+def _corpus_dict(c: EmbedCorpus) -> dict[str, Any]:
+    return {k: v for k, v in vars(c).items() if k != "vendi_ids"}
 
 
 @dataclass(frozen=True, repr=False)
@@ -351,7 +390,9 @@ class EmbedResult(Result):
     :class:`~toedit_stats.analyzers.base.Result`); ``to_dict()`` is what ``embed --json`` prints."""
 
     analyzer: ClassVar[str] = "embed"
-    interval_metrics: ClassVar[frozenset[str]] = frozenset({"mean_pairwise_cosine", "c2st_auc_distance"})
+    interval_metrics: ClassVar[frozenset[str]] = frozenset(
+        {"mean_pairwise_cosine", "c2st_auc_distance", "vendi", "vendi_share"}
+    )
     title: ClassVar[str] = "Embedding distribution"
 
     embedder: dict[str, Any]
@@ -365,7 +406,7 @@ class EmbedResult(Result):
     def to_dict(self) -> dict[str, Any]:
         return {
             "embedder": self.embedder,
-            "corpora": [vars(c) for c in self.corpora],
+            "corpora": [_corpus_dict(c) for c in self.corpora],
             "pairs": [p.to_dict() for p in self.pairs],
             "config": self.config,
         }
@@ -402,6 +443,33 @@ class EmbedResult(Result):
                     n=c.documents,
                 )
             )
+            out.append(
+                Metric(
+                    "embed",
+                    "vendi",
+                    f"Vendi score: effective number of distinct documents (cosine kernel, {c.vendi_docs} per corpus)",
+                    "per corpus",
+                    c.name,
+                    c.vendi,
+                    unit="documents",
+                    n=c.vendi_docs,
+                    note="Friedman & Dieng 2023; equal-size samples, so corpora of different sizes compare",
+                )
+            )
+            out.append(
+                Metric(
+                    "embed",
+                    "vendi_share",
+                    "Vendi score / documents (1 = all distinct)",
+                    "per corpus",
+                    c.name,
+                    c.vendi / c.vendi_docs if c.vendi_docs else math.nan,
+                    unit="share",
+                    n=c.vendi_docs,
+                    headline=True,
+                )
+            )
+        by = {c.name: c for c in self.corpora}
         noise = max((p.mauve_std for p in self.pairs if math.isfinite(p.mauve_std)), default=0.0)
         for p in self.pairs:
             d = lambda name, label, value, better, identical, head=True, noise_=None, note=None, p=p: Metric(  # noqa: E731
@@ -468,6 +536,18 @@ class EmbedResult(Result):
                     abs(p.c2st_auc - 0.5),
                     "lower",
                     None,
+                )
+            )
+            va, vb = by[p.a], by[p.b]
+            gap = abs(vb.vendi - va.vendi) / va.vendi_docs if va.vendi_docs else math.nan
+            out.append(
+                d(
+                    "vendi_gap",
+                    "|Vendi share − reference's| (diversity gap)",
+                    gap,
+                    "lower",
+                    0.0,
+                    note="how far the corpus's effective diversity is from the reference's",
                 )
             )
             out.append(d("precision", "precision (k-NN manifold)", p.precision, "higher", 1.0, head=False))
@@ -537,6 +617,7 @@ class EmbedResult(Result):
         from ..stats import weighted_auc
 
         out: dict[tuple[str, str], np.ndarray] = {}
+        vendi: dict[str, np.ndarray] = {}
         ids = self.ids
         for c in self.corpora:
             x = self.embeddings.get(c.name)
@@ -550,6 +631,15 @@ class EmbedResult(Result):
                 out[("mean_pairwise_cosine", c.name)] = ((sw * sw).sum(1) - (w * w).sum(1)) / (
                     w.sum(1) ** 2 - (w * w).sum(1)
                 )
+            if c.vendi_docs:  # the first VENDI_REPLICATES replicates: one eigendecomposition each
+                rows = [ids[c.name].index(i) for i in c.vendi_ids]
+                vendi[c.name] = vendi_score(x[rows], weights(c.name, c.vendi_ids)[:VENDI_REPLICATES])
+                out[("vendi", c.name)] = vendi[c.name]
+                out[("vendi_share", c.name)] = vendi[c.name] / c.vendi_docs
+        ref = self.corpora[0] if self.corpora else None
+        for c in self.corpora[1:]:
+            if ref is not None and ref.name in vendi and c.name in vendi:
+                out[("vendi_gap", c.name)] = np.abs(vendi[c.name] - vendi[ref.name]) / ref.vendi_docs
         for p in self.pairs:
             if not p.a_ids or p.c2st_oof is None:
                 continue
@@ -626,7 +716,7 @@ class EmbedResult(Result):
     def corpora_frame(self):
         import pandas as pd
 
-        return pd.DataFrame([vars(c) for c in self.corpora])
+        return pd.DataFrame([_corpus_dict(c) for c in self.corpora])
 
     def _figure_makers(self) -> dict[str, Any]:
         return {"embedding_map": self._fig_map}
@@ -718,8 +808,12 @@ class EmbeddingAnalyzer(Analyzer):
             bar.close()
         vectors: dict[str, np.ndarray] = {name: served.embed(texts) for name, texts, _ in samples}
         corpora_info = []
+        # the Vendi score grows with the number of documents: every corpus on the same number,
+        # chosen by the equal-size rule (a synthetic corpus and its edited version: the same ids)
+        n_vendi = min((len(t) for _, t, _ in samples), default=0)
         for name, texts, total in samples:
             x = vectors[name].astype(np.float64)
+            rows = equal_size_rows(doc_ids[name], n_vendi, seed)
             corpora_info.append(
                 EmbedCorpus(
                     name,
@@ -727,6 +821,9 @@ class EmbeddingAnalyzer(Analyzer):
                     total,
                     mean_pairwise_cosine(x),
                     float(np.trace(np.atleast_2d(np.cov(x, rowvar=False)))) if len(x) > 1 else math.nan,
+                    vendi_score(x[rows]) if n_vendi else math.nan,
+                    n_vendi,
+                    [doc_ids[name][i] for i in rows],
                 )
             )
         pairs = []

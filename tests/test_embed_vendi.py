@@ -1,0 +1,29 @@
+"""The Vendi score (issue 32): hand cases, the vendi-score package, equal-size samples and the
+bootstrap replicates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toedit_stats.analyzers.embeddings import vendi_score
+
+
+def test_vendi_hand_cases():
+    assert vendi_score(np.eye(7)) == pytest.approx(7.0)  # orthogonal: all distinct
+    assert vendi_score(np.ones((5, 3))) == pytest.approx(1.0)  # identical: one document
+    two = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    assert vendi_score(two) == pytest.approx(2.0)  # two distinct documents, each twice
+    assert np.isnan(vendi_score(np.zeros((0, 3))))
+
+
+def test_vendi_equals_the_reference_package_and_weights_are_duplicates():
+    vendi = pytest.importorskip("vendi_score.vendi")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 16)) + rng.normal(size=16)
+    assert vendi_score(x) == pytest.approx(vendi.score_X(x), rel=1e-10)
+    assert vendi_score(x) == pytest.approx(vendi.score_dual(x), rel=1e-10)
+    w = rng.poisson(1.0, (3, 60)).astype(float)
+    got = vendi_score(x, w)
+    for row, g in zip(w, got):  # an integer weight is that many copies of the document
+        assert g == pytest.approx(vendi.score_X(np.repeat(x, row.astype(int), axis=0)), rel=1e-9)
