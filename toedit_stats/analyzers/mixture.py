@@ -290,6 +290,7 @@ class MixtureResult(Result):
                         unit="share",
                         n=e.documents,
                         interval=(e.raw_low, e.raw_high),
+                        headline=True,
                         note="sanity check of the estimator",
                     )
                 )

@@ -54,6 +54,12 @@ class NgramAnalyzer(Analyzer):
         min=0,
         help="Relabellings behind the permutation test of the bigram JS divergence (0: no test).",
     )
+    diversity_docs: int = option(
+        1000,
+        min=0,
+        help="Self-BLEU and self-repetition on a seeded sample of this many documents per corpus "
+        "(the same number for every corpus; 0: not computed).",
+    )
     # with ``sketch``: where runs of documents are sketched (an
     # :class:`~toedit_stats.execution.Executor`; merged here); the exact mode runs in this process
     executor: Any = dataclasses.field(
@@ -92,12 +98,14 @@ class NgramAnalyzer(Analyzer):
             distinctive=(self.distinctive_min_count, self.distinctive_punctuation),
             bigrams_out=bigrams,
         )
+        diversity = homogenisation(toks, self.diversity_docs, self.seed)
         if not self.equal_size or len(toks) < 2:
             res = replace(full, top_k=self.top, contrib=_contributions(toks, counter, bigrams))
             return replace(
                 res,
                 js_pvalues=res.js_permutation_pvalues(self.js_permutations, self.seed),
                 js_permutations=self.js_permutations,
+                diversity=diversity,
             )
         small, target = _equal_size(toks, self.seed)
         bigrams = []
@@ -120,7 +128,35 @@ class NgramAnalyzer(Analyzer):
             res,
             js_pvalues=res.js_permutation_pvalues(self.js_permutations, self.seed),
             js_permutations=self.js_permutations,
+            diversity=diversity,
         )
+
+
+def homogenisation(toks: Sequence[Any], docs: int, seed: int) -> dict[str, dict[str, Any]]:
+    """Self-BLEU and self-repetition (:mod:`.diversity`) of each tokenised corpus on a seeded
+    sample (by id) of the same number of documents, at most ``docs``: per corpus the two means,
+    the sample size and the per-document scores with their ids (for the bootstrap)."""
+    from ...stats import id_order
+    from .diversity import self_bleu_scores, self_repetition_scores
+
+    n = min([len(t.ids) for t in toks] + [docs])
+    if n < 2:
+        return {}
+    out = {}
+    for t in toks:
+        cuts = np.cumsum(t.lengths)[:-1]
+        per_doc = np.split(t.codes, cuts)
+        rows = id_order(t.ids, seed)[:n]
+        sample = [per_doc[j] for j in rows]
+        sb, sr = self_bleu_scores(sample), self_repetition_scores(sample)
+        out[t.name] = {
+            "documents": n,
+            "self_bleu": float(sb.mean()),
+            "self_repetition": float(sr.mean()),
+            "ids": [t.ids[j] for j in rows],
+            "per_doc": {"self_bleu": sb, "self_repetition": sr},
+        }
+    return out
 
 
 def analyze_ngrams(

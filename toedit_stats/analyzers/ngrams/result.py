@@ -16,6 +16,15 @@ from ..base import Metric, Result
 from .divergence import _entropy_rows, _js_from_entropies
 from .records import _HEADLINE_STATS, _STAT_LABELS, N_BUCKETS, CorpusNgrams, NgramPair, _clean, _gram
 
+# the homogenisation metrics (analyzer.homogenisation): label, reference
+_HOMOGENISATION = {
+    "self_bleu": ("Self-BLEU (each document against all others, BLEU-4)", "Zhu et al. 2018 (Texygen)"),
+    "self_repetition": (
+        "self-repetition (4-grams shared with other documents, log)",
+        "Shaib et al. 2024",
+    ),
+}
+
 
 @dataclass(frozen=True, repr=False)
 class NgramResult(Result):
@@ -29,6 +38,7 @@ class NgramResult(Result):
 
     analyzer: ClassVar[str] = "ngrams"
     title: ClassVar[str] = "N-gram concentration"
+    interval_metrics: ClassVar[frozenset[str]] = frozenset({"self_bleu", "self_repetition"})
 
     corpora: list[CorpusNgrams]
     pairs: list[NgramPair]
@@ -46,6 +56,8 @@ class NgramResult(Result):
     # per non-reference corpus: the label-permutation p-value of the headline bigram JS divergence
     js_pvalues: dict[str, float] = field(default_factory=dict)
     js_permutations: int = 0
+    # per corpus: self-BLEU and self-repetition on equal-size document samples (analyzer.homogenisation)
+    diversity: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -66,6 +78,11 @@ class NgramResult(Result):
             out["distinctive_bigrams"] = self.distinctive
         if self.js_pvalues:
             out["js_permutation_pvalues"] = self.js_pvalues
+        if self.diversity:
+            out["homogenisation"] = {
+                name: {k: v for k, v in d.items() if k in ("documents", "self_bleu", "self_repetition")}
+                for name, d in self.diversity.items()
+            }
         if self.sketch is not None:
             out["sketch"] = self.sketch
         return out
@@ -109,6 +126,43 @@ class NgramResult(Result):
                     resamples=self.js_permutations,
                 )
             )
+        out.extend(self._homogenisation_metrics(ref))
+        return out
+
+    def _homogenisation_metrics(self, ref: str) -> list[Metric]:
+        out = []
+        div = self.diversity
+        for name, d in div.items():
+            for key, (label, cite) in _HOMOGENISATION.items():
+                out.append(
+                    Metric(
+                        "ngrams",
+                        key,
+                        f"{label}, {d['documents']} documents",
+                        "per corpus",
+                        name,
+                        d[key],
+                        n=d["documents"],
+                        headline=key == "self_bleu",
+                        note=f"{cite}; higher = more homogeneous; equal-size samples",
+                    )
+                )
+                if name != ref and ref in div:
+                    out.append(
+                        Metric(
+                            "ngrams",
+                            key + "_gap",
+                            f"|{label.split(' (')[0]} − reference's|",
+                            "distance",
+                            name,
+                            abs(d[key] - div[ref][key]),
+                            reference=ref,
+                            n=d["documents"],
+                            better="lower",
+                            identical=0.0,
+                            headline=True,
+                        )
+                    )
         return out
 
     def js_permutation_pvalues(self, permutations: int, seed: int) -> dict[str, float]:
@@ -242,11 +296,23 @@ class NgramResult(Result):
         mass in the top 1% of buckets, and against the reference the bigram JS divergence, bigram
         coverage and hashed-bucket JS divergence. Compression ratio and near-duplicates are not
         resampled. Replicates are processed in chunks, in two threads (numpy releases the GIL)."""
+        out: dict[tuple[str, str], np.ndarray] = {}
+        div = self.diversity
+        reps = {}
+        for name, d in div.items():  # the per-document scores' weighted means (references fixed)
+            w = weights(name, d["ids"])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                for key in _HOMOGENISATION:
+                    reps[(key, name)] = out[(key, name)] = (w @ d["per_doc"][key]) / w.sum(1)
+        ref = next(iter(div), None)
+        for name in list(div)[1:]:
+            for key in _HOMOGENISATION:
+                out[(key + "_gap", name)] = np.abs(reps[(key, name)] - reps[(key, ref)])
         if not self.contrib or 2 not in self.ns:
-            return {}
+            return out
         names = list(self.contrib)
         terms = {n: [(n, weights(n, self.contrib[n]["ids"]))] for n in names}
-        return self._replicates(names, terms, chunk)
+        return {**out, **self._replicates(names, terms, chunk)}
 
     def swap_replicates(
         self, base: str, variant: str, ids: Sequence[str], masks: np.ndarray, chunk: int = 25
