@@ -451,3 +451,73 @@ def test_low_precision_body_gets_a_float32_head(sample_texts):
     assert err_low.mean() > 10 * err.mean()
     assert ":head=float32" in lm.fingerprint and ":head=model" in low.fingerprint
     assert lm.model.get_input_embeddings().weight.dtype == torch.bfloat16  # tied weights untouched
+
+
+def test_curvature_on_a_two_token_vocabulary():
+    """Fast-DetectGPT's analytic curvature by hand: p = (0.8, 0.2) at each of two positions, the
+    text takes token 0 then token 1."""
+    from toedit_stats.lm.base import TokenScores
+
+    p = np.array([0.8, 0.2])
+    mu = float((p * np.log(p)).sum())
+    var = float((p * np.log(p) ** 2).sum() - mu**2)
+    lp = np.log(np.array([0.8, 0.2]))
+    s = TokenScores(
+        "d",
+        np.array([0, 1]),
+        np.zeros((2, 2), np.int64),
+        lp.astype(np.float32),
+        np.array([1, 2]),
+        np.full(2, -mu, np.float32),
+        np.zeros((2, 0), np.int64),
+        np.zeros((2, 0), np.float32),
+        np.full(2, var, np.float32),
+    )
+    want = (lp.sum() - 2 * mu) / np.sqrt(2 * var)
+    assert s.curvature == pytest.approx(want, rel=1e-6)
+    no_var = TokenScores(
+        *[getattr(s, f) for f in ("doc_id", "token_ids", "offsets", "logprobs", "ranks")],
+        s.entropy,
+        s.topk_ids,
+        s.topk_logprobs,
+    )
+    assert np.isnan(no_var.curvature)  # a top-k-only backend: not approximated
+
+
+@pytest.mark.model
+def test_curvature_equals_full_vocabulary_computation(lm, sample_texts):
+    """The head's one extra reduction gives Fast-DetectGPT's curvature as computed directly from
+    SmolLM2's full-vocabulary log-probabilities (to 1e-4), on a few documents, one scored in
+    windows."""
+    import torch
+
+    from toedit_stats.lm.hf import TransformersLM
+
+    small = TransformersLM("smollm2-135m", dtype="float32", max_context=128)
+    small._model, small._tokenizer, small._source = lm.model, lm.tokenizer, lm._source
+    small._device, small._prefix, small._context, small._softcap = "cpu", lm.prefix, 128, None
+    for model, text in (
+        (lm, sample_texts[0][:500]),
+        (lm, sample_texts[1][:300]),
+        (small, sample_texts[2][:900]),
+    ):
+        got = next(model.score([text]))
+        ids = torch.tensor([[lm.prefix, *got.token_ids.tolist()]])
+        with torch.inference_mode():
+            if model is lm:
+                logp = torch.log_softmax(lm.model(input_ids=ids).logits[0, :-1].double(), -1)
+            else:  # windows: the same positions from the same windows as the backend
+                from toedit_stats.lm.base import plan_windows
+
+                parts = []
+                for s, e, f in plan_windows(ids.shape[1], 128):
+                    out = torch.log_softmax(lm.model(input_ids=ids[:, s:e]).logits[0].double(), -1)
+                    parts.append(out[f - s - 1 : e - s - 1])
+                logp = torch.cat(parts)
+        p = logp.exp()
+        mu = (p * logp).sum(-1)
+        var = (p * logp**2).sum(-1) - mu**2
+        actual = logp[torch.arange(len(got)), ids[0, 1:]]
+        want = float((actual.sum() - mu.sum()) / var.sum().sqrt())
+        assert got.curvature == pytest.approx(want, rel=1e-4, abs=1e-4)
+        assert np.allclose(got.logprob_var, var.numpy(), atol=1e-3)

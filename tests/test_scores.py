@@ -40,6 +40,7 @@ COLUMNS = [
     "rank_101_1000",
     "rank_gt_1000",
     "mean_entropy",
+    "curvature",
     "dsir_log_weight",
     "p_synthetic",
     "nearest_reference",

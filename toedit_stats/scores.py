@@ -16,7 +16,9 @@ Language model (with ``model``)
     ``tokens``, ``perplexity`` (``exp(-mean log p)``, the token analyzer's), ``mean_logprob``
     (nats), ``share_ge_0.99``, ``share_ge_0.9``, ``share_le_0.01``, GLTR rank shares
     ``rank_1``, ``rank_2_10``, ``rank_11_100``, ``rank_101_1000``, ``rank_gt_1000``, and
-    ``mean_entropy`` (nats; empty with vLLM).
+    ``mean_entropy`` (nats; empty with vLLM), ``curvature`` (Fast-DetectGPT's analytic
+    conditional probability curvature, Bao et al. ICLR 2024, with the scoring model as sampling
+    model: higher = more machine-like; empty with vLLM, whose top-k cannot give it).
 Against a reference corpus (with ``reference``)
     ``dsir_log_weight`` — DSIR's log importance weight with the reference as target and the other
     corpora pooled as raw (:mod:`toedit_stats.selection`); ``p_synthetic`` — out-of-fold
@@ -83,6 +85,7 @@ def _lm_columns(s) -> dict[str, Any]:
         "share_le_0.01": float((p <= 0.01).mean()),
         **{k: float(v) for k, v in zip(_RANK_COLUMNS, ranks)},
         "mean_entropy": float(s.entropy.astype(np.float64).mean()) if s.entropy is not None else math.nan,
+        "curvature": s.curvature,
     }
 
 

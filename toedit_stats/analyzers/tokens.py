@@ -90,6 +90,7 @@ class TokenStats:
     doc_hist: list[np.ndarray] = field(default_factory=list, repr=False)  # 100-bin counts
     doc_ge99: list[int] = field(default_factory=list, repr=False)  # tokens with p >= 0.99
     doc_entropy: list[float] = field(default_factory=list, repr=False)  # sum of entropies (nats)
+    doc_curvature: list[float] = field(default_factory=list, repr=False)  # TokenScores.curvature
 
     def add(self, s: TokenScores) -> TokenStats:
         """Add one document's scores."""
@@ -106,6 +107,7 @@ class TokenStats:
         self.doc_entropy.append(
             float(s.entropy.astype(np.float64).sum()) if s.entropy is not None else math.nan
         )
+        self.doc_curvature.append(s.curvature)
         if p.size == 0:
             return self
         self.fine += fine
@@ -135,6 +137,7 @@ class TokenStats:
             self.doc_hist + other.doc_hist,
             self.doc_ge99 + other.doc_ge99,
             self.doc_entropy + other.doc_entropy,
+            self.doc_curvature + other.doc_curvature,
         )
 
     @classmethod
@@ -185,9 +188,15 @@ class TokenStats:
         a = np.asarray(self.doc_ppl, np.float64)
         return a[np.isfinite(a)]
 
+    @property
+    def curvature(self) -> np.ndarray:
+        """Per-document Fast-DetectGPT curvature (``nan`` where the backend gives none)."""
+        return np.asarray(self.doc_curvature, np.float64)
+
     def to_dict(self) -> dict[str, Any]:
         ppl = self.ppl
         q = np.percentile(ppl, [5, 25, 50, 75, 95]) if ppl.size else [math.nan] * 5
+        curv = self.curvature[np.isfinite(self.curvature)]
         return {
             "name": self.name,
             "documents": self.documents,
@@ -208,6 +217,8 @@ class TokenStats:
             "mean_entropy_nats": self.entropy_sum / self.entropy_tokens if self.entropy_tokens else None,
             "prob_hist100": self.prob_hist100.tolist(),
             "skipped_long": self.skipped_long,
+            # None: the backend returns only the top-k (no curvature, not approximated)
+            "curvature_p50": float(np.median(curv)) if curv.size else None,
         }
 
 
@@ -220,6 +231,8 @@ class TokenPair:
     log_ppl_wasserstein: float
     prob_hist_js_bits: float
     share_ge99_pvalue: float = math.nan  # permutation test of the share of tokens with p >= 0.99
+    curvature_auc: float = math.nan  # ROC AUC of the curvature, b (1) against a (0)
+    curvature_pvalue: float = math.nan  # Mann–Whitney, two-sided
 
 
 def compare_token_stats(a: TokenStats, b: TokenStats) -> TokenPair:
@@ -245,7 +258,13 @@ def compare_token_stats(a: TokenStats, b: TokenStats) -> TokenPair:
             np.asarray(b.doc_ge99, np.float64),
             np.asarray(b.doc_tokens, np.float64),
         )
-    return TokenPair(a.name, b.name, stat, pval, w, js, share_p)
+    ca, cb = a.curvature, b.curvature
+    curv_auc = curv_p = math.nan
+    if ca.size and cb.size and np.isfinite(ca).all() and np.isfinite(cb).all():
+        from ..stats import auc_test
+
+        curv_auc, curv_p = auc_test(np.r_[ca, cb], np.r_[np.zeros(ca.size), np.ones(cb.size)], "two-sided")
+    return TokenPair(a.name, b.name, stat, pval, w, js, share_p, curv_auc, curv_p)
 
 
 _SHARE_LABEL = {0.5: "0.5", 0.9: "0.9", 0.99: "0.99", 0.999: "0.999"}
@@ -258,7 +277,7 @@ class TokenResult(Result):
 
     analyzer: ClassVar[str] = "tokens"
     interval_metrics: ClassVar[frozenset[str]] = frozenset(
-        {"share_ge_0.99", "mean_entropy_nats", "ppl_p50", "ppl_p50_diff"}
+        {"share_ge_0.99", "mean_entropy_nats", "ppl_p50", "ppl_p50_diff", "curvature_p50", "curvature_auc"}
     )
     title: ClassVar[str] = "Token probabilities and perplexity"
 
@@ -306,6 +325,16 @@ class TokenResult(Result):
                 label = "median per-document perplexity" if q == "p50" else f"per-document perplexity, {q}"
                 out.append(m(f"ppl_{q}", label, v, "", q == "p50"))
             out.append(m("mean_entropy_nats", "mean entropy", d["mean_entropy_nats"], "nats", True))
+            if d["curvature_p50"] is not None:
+                out.append(
+                    m(
+                        "curvature_p50",
+                        "median Fast-DetectGPT curvature (higher: more machine-like)",
+                        d["curvature_p50"],
+                        "",
+                        True,
+                    )
+                )
             limit = self.sampling.get(c.name, {}).get("max_doc_tokens")
             out.append(
                 m(
@@ -363,6 +392,23 @@ class TokenResult(Result):
                     )
                 )
             out.append(d("log_ppl_wasserstein", "Wasserstein, log-perplexity", p.log_ppl_wasserstein, "nats"))
+            if math.isfinite(p.curvature_auc):
+                out.append(
+                    d(
+                        "curvature_auc",
+                        "ROC AUC of the Fast-DetectGPT curvature against the reference (0.5: none)",
+                        p.curvature_auc,
+                        identical=0.5,
+                    )
+                )
+                out.append(
+                    d(
+                        "curvature_pvalue",
+                        "Mann–Whitney p-value, Fast-DetectGPT curvature",
+                        p.curvature_pvalue,
+                        kind="test",
+                    )
+                )
             out.append(
                 d(
                     "prob_hist_js_bits",
@@ -398,6 +444,7 @@ class TokenResult(Result):
 
         out: dict[tuple[str, str], np.ndarray] = {}
         parts = {}
+        curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for c in self.corpora:
             if not c.doc_ids or len(c.doc_hist) != len(c.doc_ids):
                 return {}
@@ -413,7 +460,21 @@ class TokenResult(Result):
                 if np.isfinite(ent).all():
                     out[("mean_entropy_nats", c.name)] = (w @ ent) / (w @ toks)
             out[("ppl_p50", c.name)] = weighted_quantile(ppl[ok], w[:, ok], 0.5)
+            curv = c.curvature
+            if curv.size and np.isfinite(curv).all():
+                out[("curvature_p50", c.name)] = weighted_quantile(curv, w, 0.5)
+                curves[c.name] = (curv, w)
         ref = self.corpora[0].name
+        if ref in curves:
+            from ..stats import weighted_auc
+
+            cr, wr_c = curves[ref]
+            for c in self.corpora[1:]:
+                if c.name in curves:
+                    co, wo_c = curves[c.name]
+                    labels = np.r_[np.zeros(cr.size), np.ones(co.size)]
+                    w_both = np.concatenate([wr_c, wo_c], axis=1)
+                    out[("curvature_auc", c.name)] = weighted_auc(np.r_[cr, co], labels, w_both)
         wr, pr, hr = parts[ref]
         for c in self.corpora[1:]:
             wo, po, ho = parts[c.name]
@@ -627,9 +688,9 @@ class TokenResult(Result):
 
         return pd.DataFrame(
             [
-                {"corpus": c.name, "id": i, "tokens": t, "perplexity": p}
+                {"corpus": c.name, "id": i, "tokens": t, "perplexity": p, "curvature": k}
                 for c in self.corpora
-                for i, t, p in zip(c.doc_ids, c.doc_tokens, c.doc_ppl)
+                for i, t, p, k in zip(c.doc_ids, c.doc_tokens, c.doc_ppl, c.doc_curvature)
             ]
         )
 

@@ -49,6 +49,9 @@ class TokenScores:
         the backend cannot compute it (vLLM returns only the top-k).
     topk_ids, topk_logprobs : ``(T, k)`` the k most probable tokens at each position, by
         decreasing probability (``k = 0`` when not requested).
+    logprob_var : float32 ``(T,)`` variance of ``log p`` under the predictive distribution,
+        ``Σ_v p_v (log p_v)² − (Σ_v p_v log p_v)²`` (for Fast-DetectGPT's analytic curvature,
+        :attr:`curvature`), or ``None`` when the backend cannot compute it (top-k only).
     """
 
     doc_id: str
@@ -59,6 +62,22 @@ class TokenScores:
     entropy: np.ndarray | None
     topk_ids: np.ndarray
     topk_logprobs: np.ndarray
+    logprob_var: np.ndarray | None = None
+
+    @property
+    def curvature(self) -> float:
+        """Fast-DetectGPT's analytic conditional probability curvature (Bao et al., ICLR 2024)
+        with this model as both sampling and scoring model: ``(Σ_t log p(x_t) − Σ_t μ_t) /
+        √(Σ_t σ_t²)`` with ``μ_t = E_p[log p] = −H_t`` and ``σ_t² = Var_p[log p]``; higher = more
+        machine-like. ``nan`` without entropy and variance (a top-k-only backend: not
+        approximated) or for an empty document."""
+        if self.entropy is None or self.logprob_var is None or self.logprobs.size == 0:
+            return float("nan")
+        var = float(self.logprob_var.astype(np.float64).sum())
+        if not var > 0:
+            return float("nan")
+        lp = float(self.logprobs.astype(np.float64).sum())
+        return (lp + float(self.entropy.astype(np.float64).sum())) / np.sqrt(var)
 
     def __len__(self) -> int:
         return int(self.token_ids.size)

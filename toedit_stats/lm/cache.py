@@ -85,13 +85,23 @@ class CachedLM:
             tki[rows] = z["topk_ids"][:, :top_k]
             tkl[rows] = z["topk_logprobs"][:, :top_k]
         return TokenScores(
-            doc_id, z["token_ids"], z["offsets"], z["logprobs"], z["ranks"], z.get("entropy"), tki, tkl
+            doc_id,
+            z["token_ids"],
+            z["offsets"],
+            z["logprobs"],
+            z["ranks"],
+            z.get("entropy"),
+            tki,
+            tkl,
+            z.get("logprob_var"),  # absent in entries written before it existed: no curvature
         )
 
     def _store(self, ns: str, text: str, s: TokenScores) -> None:
         arrays = {f: getattr(s, f) for f in _FIELDS}
         if s.entropy is not None:
             arrays["entropy"] = s.entropy
+        if s.logprob_var is not None:
+            arrays["logprob_var"] = s.logprob_var
         if self.topk_floor is not None and s.topk_ids.shape[1]:
             # the editor's own test (probability >= p, in float64), so no selectable row is dropped
             rows = np.flatnonzero(np.exp(s.logprobs.astype(np.float64)) >= self.topk_floor)

@@ -529,9 +529,9 @@ class TransformersLM:
 
         def assemble(di: int) -> TokenScores:
             pieces = [parts[(di, wi)] for wi in range(len(plans[di]))]
-            lp, rk, ent, tki, tkl = (stitch([p[j] for p in pieces]) for j in range(5))
+            lp, rk, ent, tki, tkl, var = (stitch([p[j] for p in pieces]) for j in range(6))
             ids, off = toks[di]
-            return TokenScores(docs[di].id, ids, off, lp, rk, ent, tki, tkl)
+            return TokenScores(docs[di].id, ids, off, lp, rk, ent, tki, tkl, var)
 
         def finish(batch, copy) -> None:
             for key, a in zip(((b[0], b[1]) for b in batch), copy.arrays()):
@@ -589,6 +589,9 @@ class TransformersLM:
             base_scores.entropy,
             base_scores.topk_ids[:, :top_k],
             base_scores.topk_logprobs[:, :top_k],
+            base_scores.logprob_var
+            if base_scores.logprob_var is not None
+            else np.full(len(base_scores), np.nan, np.float32),
         )
         if base_scores.topk_ids.shape[1] < top_k:  # the document's pass has too few candidates
             full.extend(vi for vi, _, _ in jobs)
@@ -742,6 +745,7 @@ class TransformersLM:
         f32 = torch.float32
         lp_all = torch.empty(n, dtype=f32, device=device)
         ent_all = torch.empty(n, dtype=f32, device=device)
+        var_all = torch.empty(n, dtype=f32, device=device)
         rk_all = torch.empty(n, dtype=torch.int32, device=device)
         k = max(1, top_k)
         tk_v = torch.empty((n, k), dtype=f32, device=device)
@@ -769,10 +773,13 @@ class TransformersLM:
             e.mul_(z)
             lse = m[:, 0] + log_s
             lp_all[c0:c1] = actual[:, 0] - lse
-            ent_all[c0:c1] = log_s - e.sum(dim=1) / s
+            mean_z = e.sum(dim=1) / s  # E_p[z - m]
+            ent_all[c0:c1] = log_s - mean_z
+            # Var_p[log p] = E_p[(z - m)^2] - E_p[z - m]^2 (log p is z - m shifted): one more reduction
+            var_all[c0:c1] = (torch.linalg.vecdot(e, z) / s - mean_z * mean_z).clamp_(min=0)
             tk_v[c0:c1] = v - lse[:, None]
             tk_i[c0:c1] = ix
-        return _HostCopy(torch, (lp_all, rk_all, ent_all, tk_i, tk_v), top_k, counts)
+        return _HostCopy(torch, (lp_all, rk_all, ent_all, var_all, tk_i, tk_v), top_k, counts)
 
     def _head_buffers(self, torch, rows: int, V: int, device):
         """(logits, exp, flags) buffers of at least ``rows`` x ``V``, kept between calls."""
@@ -820,7 +827,7 @@ class _HostCopy:
 
     def __init__(self, torch, tensors, top_k: int, counts: Sequence[int]):
         self.top_k, self.counts = top_k, counts
-        keep = tensors if top_k else tensors[:3]
+        keep = tensors if top_k else tensors[:4]
         if keep[0].device.type == "cuda":
             self.host = [t.to("cpu", non_blocking=True) for t in keep]
             self.event = torch.cuda.Event()
@@ -830,19 +837,20 @@ class _HostCopy:
             self.event = None
 
     def arrays(self) -> list[tuple]:
-        """Per window: (log p, rank, entropy, top-k ids, top-k log p) as numpy arrays."""
+        """Per window: (log p, rank, entropy, top-k ids, top-k log p, variance of log p) as numpy
+        arrays (the order of :class:`TokenScores`' fields)."""
         if self.event is not None:
             self.event.synchronize()
-        lp, rk, ent = (t.numpy() for t in self.host[:3])
+        lp, rk, ent, var = (t.numpy() for t in self.host[:4])
         rk = rk.astype(np.int64) + 1
         n = lp.size
         if self.top_k:
-            ti = self.host[3].numpy().astype(np.int64, copy=False)
-            tl = self.host[4].numpy()
+            ti = self.host[4].numpy().astype(np.int64, copy=False)
+            tl = self.host[5].numpy()
         else:
             ti = np.zeros((n, 0), np.int64)
             tl = np.zeros((n, 0), np.float32)
-        return _split((lp, rk, ent, ti, tl), self.counts)
+        return _split((lp, rk, ent, ti, tl, var), self.counts)
 
 
 def _cache_argument(module: Any) -> str:
