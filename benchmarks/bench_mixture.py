@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import ESSAYS, OUTFOX  # noqa: E402
-from test_mixture import _docs, _validate  # noqa: E402
+from test_mixture import _docs, _validate, outfox_validation  # noqa: E402
 
 from toedit_stats.analyzers.mixture import MixtureAnalyzer  # noqa: E402
 from toedit_stats.corpus import MemoryCorpus  # noqa: E402
@@ -42,15 +42,7 @@ def table(name: str, rows) -> None:
 def main() -> None:
     print(f"{'corpus, generator':<34}{'α':>6}{'mean':>9}{'MAE':>8}{'width':>8}{'covered':>9}")
     for gen in ("gpt-3.5-turbo-0613", "text-davinci-003", "flan-t5-xxl"):
-        rows = _validate(
-            _docs(OUTFOX, label="human", id=lambda i: i.startswith("valid")),
-            _docs(OUTFOX, generator=gen, id=lambda i: i.startswith("valid")),
-            _docs(OUTFOX, label="human", id=lambda i: i.startswith("test")),
-            _docs(OUTFOX, generator=gen, id=lambda i: i.startswith("test")),
-            size=200,
-            seeds=20,
-        )
-        table(f"OUTFOX, {gen}", rows)
+        table(f"OUTFOX, {gen}", outfox_validation(gen))
     first = {f"essay-{i:02d}" for i in range(45)}
 
     def part(d, fit):

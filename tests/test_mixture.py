@@ -95,6 +95,23 @@ def _validate(ref_h, ref_s, pool_h, pool_s, size, seeds, alphas=(0, 0.1, 0.25, 0
     return rows
 
 
+def outfox_validation(generator: str, size: int = 200, seeds: int = 20):
+    """:func:`_validate` on OUTFOX: references from its `valid` split (human and ``generator``),
+    targets from its `test` split."""
+
+    def part(split, **where):
+        return _docs(OUTFOX, **where, id=lambda i: i.startswith(split))
+
+    return _validate(
+        part("valid", label="human"),
+        part("valid", generator=generator),
+        part("test", label="human"),
+        part("test", generator=generator),
+        size=size,
+        seeds=seeds,
+    )
+
+
 def _table(rows) -> str:
     out = []
     for a in sorted({r[0] for r in rows}):
@@ -110,15 +127,7 @@ def test_known_mixtures_on_outfox_essays():
     """Issue 32's validation: references from OUTFOX's `valid` split (500 human, 500 ChatGPT
     essays: half fit, half held out), targets of 200 essays from its `test` split with α in {0, .1, .25, .5, .75, 1}, 20
     seeds: the truth lies in the 95% interval in at least 90% of cases, mean absolute error <= 0.05."""
-    chat = "gpt-3.5-turbo-0613"
-    rows = _validate(
-        _docs(OUTFOX, label="human", id=lambda i: i.startswith("valid")),
-        _docs(OUTFOX, generator=chat, id=lambda i: i.startswith("valid")),
-        _docs(OUTFOX, label="human", id=lambda i: i.startswith("test")),
-        _docs(OUTFOX, generator=chat, id=lambda i: i.startswith("test")),
-        size=200,
-        seeds=20,
-    )
+    rows = outfox_validation("gpt-3.5-turbo-0613")
     covered = np.mean([lo - 1e-9 <= a <= hi + 1e-9 for a, _, _, lo, hi in rows])
     mae = np.mean([abs(est - a) for a, _, est, _, _ in rows])
     assert covered >= 0.9, _table(rows)
