@@ -299,9 +299,15 @@ class TokenResult(Result):
 
     def describe(self) -> str:
         fp = self.model.get("fingerprint", "")
+        curvature = any(np.isfinite(c.curvature).any() for c in self.corpora)
         return (
             f"Model {self.model.get('name')} ({fp}). Every token of every document is scored once "
             "(teacher forcing); no text is scored twice."
+            + (
+                ""
+                if curvature or not any(c.documents for c in self.corpora)
+                else " Fast-DetectGPT curvature: not available (this backend returns only the top-k)."
+            )
         )
 
     def metrics(self) -> list[Metric]:
