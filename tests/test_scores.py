@@ -164,3 +164,20 @@ def test_cli_score_and_select(tmp_path, sample_human, sample_synthetic):
     assert len(lines) == 5 and all("text" in x and "id" in x for x in lines)
     m = json.loads((tmp_path / "sel.jsonl.manifest.json").read_text())
     assert m["n"] == 5 and m["of"] == 40 and m["method"] == "dsir"
+
+
+def test_dsir_features_equal_the_package_on_any_text():
+    """Issue 31: superscripts, zero-width joiners, combining marks, connector punctuation,
+    fractions and other scripts split as NLTK's WordPunctTokenizer splits them (its regex engine),
+    so the features equal data-selection's everywhere, not only on plain text."""
+    pytest.importorskip("nltk")
+    hd = pytest.importorskip("data_selection.hashed_ngram_dsir")
+    texts = [
+        "co² and H₂O, x\u200dy and e\u0301t\u00e9",
+        "a‿b x_y ½ ¼ Ⅻ 東京 ٣٤ Ελληνικά русский",
+        "emoji 👍🏽 family 👨\u200d👩\u200d👧 tab\tend",
+        "",
+    ]
+    ours = dsir_features(texts).toarray()
+    for i, t in enumerate(texts):
+        assert (ours[i] == hd.get_ngram_counts(t, n=2, num_buckets=10000)).all(), t

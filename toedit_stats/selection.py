@@ -1,9 +1,12 @@
-"""DSIR importance resampling (Xie et al. 2023, p-lambda/dsir, package ``data-selection``): pick the
+r"""DSIR importance resampling (Xie et al. 2023, p-lambda/dsir, package ``data-selection``): pick the
 documents of a raw corpus that look like a target corpus under hashed n-gram features.
 
 Features: every lower-cased WordPunct unigram and bigram (bigram = the two words joined by a
-space) hashed by ``int(sha256(utf8).hexdigest(), 16) % 10000`` — the n-gram analyzer's DSIR
-buckets and ``data_selection.hashed_ngram_dsir.get_ngram_counts`` (tested equal). Each corpus is a
+space) hashed by ``int(sha256(utf8).hexdigest(), 16) % 10000`` —
+``data_selection.hashed_ngram_dsir.get_ngram_counts``, tested equal on any text: words are split by
+NLTK's own pattern on the ``regex`` engine NLTK uses (:data:`DSIR_WORDS`), whose ``\w`` also covers
+combining marks, zero-width joiners and connector punctuation and splits "co²" as "co", "²"
+(the analyzers' ``re`` pattern, :mod:`toedit_stats.tokenize`, differs on those characters only). Each corpus is a
 bag of buckets with probabilities ``p = counts / total``; a document's **log importance weight**
 is ``sum_b count_b(doc) * (log(p_target[b] + 1e-8) - log(p_raw[b] + 1e-8))`` (DSIR's
 ``log_diff``, 1e-8 as in the package). Selection draws ``n`` documents without replacement with
@@ -20,9 +23,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from .analyzers.ngrams import N_BUCKETS, dsir_bucket
-from .tokenize import WORD_PATTERN
 
-__all__ = ["dsir_features", "dsir_log_diff", "dsir_log_weights", "gumbel_top_k", "word_codes"]
+__all__ = ["DSIR_WORDS", "dsir_features", "dsir_log_diff", "dsir_log_weights", "gumbel_top_k", "word_codes"]
+
+
+def _dsir_words():
+    import regex
+
+    return regex.compile(r"\w+|[^\w\s]+")  # nltk.WordPunctTokenizer's pattern, on its engine
+
+
+DSIR_WORDS = _dsir_words()
 
 
 def word_codes(words: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]:
@@ -40,7 +51,7 @@ def dsir_features(texts: Sequence[str], buckets: int = N_BUCKETS):
     are coded once with numpy; each distinct word and each distinct bigram is hashed once."""
     from scipy.sparse import csr_matrix
 
-    words = [WORD_PATTERN.findall(t.lower()) for t in texts]
+    words = [DSIR_WORDS.findall(t.lower()) for t in texts]
     lengths = np.fromiter((len(w) for w in words), np.int64, len(words))
     n_docs = len(texts)
     if not lengths.sum():
