@@ -83,9 +83,11 @@ CUDA_BATCHING = (32768, 4096, 0.05, 1 << 30)
 
 
 @contextlib.contextmanager
-def quiet_transformers(transformers: Any = None):
+def quiet_transformers(transformers: Any = None, gguf: bool = False):
     """Silence transformers' own progress bars and warnings while loading a model (library code
-    does not print); restores the previous settings. Used by every backend and embedder load."""
+    does not print); restores the previous settings. Used by every backend and embedder load.
+    ``gguf``: a GGUF file is about to be read, so the GGUF utilities' own bar is silenced too
+    (imported only then: they cost a few hundred milliseconds to import)."""
     if transformers is None:
         transformers = require("transformers")
     log = transformers.utils.logging
@@ -95,7 +97,7 @@ def quiet_transformers(transformers: Any = None):
     log.set_verbosity_error()
     # the GGUF dequantiser calls tqdm directly, outside transformers' progress-bar switch
     gguf_utils = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
-    if gguf_utils is None:
+    if gguf_utils is None and gguf:
         with contextlib.suppress(ImportError):
             import transformers.modeling_gguf_pytorch_utils as gguf_utils
     old_tqdm = getattr(gguf_utils, "tqdm", None)
@@ -311,7 +313,7 @@ class TransformersLM:
         self._batching = self._batching_for(device)
         src = resolve_model(self.name)
         try:
-            with quiet_transformers(transformers):
+            with quiet_transformers(transformers, gguf=bool(src.gguf_file)):
                 tok, model = self._from_pretrained(transformers, torch, src, device)
         except ConfigError:
             raise
@@ -326,7 +328,7 @@ class TransformersLM:
                     f"cannot load model {self.name!r} from {src.path} ({src.origin}): {exc}".splitlines()[0]
                 ) from None
             src = resolve_model(self.name, use_cache=False)  # a stale or broken cache: rebuild it
-            with quiet_transformers(transformers):
+            with quiet_transformers(transformers, gguf=bool(src.gguf_file)):
                 tok, model = self._from_pretrained(transformers, torch, src, device)
         self._source = src
         if not getattr(tok, "is_fast", False):
