@@ -378,3 +378,45 @@ def test_bundled_report_is_reproduced(tmp_path):
     walk(want, got, "")
     assert not diffs, diffs[:10]
     assert (out / "edited.jsonl").read_bytes() == (root / "reports" / "example" / "edited.jsonl").read_bytes()
+
+
+def _fast_report(human, synthetic, **kw):
+    from toedit_stats import Report
+    from toedit_stats.report.inputs import make_analyzers
+
+    analyzers = make_analyzers(None, {"embedder": "tfidf", "mauve_seeds": 1, "permutations": 200})
+    return Report(analyzers, lm="fake", bootstrap=200, **kw).run(human, synthetic)
+
+
+def test_headline_and_ranked_differences_on_the_bundled_sample(sample_human, sample_synthetic):
+    """Issue 30: the headline answers in plain words with their numbers, and the ranked table:
+    sorted by |standardised difference| within each contrast, every row with an interval and a
+    Holm-adjusted p-value; 'How?' names only supported rows."""
+    import math
+
+    r = _fast_report(sample_human, sample_synthetic)
+    head = {h["question"]: h["answer"] for h in r.verdict()["headline"]}
+    assert head["Are synthetic and human different?"].startswith("yes — ")
+    assert "Holm" in head["How?"] and "changed" in head["Did editing move it toward human?"]
+    d = r.differences()
+    assert set(d["contrast"]) == {"synthetic vs human", "edited vs synthetic"}
+    for _, part in d.groupby("contrast"):
+        z = part["standardised"].abs().tolist()
+        assert z == sorted(z, reverse=True) and part["rank"].tolist() == list(range(1, len(part) + 1))
+        assert all(math.isfinite(x) for x in part["low"]) and all(math.isfinite(x) for x in part["high"])
+        assert ((part["holm"] < 0.05) == part["supported"]).all()
+    top = d[(d["contrast"] == "synthetic vs human") & d["supported"]].head(3)
+    for label in top["label"]:
+        assert label in head["How?"]
+    assert "differences" in r.tables() and "Largest differences" in r.html()
+
+
+def test_headline_of_identical_corpora_flags_nothing(sample_human):
+    """A corpus against a copy of itself: no test rejects, no difference is supported, and the
+    headline says so (no edit: nothing about editing)."""
+    r = _fast_report(sample_human, sample_human, editor=None)
+    head = {h["question"]: h["answer"] for h in r.verdict()["headline"]}
+    assert head["Are synthetic and human different?"].startswith("no detectable difference")
+    assert head["How?"].startswith("no single statistic differs")
+    assert not r.differences()["supported"].any()
+    assert "Did editing move it toward human?" not in head

@@ -165,6 +165,7 @@ class Report:
         self.timings["total"] = time.perf_counter() - t0
         self.timings = {k: round(v, 3) for k, v in self.timings.items()}
         self._verdict = self._figures = self._pngs = self._effects = None
+        self._differences = None
         return self
 
     def human_like(self, k: int = 10, excerpt: int = 300):
@@ -200,6 +201,16 @@ class Report:
             self._effects = compute_effects(self, self.bootstrap)
             self.timings["bootstrap"] = round(time.perf_counter() - t, 3)
         return self._effects
+
+    def differences(self):
+        """The ranked "largest differences" (synthetic vs human, edited vs synthetic): one
+        standardised effect per metric with its interval and Holm-adjusted p-value, largest first
+        (:mod:`toedit_stats.report.differences`). Also ``tables/differences.csv``."""
+        if getattr(self, "_differences", None) is None:
+            from .differences import differences
+
+            self._differences = differences(self)
+        return self._differences
 
     def effects_frame(self):
         """The edit effect: one row per distance metric (Δ, its interval, the verdict)."""
@@ -312,7 +323,7 @@ class Report:
         return self._figures
 
     def tables(self) -> dict[str, Any]:
-        out = {"summary": self.summary_frame()}
+        out = {"summary": self.summary_frame(), "differences": self.differences()}
         if self.effects()["effects"]:
             out["edit_effects"] = self.effects_frame()
         for name, view in self.effects()["paired"]["views"].items():

@@ -82,6 +82,7 @@ def compute_effects(report, replicates: int) -> dict[str, Any]:
     return {
         "replicates": replicates,
         "seed": report.seed,
+        "reps": reps,  # (analyzer, metric, corpus) -> replicates: the ranked differences read them
         "intervals": intervals,
         "effects": effects,
         "selection": selection,

@@ -95,6 +95,17 @@ def _env():
     return env
 
 
+def _differences_rows(report, top: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """The ranked differences per contrast, the first ``top`` rows (all in the CSV)."""
+    frame = report.differences()
+    if not len(frame):
+        return {}
+    return {
+        c: frame[frame["contrast"] == c].head(top).to_dict("records")
+        for c in dict.fromkeys(frame["contrast"])
+    }
+
+
 def render_html(report) -> str:
     pngs = figure_pngs(report)
     figures = {k: base64.b64encode(v).decode("ascii") for k, v in pngs.items()}
@@ -127,6 +138,7 @@ def render_html(report) -> str:
             r=report,
             effects=report.effects(),
             verdict=report.verdict(),
+            differences=_differences_rows(report),
             figures=figures,
             names=[c["name"] for c in report.corpora],
             sections=sections,

@@ -138,7 +138,88 @@ def build_verdict(report) -> dict[str, Any]:
             + "; ".join(f"{r['label']} p = {r['pvalue']:.3g} ({r['note']})" for r in paired)
             + f"; {len(rej)} reject at 5% after Holm's correction."
         )
-    return {"families": families, "summary": " ".join(x for x in sentences if x)}
+    return {
+        "headline": headline(report),
+        "families": families,
+        "summary": " ".join(x for x in sentences if x),
+    }
+
+
+def _iv(lo: float, hi: float) -> str:
+    return f" [{_fmt_num(lo)}, {_fmt_num(hi)}]" if math.isfinite(lo) and math.isfinite(hi) else ""
+
+
+def headline(report) -> list[dict[str, str]]:
+    """Three or four short answers, each resting on a test or an interval of the report, worded
+    only as far as its family-wise test goes: are the corpora different, how, did the edit move
+    the synthetic corpus toward human, and (with the mixture analyzer) how synthetic the edited
+    corpus still looks."""
+    effects = report.effects()
+    h, s, e = report.names["human"], report.names["synthetic"], report.names["edited"]
+    out = []
+    tests = effects["tests"]
+    if tests["count"]:
+        rej = [r for r in tests["rows"] if r["rejects"]]
+        if rej:
+            best = min(rej, key=lambda r: r["holm"])
+            answer = (
+                f"yes — {len(rej)} of {tests['count']} tests reject after Holm's correction "
+                f"(strongest: {best['label']}, Holm-adjusted p = {_fmt_p(best['holm'], 0)})"
+            )
+        else:
+            answer = (
+                f"no detectable difference — none of {tests['count']} tests rejects after Holm's correction"
+            )
+        out.append({"question": f"Are {s} and {h} different?", "answer": answer})
+    diffs = report.differences()
+    if len(diffs):
+        sh = diffs[(diffs["contrast"] == "synthetic vs human") & diffs["supported"]]
+        if len(sh):
+            parts = []
+            for _, r in sh.head(3).iterrows():
+                ref = r.get(h) if r["kind"] == "per corpus" else r.get("identical")
+                what = h if r["kind"] == "per corpus" else "identical corpora"
+                parts.append(
+                    f"{r['label']}: {_fmt_num(r[s])} vs {_fmt_num(ref)} ({what}), "
+                    f"Δ = {_fmt_num(r['difference'])}{_iv(r['low'], r['high'])}"
+                )
+            n = int((diffs["contrast"] == "synthetic vs human").sum())
+            answer = (
+                "; ".join(parts)
+                + f" ({len(sh)} of {n} statistics differ after Holm's correction; the ranked table lists all)"
+            )
+        else:
+            answer = (
+                "no single statistic differs detectably after Holm's correction (the ranked table lists all)"
+            )
+        out.append({"question": "How?", "answer": answer})
+    rows = effects.get("effects") or []
+    if report.edit and rows:
+        ed = report.edit
+        pct = 100 * ed["changed"] / ed["tokens"] if ed["tokens"] else 0.0
+        tested = [r for r in rows if math.isfinite(r.get("pvalue", math.nan))]
+        toward = sum(r["verdict"] == "toward human" for r in tested)
+        away = sum(r["verdict"] == "away from human" for r in tested)
+        answer = (
+            f"it changed {pct:.2f}% of the tokens; of {len(tested)} distances to {h}, {toward} moved "
+            f"detectably toward it, {away} away, {len(tested) - toward - away} show no detectable change "
+            "(Holm's correction over them)"
+        )
+        out.append({"question": "Did editing move it toward human?", "answer": answer})
+    mix = report.results.get("mixture")
+    if mix is not None:
+        est = {x.corpus: x for x in mix.estimates}
+        target = est.get(e)
+        if target is not None and math.isfinite(target.alpha):
+            out.append(
+                {
+                    "question": f"How synthetic does {e} look?",
+                    "answer": f"synthetic share α = {_fmt_num(target.alpha)}{_iv(target.low, target.high)} on "
+                    f"{target.documents} documents, where held-out {h} reads 0 and held-out {s} reads 1 "
+                    "(word occurrence, Liang et al. 2024)",
+                }
+            )
+    return out
 
 
 def _effects_sentence(effects: dict[str, Any]) -> str:
