@@ -11,7 +11,7 @@ An analyzer class follows :class:`toedit_stats.analyzers.base.Analyzer`; the rep
 verdict, tables, ``metrics.json`` and the command line (one subcommand per analyzer) pick it up
 from here with no other change.
 
->>> analyzer_names()[:4]
+>>> analyzer_names()[:5]
 ['ngrams', 'tokens', 'embed', 'lengths', 'mixture']
 >>> get_analyzer("lengths").__name__
 'LengthAnalyzer'

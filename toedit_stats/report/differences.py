@@ -4,7 +4,9 @@ Two contrasts: **synthetic vs human** and **edited vs synthetic**. For every met
 replicates (``Result.bootstrap``, the report's seeded document weights: a synthetic document and
 its edited version share theirs, human documents are resampled on their own):
 
-- a per-corpus metric: ``difference = value(b) − value(a)``;
+- a per-corpus metric: ``difference = value(b) − value(a)`` (synthetic vs human: only metrics
+  whose replicates are valid for the value, ``Result.interval_metrics``, since the two are
+  resampled independently; edited vs synthetic: any, paired, the bias cancels);
 - a distance to human, for synthetic vs human only: its distance from the value identical
   corpora give (``value − identical``; only for metrics whose replicates are valid for the value
   itself, ``Result.interval_metrics``: plug-in divergences are biased under resampling). How the
@@ -52,10 +54,15 @@ def differences(report) -> Any:
             for (metric, corpus), m in ms.items():
                 if corpus != b or (analyzer, metric, b) not in reps:
                     continue
-                rb = reps[(analyzer, metric, b)]
-                if m.kind == "per corpus" and (metric, a) in ms and (analyzer, metric, a) in reps:
+                rb = np.asarray(reps[(analyzer, metric, b)], np.float64)
+                valid = metric in result.interval_metrics or contrast == CONTRASTS[1]
+                if m.kind == "per corpus" and valid and (metric, a) in ms and (analyzer, metric, a) in reps:
                     va = float(ms[(metric, a)].value)
-                    diff, d = float(m.value) - va, rb - reps[(analyzer, metric, a)]
+                    with np.errstate(invalid="ignore"):  # inf - inf in a replicate: dropped below
+                        diff, d = (
+                            float(m.value) - va,
+                            rb - np.asarray(reps[(analyzer, metric, a)], np.float64),
+                        )
                 elif m.kind == "distance" and contrast == CONTRASTS[0]:
                     if m.identical is None or metric not in result.interval_metrics:
                         continue
