@@ -281,6 +281,31 @@ def vendi_score(x: np.ndarray, weights: np.ndarray | None = None) -> Any:
     return float(out[0]) if weights is None else out
 
 
+def vendi_interval(
+    x: np.ndarray, ids: Sequence[str], seed: int = 0, groups: int = 20, level: float = 0.95
+) -> tuple[float, float]:
+    """A normal interval for :func:`vendi_score` from the delete-a-group jackknife: the documents
+    in ``groups`` seeded groups (by id), the score recomputed without each group, and
+    ``SE² = (G − 1) / G · Σ (V₋g − mean)²``. The bootstrap cannot serve here (a document drawn
+    twice lowers the score); the jackknife deletes and never duplicates. Every ``V₋g`` is on the
+    same number of documents, so its dependence on n shifts them alike and leaves ``SE``."""
+    from scipy.stats import norm
+
+    from ..stats import id_order
+
+    n = len(x)
+    g = min(groups, n)
+    if g < 3:
+        return (math.nan, math.nan)
+    group = np.empty(n, np.int64)
+    group[id_order(list(ids), seed)] = np.arange(n) % g
+    value = vendi_score(x)
+    loo = np.array([vendi_score(x[group != k]) for k in range(g)])
+    se = math.sqrt((g - 1) / g * float(((loo - loo.mean()) ** 2).sum()))
+    z = float(norm.ppf(0.5 + level / 2))
+    return (value - z * se, value + z * se)
+
+
 def mean_pairwise_cosine(x: np.ndarray) -> float:
     n = len(x)
     if n < 2:
@@ -378,6 +403,8 @@ class EmbedCorpus:
     vendi: float = math.nan  # Vendi score of an equal-size sample (vendi_docs documents)
     vendi_docs: int = 0
     vendi_ids: list[str] = field(default_factory=list, repr=False)  # that sample's documents
+    vendi_low: float = math.nan  # 95% delete-a-group jackknife interval (vendi_interval)
+    vendi_high: float = math.nan
 
 
 def _corpus_dict(c: EmbedCorpus) -> dict[str, Any]:
@@ -454,7 +481,9 @@ class EmbedResult(Result):
                     c.vendi,
                     unit="documents",
                     n=c.vendi_docs,
-                    note="Friedman & Dieng 2023; equal-size samples, so corpora of different sizes compare",
+                    interval=(c.vendi_low, c.vendi_high),
+                    note="Friedman & Dieng 2023; equal-size samples, so corpora of different sizes compare; "
+                    "jackknife interval",
                 )
             )
             out.append(
@@ -468,6 +497,9 @@ class EmbedResult(Result):
                     unit="share",
                     n=c.vendi_docs,
                     headline=True,
+                    interval=(c.vendi_low / c.vendi_docs, c.vendi_high / c.vendi_docs)
+                    if c.vendi_docs
+                    else None,
                 )
             )
         by = {c.name: c for c in self.corpora}
@@ -815,6 +847,8 @@ class EmbeddingAnalyzer(Analyzer):
         for name, texts, total in samples:
             x = vectors[name].astype(np.float64)
             rows = equal_size_rows(doc_ids[name], n_vendi, seed)
+            vids = [doc_ids[name][i] for i in rows]
+            lo, hi = vendi_interval(x[rows], vids, seed) if n_vendi else (math.nan, math.nan)
             corpora_info.append(
                 EmbedCorpus(
                     name,
@@ -824,7 +858,9 @@ class EmbeddingAnalyzer(Analyzer):
                     float(np.trace(np.atleast_2d(np.cov(x, rowvar=False)))) if len(x) > 1 else math.nan,
                     vendi_score(x[rows]) if n_vendi else math.nan,
                     n_vendi,
-                    [doc_ids[name][i] for i in rows],
+                    vids,
+                    lo,
+                    hi,
                 )
             )
         pairs = []

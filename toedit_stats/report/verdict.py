@@ -53,7 +53,8 @@ def _rows(name: str, metrics, effects: dict[str, Any], s: str | None, e: str | N
                 "note": m.note,
             }
         row["values"][m.corpus] = m.value
-        iv = effects["intervals"].get((name, m.name, m.corpus))
+        # the report's bootstrap interval, else the analyzer's own (e.g. the Vendi score's jackknife)
+        iv = effects["intervals"].get((name, m.name, m.corpus)) or m.interval
         if iv is not None and all(math.isfinite(x) for x in iv):
             row["intervals"][m.corpus] = [iv[0], iv[1]]
     by_metric = {r["metric"]: r for r in effects["effects"] if r["analyzer"] == name}
