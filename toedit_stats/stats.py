@@ -112,6 +112,19 @@ def _ecdfs(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray):
     return g, fa, fb, last
 
 
+def ks_2samp(a: np.ndarray, b: np.ndarray):
+    """``scipy.stats.ks_2samp`` without its "Exact calculation unsuccessful. Switching to
+    method=asymp" warning: scipy falls back to the asymptotic p-value on its own, which is the
+    right call, and a library must not print (issue 30: it reached users' terminals)."""
+    import warnings
+
+    from scipy import stats
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="ks_2samp: Exact calculation unsuccessful")
+        return stats.ks_2samp(a, b)
+
+
 def weighted_ks(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) -> np.ndarray:
     """Two-sample KS statistic per bootstrap row (weighted ECDFs); equals scipy's ``ks_2samp``
     statistic with unit weights."""

@@ -325,7 +325,7 @@ class LengthAnalyzer(Analyzer):
     )
 
     def analyze(self, corpora: Sequence[Corpus] | Corpus, reference: int = 0) -> LengthResult:
-        from scipy.stats import ks_2samp
+        from ..stats import ks_2samp
 
         prepared, _ = prepare_corpora(corpora, reference, self.max_docs, self.seed)
         raw = []

@@ -237,7 +237,9 @@ class TokenPair:
 
 def compare_token_stats(a: TokenStats, b: TokenStats) -> TokenPair:
     from scipy.spatial.distance import jensenshannon
-    from scipy.stats import ks_2samp, wasserstein_distance
+    from scipy.stats import wasserstein_distance
+
+    from ..stats import ks_2samp
 
     pa, pb = a.ppl, b.ppl
     if pa.size and pb.size:
