@@ -140,3 +140,18 @@ def test_quiet_report_prints_nothing(tmp_path, sample_human, sample_synthetic):
         timeout=300,
     )
     assert r.returncode == 0 and r.stderr == "" and r.stdout == "", (r.stdout, r.stderr)
+
+
+def test_report_in_a_log_writes_a_few_lines_not_one_per_document(tmp_path, sample_human, sample_synthetic):
+    """Issue 30: with stderr a file (not a terminal), the report's bars draw on their interval
+    only: a handful of lines, never one per document (the editing bar's per-document postfix used
+    to force a line each: 40 for the 40 bundled essays)."""
+    env = dict(os.environ, TOEDIT_STATS_PROGRESS_INTERVAL="1")
+    cmd = [sys.executable, "-m", "toedit_stats", "report", str(sample_human), str(sample_synthetic)]
+    cmd += ["-o", str(tmp_path / "r"), "--model", "fake", "--embedder", "tfidf"]
+    with open(tmp_path / "err.log", "w") as err:
+        r = subprocess.run(cmd, stderr=err, stdout=subprocess.DEVNULL, env=env, timeout=600)
+    assert r.returncode == 0
+    lines = (tmp_path / "err.log").read_text().splitlines()
+    assert 1 <= len(lines) <= 20, lines
+    assert sum("docs " in line for line in lines) <= 5, lines

@@ -137,7 +137,9 @@ class TokenProgress:
             self.bar.total = max(round(self.estimated_total), self.bar.n)
             edits = f", edits {self.edits:,}" if self.edits is not None else ""
             self.bar.set_postfix_str(f"docs {self.documents_done:,}/{self.documents:,}{edits}", refresh=False)
-            self.bar.refresh()
+            # update(0), not refresh(): the bar's own interval decides when to draw, so a log gets
+            # one line per interval, never one per document (refresh() draws at once)
+            self.bar.update(0)
 
     def batch_done(self, *, chars: int, tokens: int, documents: int, edits: int | None = None) -> None:
         """A batch of ``documents`` finished. Its worker may have run in another process, where
