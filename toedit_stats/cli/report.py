@@ -170,10 +170,20 @@ def report_command() -> click.Command:
         check_output_location(out, directory=True, overwrite=overwrite, inputs=paths)
         fresh = overwrite or not Path(str(out) + ".parts").exists()
         work = report_work_dir(out, settings, paths, resume=resume, overwrite=overwrite)
+        if not quiet:  # what the first minutes go to, before any bar has something to show
+            doing = "editing with" if job["editor"] is not None else "scoring with"
+            click.echo(
+                f"reading {', '.join(paths)}; then {doing} {job['lm'].model} and {len(job['analyzers'])} "
+                f"analyzers ({', '.join(a.name for a in job['analyzers'])}); models load on first use",
+                err=True,
+            )
         result = _in_work_dir(
             work, fresh, lambda: _run_report(job, paths, edited, work, out, overwrite, opts)
         )
         if not quiet:
+            for h in result.verdict().get("headline", []):
+                click.echo(f"{h['question']} {h['answer']}")
+            click.echo()
             frame = result.summary_frame()
             if not frame.empty:
                 show_table(frame, "summary (see report.html for the full report)")
