@@ -301,7 +301,9 @@ def test_distinctive_bigrams_hand_computed():
 
     human = Corpus.from_documents(["the cat sat . the cat ran", "a dog sat"], name="human")
     synth = Corpus.from_documents(["the cat sat . the cat sat . the cat sat"], name="synthetic")
-    res = NgramAnalyzer(n=(2,), equal_size=False, distinctive_min_count=2).analyze([human, synth])
+    res = NgramAnalyzer(n=(2,), equal_size=False, distinctive_min_count=2, distinctive_min_docs=1).analyze(
+        [human, synth]
+    )
     rows = res.distinctive["synthetic"]
     by = {(r["direction"], r["ngram"]): r for r in rows}
     # bigrams: human "the cat" 2, "cat sat" 1, "sat ." 1, ". the" 1, "cat ran" 1, "a dog" 1, "dog sat" 1 (N 8);
@@ -315,8 +317,19 @@ def test_distinctive_bigrams_hand_computed():
     over = [r["log2_ratio"] for r in rows if r["direction"] == "over"]
     assert over == sorted(over, reverse=True)
     assert ("under", "cat ran") not in by  # seen once in the two together: below min_count
+    assert by[("over", "cat sat")]["docs"] == 1 and by[("over", "cat sat")]["docs_reference"] == 1
+    # the document spread: synthetic is one document, so nothing is over-represented in two of
+    # its documents; "dog sat" is in one human document only, "sat" bigrams in both
+    spread = NgramAnalyzer(n=(2,), equal_size=False, distinctive_min_count=1, distinctive_min_docs=2)
+    rows2 = spread.analyze([human, synth]).distinctive["synthetic"]
+    assert not [r for r in rows2 if r["direction"] == "over"]
+    assert all(r["docs_reference"] >= 2 for r in rows2)
     res2 = NgramAnalyzer(
-        n=(2,), equal_size=False, distinctive_min_count=1, distinctive_punctuation=True
+        n=(2,),
+        equal_size=False,
+        distinctive_min_count=1,
+        distinctive_punctuation=True,
+        distinctive_min_docs=1,
     ).analyze([human, synth])
     assert any(r["ngram"] == "sat ." for r in res2.distinctive["synthetic"])
     assert "distinctive_bigrams" in res2.figures()

@@ -49,6 +49,12 @@ class NgramAnalyzer(Analyzer):
     distinctive_punctuation: bool = option(
         False, help="Distinctive bigrams may contain punctuation-only words."
     )
+    distinctive_min_docs: int = option(
+        3,
+        min=1,
+        help="Distinctive bigrams: found in at least this many documents of the corpus where they are "
+        "over-represented (one document repeating a phrase is not distinctive).",
+    )
     js_permutations: int = option(
         1000,
         min=0,
@@ -95,7 +101,7 @@ class NgramAnalyzer(Analyzer):
             ns,
             self.top,
             self.seed,
-            distinctive=(self.distinctive_min_count, self.distinctive_punctuation),
+            distinctive=(self.distinctive_min_count, self.distinctive_punctuation, self.distinctive_min_docs),
             bigrams_out=bigrams,
         )
         diversity = homogenisation(toks, self.diversity_docs, self.seed)

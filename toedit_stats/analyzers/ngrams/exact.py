@@ -113,7 +113,7 @@ def _analyze_tokenized(
         )
     distinct: dict[str, list[dict[str, Any]]] = {}
     if distinctive is not None:
-        min_count, punctuation = distinctive
+        min_count, punctuation, min_docs = (*distinctive, 1)[:3]
         for j in range(1, len(toks)):
             distinct[toks[j].name] = distinctive_bigrams(
                 counter,
@@ -122,6 +122,7 @@ def _analyze_tokenized(
                 (occurrences[0], occurrences[j]),
                 min_count=min_count,
                 punctuation=punctuation,
+                min_docs=min_docs,
             )
     if bigrams_out is not None:
         bigrams_out.extend(c[2][0] for c in counted)
@@ -137,12 +138,15 @@ def distinctive_bigrams(
     min_count: int = 5,
     punctuation: bool = False,
     k: int = 20,
+    min_docs: int = 1,
 ) -> list[dict[str, Any]]:
     """The ``k`` bigrams most over- and most under-represented in the second corpus relative to the
     first (the reference): ``log2_ratio = log2((c_b + ½) / (N_b + ½B)) − log2((c_a + ½) / (N_a + ½B))``
     (relative frequencies with add-½ smoothing over the ``B`` bigrams of either corpus), among
-    bigrams seen at least ``min_count`` times in the two together; bigrams with a word of
-    punctuation only are skipped unless ``punctuation``."""
+    bigrams seen at least ``min_count`` times in the two together and in at least ``min_docs``
+    documents of the corpus where they are over-represented (so that one document repeating a
+    phrase twenty times is not "distinctive"); bigrams with a word of punctuation only are skipped
+    unless ``punctuation``. Rows carry the document counts (``docs_reference``, ``docs``)."""
     (ka, ca), (kb, cb) = counts
     keys = np.union1d(ka, kb)
     a = np.zeros(keys.size, np.float64)
@@ -153,11 +157,13 @@ def distinctive_bigrams(
     if not (na and nb):
         return []
     lr = np.log2((b + 0.5) / (nb + half)) - np.log2((a + 0.5) / (na + half))
+    da, db = (_doc_frequency(counter, t, keys) for t in toks)
     ok = np.flatnonzero(a + b >= min_count)
+    over, under = ok[db[ok] >= min_docs], ok[da[ok] >= min_docs]
     rows: list[dict[str, Any]] = []
     for direction, order in (
-        ("over", ok[np.argsort(-lr[ok], kind="stable")]),
-        ("under", ok[np.argsort(lr[ok], kind="stable")]),
+        ("over", over[np.argsort(-lr[over], kind="stable")]),
+        ("under", under[np.argsort(lr[under], kind="stable")]),
     ):
         found = 0
         for i in order[: 50 * k].tolist():
@@ -172,6 +178,8 @@ def distinctive_bigrams(
                     "ngram": text,
                     "count_reference": int(a[i]),
                     "count": int(b[i]),
+                    "docs_reference": int(da[i]),
+                    "docs": int(db[i]),
                     "log2_ratio": float(lr[i]),
                 }
             )
@@ -179,6 +187,23 @@ def distinctive_bigrams(
             if found == k:
                 break
     return rows
+
+
+def _doc_frequency(counter: _Counter, tc: _Tokenized, keys: np.ndarray) -> np.ndarray:
+    """For each bigram key of ``keys`` (sorted), the number of documents of ``tc`` containing it."""
+    k, starts = counter.keys(tc, 2, positions=True)
+    out = np.zeros(keys.size, np.int64)
+    if not k.size:
+        return out
+    doc = np.searchsorted(np.cumsum(tc.lengths), starts, side="right")
+    order = np.lexsort((doc, k))
+    ks, ds = k[order], doc[order]
+    first = np.r_[True, (ks[1:] != ks[:-1]) | (ds[1:] != ds[:-1])]  # one (bigram, document) pair each
+    uk, per = np.unique(ks[first], return_counts=True)
+    at = np.searchsorted(keys, uk)
+    hit = (at < keys.size) & (keys[np.minimum(at, keys.size - 1)] == uk)
+    out[at[hit]] = per[hit]
+    return out
 
 
 def _equal_size(toks: list[_Tokenized], seed: int) -> tuple[list[_Tokenized], int]:
