@@ -125,3 +125,14 @@ def test_quiet_prints_nothing_on_success(tmp_path, sample_human, sample_syntheti
         r = CliRunner().invoke(main, [*args, "--quiet"])
         assert r.exit_code == 0, (name, r.output)
         assert r.output == "", (name, r.output[:300])
+
+
+def test_info_and_lengths_count_words_the_same_way(sample_synthetic):
+    """Issue 30: one definition of a word (a token with a letter or digit) for info and lengths."""
+    from toedit_stats import read_corpus
+    from toedit_stats.analyzers.lengths import LengthAnalyzer
+    from toedit_stats.summary import summarize
+
+    s = summarize(read_corpus(sample_synthetic))
+    r = LengthAnalyzer().analyze([read_corpus(sample_synthetic)])
+    assert s.words == int(r.corpora[0].words.sum())

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .corpus import Corpus
-from .tokenize import count_words
+from .tokenize import words as _words
 
 __all__ = ["CorpusSummary", "summarize"]
 
@@ -17,8 +17,9 @@ __all__ = ["CorpusSummary", "summarize"]
 class CorpusSummary:
     """Size of one corpus.
 
-    ``documents`` yielded; ``characters`` (Unicode code points) and ``words`` (WordPunct
-    tokens, see :mod:`toedit_stats.tokenize`) summed over documents; ``length_words`` the
+    ``documents`` yielded; ``characters`` (Unicode code points) and ``words`` (WordPunct tokens
+    with a letter or digit, :func:`toedit_stats.tokenize.words`: the length analyzer's words, so
+    ``info`` and ``lengths`` count the same) summed over documents; ``length_words`` the
     p5/p50/p95 of words per document (linear interpolation); ``skipped_empty`` and
     ``skipped_bad`` records skipped; ``read`` the reader's full counts.
     """
@@ -50,7 +51,7 @@ def summarize(corpus: Corpus) -> CorpusSummary:
     lengths: list[int] = []
     for doc in corpus:
         chars += len(doc.text)
-        lengths.append(count_words(doc.text))
+        lengths.append(len(_words(doc.text)))
     arr = np.asarray(lengths, dtype=np.int64)
     q = np.percentile(arr, [5, 50, 95]) if arr.size else [0.0, 0.0, 0.0]
     stats = corpus.stats
