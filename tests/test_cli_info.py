@@ -136,3 +136,23 @@ def test_info_and_lengths_count_words_the_same_way(sample_synthetic):
     s = summarize(read_corpus(sample_synthetic))
     r = LengthAnalyzer().analyze([read_corpus(sample_synthetic)])
     assert s.words == int(r.corpora[0].words.sum())
+
+
+def test_replaced_utf8_is_counted_and_said(tmp_path):
+    """Issue 30: --errors replace changes the input on the way in: the command says how many
+    records and replacements, even with --quiet-like commands that print a table."""
+    from click.testing import CliRunner
+
+    from toedit_stats import read_corpus
+    from toedit_stats.cli import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(
+        b'{"id": "a", "text": "caf\xe9 and \xff\xfe ok \xef\xbf\xbd"}\n{"id": "b", "text": "fine"}\n'
+    )
+    c = read_corpus(bad, errors="replace")
+    assert [d.text.count("\ufffd") for d in c] == [4, 0]  # three inserted (one per invalid byte), one given
+    assert c.stats.replaced_utf8 == 1 and c.stats.replacements == 3
+    r = CliRunner().invoke(main, ["info", str(bad), "--errors", "replace"])
+    assert r.exit_code == 0
+    assert "invalid UTF-8 replaced by U+FFFD in 1 records (3 replacements" in r.output

@@ -89,8 +89,9 @@ class ReadStats:
 
     Attributes: ``documents`` yielded; ``records`` seen (after ``where`` filtering, bad and
     empty included); ``skipped_empty`` empty-string texts; ``skipped_bad`` bad records
-    (``skip_bad=True``); ``replaced_utf8`` records whose invalid UTF-8 was replaced
-    (``errors="replace"``); ``filtered`` records that did not match ``where``;
+    (``skip_bad=True``); ``replaced_utf8`` records whose invalid UTF-8 (or lone surrogates) was
+    replaced (``errors="replace"``), ``replacements`` the U+FFFD characters put in (one per
+    invalid byte sequence); ``filtered`` records that did not match ``where``;
     ``nonfinite_null`` numbers in the records that were NaN or infinite (``NaN``, ``Infinity``
     in JSON Lines, which RFC 8259 JSON does not allow; NaN in parquet columns): read as ``null``
     so that every JSON written from the records is valid; ``bad_examples`` the first few
@@ -102,6 +103,7 @@ class ReadStats:
     skipped_empty: int = 0
     skipped_bad: int = 0
     replaced_utf8: int = 0
+    replacements: int = 0
     filtered: int = 0
     nonfinite_null: int = 0
     sampled_from: int | None = None
@@ -115,6 +117,7 @@ class ReadStats:
             "skipped_empty": self.skipped_empty,
             "skipped_bad": self.skipped_bad,
             "replaced_utf8": self.replaced_utf8,
+            "replacements": self.replacements,
             "filtered": self.filtered,
             "nonfinite_null": self.nonfinite_null,
             "sampled_from": self.sampled_from,
@@ -456,6 +459,7 @@ class _Reader:
     def __init__(self, corpus: Corpus):
         self.c = corpus
         self.replaced = 0
+        self.replacements = 0
         self.nonfinite = 0
 
     def _nonfinite_constant(self, _name: str) -> None:
@@ -498,7 +502,10 @@ class _Reader:
         except UnicodeDecodeError as exc:
             if self.c.errors == "replace":
                 self.replaced += 1
-                return raw.decode("utf-8", errors="replace")
+                text = raw.decode("utf-8", errors="replace")
+                # U+FFFD inserted (one per invalid sequence), not those the input already had
+                self.replacements += text.count("\ufffd") - raw.count("\ufffd".encode())
+                return text
             where = _line_of_byte(raw, exc.start) if whole_file else line
             column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)  # byte offset in its line
             value = " ".join(f"0x{b:02x}" for b in raw[exc.start : exc.end])
@@ -876,8 +883,10 @@ class Corpus:
                 yield Document(doc_id, text, meta, f"{path}:{lineno}")
                 if self.limit is not None and stats.documents >= self.limit:
                     stats.replaced_utf8, stats.nonfinite_null = reader.replaced, reader.nonfinite
+                    stats.replacements = reader.replacements
                     return
         stats.replaced_utf8, stats.nonfinite_null = reader.replaced, reader.nonfinite
+        stats.replacements = reader.replacements
         if final_check:
             self._final_check(stats)
 

@@ -43,7 +43,12 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            from .common import replaced_notes
+
+            for line in replaced_notes():
+                click.echo(line, err=True)
+            return result
         except ToeditError as exc:
             _error_line(str(exc))
             ctx.exit(2)

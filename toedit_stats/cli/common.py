@@ -200,7 +200,25 @@ def open_corpora(paths: Sequence[str], opts: dict[str, Any], *, default_names: S
             )
         )
     _dedupe_names(corpora)
+    OPENED.extend(corpora)
     return corpora
+
+
+OPENED: list = []  # the corpora this command opened, for the notes after it (replaced_notes)
+
+
+def replaced_notes() -> list[str]:
+    """One line per corpus whose invalid UTF-8 was replaced (``--errors replace``): the input was
+    changed on the way in, which a user must hear of even with ``--quiet``."""
+    out = []
+    for c in OPENED:
+        st = getattr(c, "stats", None)
+        if st is not None and st.replaced_utf8:
+            out.append(
+                f"warning: {c.name}: invalid UTF-8 replaced by U+FFFD in {st.replaced_utf8:,} records "
+                f"({st.replacements:,} replacements; --errors replace)"
+            )
+    return out
 
 
 def _dedupe_names(corpora) -> None:
