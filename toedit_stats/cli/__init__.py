@@ -42,10 +42,11 @@ class _Group(click.Group):
         return None
 
     def invoke(self, ctx: click.Context) -> Any:
+        from .common import OPENED, replaced_notes
+
+        OPENED.clear()  # this command's corpora only (a process may run several: tests, notebooks)
         try:
             result = super().invoke(ctx)
-            from .common import replaced_notes
-
             for line in replaced_notes():
                 click.echo(line, err=True)
             return result
