@@ -45,13 +45,20 @@ def test_nested_bars_write_plain_lines(monkeypatch):
     assert all(line.startswith(("analyzers", "scoring")) for line in out.getvalue().splitlines())
 
 
-def test_short_jobs_print_nothing(monkeypatch):
+def test_short_jobs_print_one_line_at_their_end(monkeypatch):
+    """A stage shorter than the interval writes one line when it ends (issue 30: "at stage ends"),
+    none before; a bar that did nothing writes none."""
     monkeypatch.setenv("TOEDIT_STATS_PROGRESS_INTERVAL", "5")
     out = io.StringIO()
     b = bar(total=10, desc="scoring", file=out)
     b.update(10)
-    b.close()
     assert out.getvalue() == ""
+    b.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scoring: 100%")
+    idle = io.StringIO()
+    bar(total=10, desc="idle", file=idle).close()
+    assert idle.getvalue() == ""
 
 
 def test_bad_interval_falls_back(monkeypatch):

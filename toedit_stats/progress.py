@@ -7,8 +7,8 @@ first document finishes), so the ETA follows the text, not the document count.
 Nothing is printed unless enabled; library code turns it on only when asked (``progress=True``).
 Every bar comes from :func:`bar`: on a terminal (or in Jupyter) a live tqdm bar; when stderr is
 a log file or a pipe, one plain line every ``TOEDIT_STATS_PROGRESS_INTERVAL`` seconds (default
-30) with the count, rate and ETA, so a job redirected to a log still reports (nothing for a job
-that ends within the first interval).
+30) with the count, rate and ETA, and one when a bar closes (a stage's end), so a job redirected
+to a log still reports, never a line per document.
 
 >>> p = TokenProgress(chars_total=40, documents=2, enabled=False)
 >>> p.on_tokens(5); p.document_done(chars=20, tokens=5)
@@ -80,10 +80,17 @@ def bar(**kwargs: Any):
         return tqdm(file=stream, **kwargs)
     from tqdm import tqdm
 
+    class _LogBar(tqdm):
+        def close(self) -> None:
+            # a stage that ended within the first interval: still one line for its end
+            if not self.disable and self.n and getattr(self, "last_print_t", 0) < self.start_t + self.delay:
+                self.delay = 0
+            super().close()
+
     interval = log_interval()
     kwargs.pop("dynamic_ncols", None)
-    # the first line after one interval: a job that ends (or fails) sooner prints nothing
-    return tqdm(
+    # the first line after one interval, then one per interval and one at the end
+    return _LogBar(
         file=_Lines(stream),
         mininterval=interval,
         maxinterval=interval,
