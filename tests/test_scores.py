@@ -164,6 +164,37 @@ def test_cli_score_and_select(tmp_path, sample_human, sample_synthetic):
     assert len(lines) == 5 and all("text" in x and "id" in x for x in lines)
     m = json.loads((tmp_path / "sel.jsonl.manifest.json").read_text())
     assert m["n"] == 5 and m["of"] == 40 and m["method"] == "dsir"
+    # issue 30: what was read and how it was weighted is recorded, and the make-up is shown
+    assert m["weights"] == "per-document" and m["reading"]["where"] == [] and m["reading"]["limit"] is None
+    assert (
+        m["make_up"]["words"]["pool"]["documents"] == 40
+        and m["make_up"]["words"]["selection"]["documents"] == 5
+    )
+    sel2 = tmp_path / "sel2.jsonl"
+    r = CliRunner().invoke(
+        main,
+        [
+            "select",
+            str(sample_synthetic),
+            "--reference",
+            str(sample_human),
+            "--n",
+            "5",
+            "--weights",
+            "per-token",
+            "--by",
+            "label",
+            "--limit",
+            "30",
+            "-o",
+            str(sel2),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "words per document: pool vs selection" in r.output and "share by label" in r.output
+    m2 = json.loads((tmp_path / "sel2.jsonl.manifest.json").read_text())
+    assert m2["weights"] == "per-token" and m2["reading"]["limit"] == 30 and m2["of"] == 30
+    assert sum(row["selection"] for row in m2["make_up"]["by"]) == pytest.approx(1.0)
 
 
 def test_dsir_features_equal_the_package_on_any_text():

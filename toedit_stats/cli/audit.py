@@ -6,6 +6,7 @@ import click
 
 from ..errors import ConfigError
 from .common import (
+    _CORPUS_KEYS,
     QUIET_HELP,
     corpus_options,
     execution_options,
@@ -78,6 +79,23 @@ def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite
 @click.option("--n", "n", type=int, required=True, help="Documents to select.")
 @click.option("--method", type=click.Choice(["dsir"]), default="dsir", show_default=True)
 @click.option(
+    "--weights",
+    "weighting",
+    type=click.Choice(["per-document", "per-token"]),
+    default="per-document",
+    show_default=True,
+    help="DSIR's log weights as they are (they grow with document length, so long documents win) or "
+    "per token: divided by the document's length and multiplied by the pool's mean length (the same "
+    "scale, without the length advantage). Recorded in the manifest.",
+)
+@click.option(
+    "--by",
+    "by_field",
+    default=None,
+    metavar="FIELD",
+    help="Also show (and record) the share of each value of this metadata field, pool vs selection.",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -86,7 +104,7 @@ def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", is_flag=True, help=QUIET_HELP)
-def select_cmd(corpus, reference, n, method, output, overwrite, quiet, **opts):
+def select_cmd(corpus, reference, n, method, weighting, by_field, output, overwrite, quiet, **opts):
     """DSIR importance resampling: N documents of CORPUS that look like REFERENCE (seeded)."""
     from pathlib import Path
 
@@ -111,10 +129,17 @@ def select_cmd(corpus, reference, n, method, output, overwrite, quiet, **opts):
         manifest_path, overwrite=overwrite or not Path(output).exists(), inputs=[corpus, reference]
     )
     seed = opts["seed"]
+    # how the inputs were read, for the manifest: the selection is reproducible from it
+    reading = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items() if k in _CORPUS_KEYS}
     src, ref = open_corpora([corpus, reference], opts)
     docs = list(src)
-    weights = dsir_log_weights(dsir_features([d.text for d in docs]), dsir_features([d.text for d in ref]))
+    features = dsir_features([d.text for d in docs])
+    weights = dsir_log_weights(features, dsir_features([d.text for d in ref]))
+    if weighting == "per-token":  # per feature (unigrams + bigrams), at the pool's mean length
+        per_doc = np.maximum(1.0, np.asarray(features.sum(1)).ravel())
+        weights = weights / per_doc * per_doc.mean()
     chosen = gumbel_top_k(weights, n, seed=seed)
+    make_up = selection_make_up(docs, chosen, by_field)
     records = [{**docs[i].metadata, src.text_field: docs[i].text, src.id_field: docs[i].id} for i in chosen]
     fmt = output_format(output)
 
@@ -125,6 +150,9 @@ def select_cmd(corpus, reference, n, method, output, overwrite, quiet, **opts):
             "of": len(docs),
             "seed": seed,
             "features": "hashed unigrams and bigrams, 10,000 buckets (DSIR)",
+            "weights": weighting,
+            "reading": reading,
+            "make_up": make_up,
             "inputs": {
                 "corpus": [file_facts(f) for f in src.files],
                 "reference": [file_facts(f) for f in ref.files],
@@ -138,4 +166,48 @@ def select_cmd(corpus, reference, n, method, output, overwrite, quiet, **opts):
     # the manifest first, the selection renamed into place last: both appear, or neither
     publish_with_manifest(output, lambda tmp: write_records(records, tmp, fmt=fmt), manifest)
     if not quiet:
-        click.echo(f"selected {len(chosen)} of {len(docs)} documents -> {output}", err=True)
+        import pandas as pd
+
+        rows = [{"": k, **v} for k, v in make_up["words"].items()]
+        show_table(pd.DataFrame(rows), "words per document: pool vs selection")
+        if make_up.get("by"):
+            show_table(pd.DataFrame(make_up["by"]), f"share by {by_field}: pool vs selection")
+        click.echo(
+            f"selected {len(chosen)} of {len(docs)} documents ({weighting} weights) -> {output}", err=True
+        )
+
+
+def selection_make_up(docs, chosen, by_field: str | None) -> dict:
+    """What a selection took next to its pool: words per document (p5, p50, p95, mean) and, with
+    ``by_field``, each value's share (DSIR's log weights grow with length: the table shows it)."""
+    import numpy as np
+
+    from ..tokenize import words
+
+    lengths = np.array([len(words(d.text)) for d in docs], np.float64)
+
+    def summary(x):
+        if not x.size:
+            return {"documents": 0}
+        p5, p50, p95 = np.percentile(x, [5, 50, 95])
+        return {
+            "documents": int(x.size),
+            "p5": float(p5),
+            "p50": float(p50),
+            "p95": float(p95),
+            "mean": float(x.mean()),
+        }
+
+    out: dict = {"words": {"pool": summary(lengths), "selection": summary(lengths[np.asarray(chosen, int)])}}
+    if by_field:
+        values = [str(d.metadata.get(by_field)) for d in docs]
+        picked = [values[i] for i in chosen]
+        out["by"] = [
+            {
+                by_field: v,
+                "pool": values.count(v) / len(values),
+                "selection": picked.count(v) / max(1, len(picked)),
+            }
+            for v in sorted(set(values))
+        ]
+    return out
