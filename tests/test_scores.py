@@ -150,6 +150,8 @@ def test_cli_score_and_select(tmp_path, sample_human, sample_synthetic):
         ],
     )
     assert r.exit_code == 0, r.output
+    # which column sets load which model, said before the work (issue 30)
+    assert "language-model columns: loads fake" in r.output and "loads the embedder tfidf" in r.output
     import pandas as pd
 
     assert list(pd.read_parquet(out).columns) == COLUMNS

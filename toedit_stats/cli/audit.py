@@ -50,6 +50,14 @@ def score_cmd(corpora, reference, with_lm, embedder, max_docs, output, overwrite
     paths = [*corpora, *([reference] if reference else [])]
     check_output_location(output, overwrite=overwrite, inputs=paths)
     seed = opts["seed"]
+    if not quiet:  # which column sets load which model (issue 30: --no-lm still loads the embedder)
+        parts = ["word and near-duplicate columns (no model)"]
+        parts.append(
+            f"language-model columns: loads {lm_config.model}" if with_lm else "no language-model columns"
+        )
+        if reference:
+            parts.append(f"reference columns: loads the embedder {embedder} (and DSIR, no model)")
+        click.echo("score: " + "; ".join(parts), err=True)
     cs = open_corpora(paths, opts)
     ref = cs.pop() if reference else None
     frame = score(
