@@ -43,16 +43,13 @@ import numpy as np
 from ..corpus import Corpus
 from ..options import option
 from ..plotting import _lit, _plt, colors, styles
-from ..tokenize import words
+from ..tokenize import words as _words  # analyze() keeps a list named words
 from .base import Analyzer, Metric, Result, prepare_corpora
 
 __all__ = ["LengthAnalyzer", "LengthResult", "mean_segmental_ttr"]
 
 QUANTILES = (5, 25, 50, 75, 95)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
-
-
-_words = words
 
 
 def mean_segmental_ttr(words: Sequence[str], segment: int) -> float:

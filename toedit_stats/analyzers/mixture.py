@@ -201,10 +201,11 @@ class MixtureEstimate:
         return len(self.ids)
 
 
-def _replicates(estimates: Sequence[MixtureEstimate], weights: Any) -> tuple[list, list]:
-    """Bootstrap replicates of each corpus's raw and adjusted α (the references' raw estimates
-    resampled in the same replicates)."""
-    raw = [mixture_mle(e.log_ratios, weights(e.corpus, e.ids)) for e in estimates]
+def _replicates(samples: Sequence[tuple[str, list[str], np.ndarray]], weights: Any) -> tuple[list, list]:
+    """Bootstrap replicates of each corpus's raw and adjusted α from its ``(corpus, document ids,
+    log-ratios)``, human reference first and synthetic second (their raw estimates resampled in
+    the same replicates)."""
+    raw = [mixture_mle(d, weights(name, ids)) for name, ids, d in samples]
     adjusted = [adjust(r, raw[0], raw[1]) for r in raw] if len(raw) > 1 else []
     return raw, adjusted
 
@@ -345,7 +346,7 @@ class MixtureResult(Result):
     def bootstrap(self, weights: Any) -> dict[tuple[str, str], np.ndarray]:
         """Replicates of α (adjusted and raw) and of the AUC per corpus, the references' raw
         estimates resampled in the same replicates (paired by id where corpora share ids)."""
-        raw, adjusted = _replicates(self.estimates, weights)
+        raw, adjusted = _replicates([(e.corpus, e.ids, e.log_ratios) for e in self.estimates], weights)
         out = {("alpha_human_heldout", self.estimates[0].corpus): raw[0]}
         h = self.estimates[0]
         wh = weights(h.corpus, h.ids)
@@ -470,14 +471,9 @@ class MixtureAnalyzer(Analyzer):
                 role = "target"
             parts.append((c, docs, excluded, role, model.log_ratios([x.text for x in docs])))
         raw = [mixture_mle(d) for *_, d in parts]
-        stub = [
-            MixtureEstimate(
-                c.name, role, math.nan, math.nan, math.nan, r, math.nan, math.nan, [x.id for x in docs], d
-            )
-            for (c, docs, _, role, d), r in zip(parts, raw)
-        ]
+        samples = [(c.name, [x.id for x in docs], d) for c, docs, _, _, d in parts]
         reps_raw, reps_adj = (
-            _replicates(stub, BootstrapWeights(seed=self.seed, replicates=self.resamples))
+            _replicates(samples, BootstrapWeights(seed=self.seed, replicates=self.resamples))
             if self.resamples
             else ([], [])
         )
