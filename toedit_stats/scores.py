@@ -172,6 +172,7 @@ def _reference_columns(
 
     from .analyzers.embeddings import c2st_classifier
     from .embed import load_embedder
+    from .kernels import nearest_cosine
     from .selection import dsir_features, dsir_log_diff
 
     is_ref = (frame["corpus"] == ref_name).to_numpy()
@@ -195,8 +196,7 @@ def _reference_columns(
         prob = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
     frame["p_synthetic"] = prob
     u = x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
-    sims = u @ u[is_ref].T
     ref_rows = np.flatnonzero(is_ref)
-    sims[ref_rows, np.arange(len(ref_rows))] = -np.inf  # a reference document is not its own neighbour
-    frame["nearest_reference"] = 1 - sims.max(axis=1) if len(ref_rows) else math.nan
+    # in blocks of rows (memory linear in documents); a reference document is not its own neighbour
+    frame["nearest_reference"] = 1 - nearest_cosine(u, ref_rows) if len(ref_rows) else math.nan
     return frame

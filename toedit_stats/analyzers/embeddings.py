@@ -41,6 +41,7 @@ from ..corpus import Corpus
 from ..embed.loading import load_embedder
 from ..embed.worker import embed_texts
 from ..execution import LocalExecutor, resolve_executor
+from ..kernels import prdc, weighted_mmd2
 from ..options import option
 from ..plotting import _lit, _plt, colors
 from .base import Analyzer, Metric, Result, prepare_corpora
@@ -55,6 +56,7 @@ __all__ = [
     "c2st_scores",
     "c2st_test",
     "frechet_distance",
+    "mauve_joint",
     "mmd2_test",
     "prdc",
 ]
@@ -88,29 +90,18 @@ def frechet_from_stats(mu_a, sa, mu_b, sb) -> float:
 def mmd2_test(
     a: np.ndarray, b: np.ndarray, *, permutations: int = 1000, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Unbiased MMD² (RBF, median heuristic), its permutation p-value and the bandwidth."""
-    from scipy.spatial.distance import pdist, squareform
+    """Unbiased MMD² (RBF, median heuristic), its permutation p-value and the bandwidth (the
+    kernel visited in blocks: :mod:`toedit_stats.kernels`)."""
+    from ..kernels import pair_quantiles, permutation_labels, permutation_mmd2
 
     x = np.concatenate([a, b]).astype(np.float64)
     n, m = len(a), len(b)
     if n < 2 or m < 2:
         return math.nan, math.nan, math.nan
-    d = pdist(x, "sqeuclidean")
-    sigma = float(np.sqrt(np.median(d)))
+    sigma = float(np.sqrt(pair_quantiles(x, [0.5], sqrt=False)[0]))
     if sigma == 0:
         sigma = 1.0
-    k = squareform(np.exp(-d / (2 * sigma**2)))  # zero diagonal: the unbiased sums leave it out
-    rng = np.random.default_rng(seed)
-    labels = np.zeros((n + m, permutations + 1))
-    labels[:n, 0] = 1
-    for j in range(1, permutations + 1):
-        labels[rng.permutation(n + m)[:n], j] = 1
-    kz = k @ labels
-    sxx = (labels * kz).sum(0)
-    ones_k = k.sum(1)
-    sxy = (labels * ones_k[:, None]).sum(0) - sxx
-    syy = k.sum() - sxx - 2 * sxy
-    stats = sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2 * sxy / (n * m)
+    stats = permutation_mmd2(x, n, permutation_labels(n, m, permutations, seed), [sigma])[0]
     observed = stats[0]
     pvalue = (1 + np.sum(stats[1:] >= observed)) / (1 + permutations)
     return float(observed), float(pvalue), sigma
@@ -208,47 +199,6 @@ def c2st_auc(a: np.ndarray, b: np.ndarray, *, seed: int = 0, folds: int = 5) -> 
     return c2st_test(a, b, seed=seed, folds=folds)[0]
 
 
-def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
-    """Precision, recall, density and coverage (Naeem et al. 2020)."""
-    from sklearn.metrics import pairwise_distances
-
-    real = np.asarray(real, np.float64)
-    fake = np.asarray(fake, np.float64)
-    if len(real) <= k or len(fake) <= k:
-        return dict.fromkeys(("precision", "recall", "density", "coverage"), math.nan)
-    drr = pairwise_distances(real)
-    dff = pairwise_distances(fake)
-    drf = pairwise_distances(real, fake)
-    r_real = np.partition(drr, k, axis=1)[:, k]  # k-th neighbour, self at distance 0 excluded
-    r_fake = np.partition(dff, k, axis=1)[:, k]
-    inside = drf <= r_real[:, None]
-    return {
-        "precision": float(inside.any(axis=0).mean()),
-        "recall": float((drf <= r_fake[None, :]).any(axis=1).mean()),
-        "density": float(inside.sum() / (k * len(fake))),
-        "coverage": float((drf.min(axis=1) <= r_real).mean()),
-    }
-
-
-def _weighted_mmd2(a: np.ndarray, b: np.ndarray, wa: np.ndarray, wb: np.ndarray, sigma: float) -> np.ndarray:
-    """MMD² with an RBF kernel of bandwidth ``sigma`` per row of document weights; with unit
-    weights it is the unbiased estimate of :func:`mmd2_test` (diagonal terms left out)."""
-    from scipy.spatial.distance import cdist
-
-    def k(x, y):
-        return np.exp(-cdist(x, y, "sqeuclidean") / (2 * sigma**2))
-
-    kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
-    np.fill_diagonal(kaa, 0.0)
-    np.fill_diagonal(kbb, 0.0)
-    sa, sb = wa.sum(1), wb.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xx = ((wa @ kaa) * wa).sum(1) / (sa**2 - (wa * wa).sum(1))
-        yy = ((wb @ kbb) * wb).sum(1) / (sb**2 - (wb * wb).sum(1))
-        xy = ((wa @ kab) * wb).sum(1) / (sa * sb)
-    return xx + yy - 2 * xy
-
-
 VENDI_REPLICATES = 200  # bootstrap replicates of the Vendi score (an eigendecomposition each)
 
 
@@ -315,15 +265,75 @@ def mean_pairwise_cosine(x: np.ndarray) -> float:
     return float((s @ s - n) / (n * (n - 1)))
 
 
-def mauve_scores(a: np.ndarray, b: np.ndarray, seeds: Sequence[int]) -> list[float]:
+MAUVE_EXPLAINED_VARIANCE = 0.9  # mauve-text's kmeans_explained_var
+MAUVE_MAX_ITER = 500  # mauve-text's kmeans_max_iter
+MAUVE_CURVE_POINTS = 25  # mauve-text's divergence_curve_discretization_size
+MAUVE_SCALING = 5  # mauve-text's mauve_scaling_factor
+
+
+def mauve_joint(
+    samples: dict[str, np.ndarray],
+    pairs: Sequence[tuple[str, np.ndarray, str, np.ndarray]],
+    seeds: Sequence[int],
+) -> list[list[float]]:
+    """MAUVE of every pair over one joint quantisation (as mauve-text's maintainers advise for
+    scores that are compared with each other, mauve issue #13): the rows of all ``samples``
+    (name → vectors) that any pair uses are L2-normalised and reduced by one PCA (kept to 90% of
+    the variance, as ``compute_mauve``), then, per seed, clustered once by faiss k-means into
+    ``round(n / 10)`` buckets (``n`` the smallest pair) and each pair's two histograms read off
+    the same clusters. ``pairs`` holds ``(a, rows of a, b, rows of b)``; returns, per pair, one
+    MAUVE per seed — ``compute_mauve``'s own divergence curve and area on those histograms.
+
+    What differs from one ``compute_mauve`` call per pair and seed: the clusters are shared, so
+    a copy of a corpus gets exactly its original's values and an edit's change is not mixed with
+    a change of buckets; each seed is one k-means run (``compute_mauve`` keeps the best of 5), so
+    the spread over seeds carries the clustering's own variability; PCA runs once."""
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import auc
+    from sklearn.preprocessing import normalize
+
     from .._deps import require
 
-    mauve = require("mauve", feature="MAUVE (package mauve-text)")
+    require("mauve", feature="MAUVE (package mauve-text)")
+    import faiss
+    from mauve.compute_mauve import get_divergence_curve_for_multinomials
+
+    if not pairs:
+        return []
+    used: dict[str, np.ndarray] = {}
+    for a, ra, b, rb in pairs:
+        used[a] = np.union1d(used.get(a, np.empty(0, np.int64)), ra)
+        used[b] = np.union1d(used.get(b, np.empty(0, np.int64)), rb)
+    names = list(used)
+    start = np.cumsum([0] + [len(used[n]) for n in names])
+    data = normalize(np.concatenate([np.asarray(samples[n], np.float64)[used[n]] for n in names]), norm="l2")
+    pca = PCA(n_components=None).fit(data)
+    keep = int(np.argmax(np.cumsum(pca.explained_variance_ratio_) >= MAUVE_EXPLAINED_VARIANCE)) + 1
+    data = np.ascontiguousarray(pca.transform(data)[:, :keep], np.float32)
+    buckets = max(2, round(min(min(len(ra), len(rb)) for _, ra, _, rb in pairs) / 10))
+    weights = np.linspace(1e-6, 1 - 1e-6, MAUVE_CURVE_POINTS)
+
+    def hist(labels, name, rows):
+        at = start[names.index(name)] + np.searchsorted(used[name], rows)
+        counts = np.bincount(labels[at], minlength=buckets)
+        return counts / counts.sum()
+
+    out: list[list[float]] = [[] for _ in pairs]
     with _without_faiss_warnings():
-        return [
-            float(mauve.compute_mauve(p_features=a, q_features=b, seed=int(s), verbose=False).mauve)
-            for s in seeds
-        ]
+        for seed in seeds:
+            km = faiss.Kmeans(
+                keep, buckets, niter=MAUVE_MAX_ITER, nredo=1, update_index=True, seed=int(seed) + 2
+            )
+            km.train(data)
+            labels = km.index.search(data, 1)[1].reshape(-1)
+            for i, (a, ra, b, rb) in enumerate(pairs):
+                curve = get_divergence_curve_for_multinomials(
+                    hist(labels, a, ra), hist(labels, b, rb), weights, MAUVE_SCALING
+                )
+                x, y = curve.T
+                ix, iy = np.argsort(x), np.argsort(y)
+                out[i].append(float(0.5 * (auc(x[ix], y[ix]) + auc(y[iy], x[iy]))))
+    return out
 
 
 @contextlib.contextmanager
@@ -678,7 +688,7 @@ class EmbedResult(Result):
                 continue
             a, b = self._pair_rows(p)
             wa, wb = weights(p.a, p.a_ids), weights(p.b, p.b_ids)
-            out[("mmd2", p.b)] = _weighted_mmd2(a, b, wa, wb, p.mmd_bandwidth)
+            out[("mmd2", p.b)] = weighted_mmd2(a, b, wa, wb, p.mmd_bandwidth)
             labels = np.r_[np.zeros(len(a)), np.ones(len(b))]
             # replicate j reads the out-of-fold scores of fold split j mod R, so the interval
             # carries the split-to-split variability as well as the documents'
@@ -709,14 +719,13 @@ class EmbedResult(Result):
         from each pair's own: the effects take the observed Δ from the unswapped row). The
         classifier's AUC is not swapped (the two sides' out-of-fold scores come from different
         fits)."""
+        from ..kernels import pair_quantiles
         from ..stats import swap_weights
 
         pb = next((p for p in self.pairs if p.b == base), None)
         pv = next((p for p in self.pairs if p.b == variant), None)
         if pb is None or pv is None or not pb.a_ids or pb.a_ids != pv.a_ids:
             return {}
-        from scipy.spatial.distance import pdist
-
         h, xb = self._pair_rows(pb)
         xv = self._pair_rows(pv)[1]
 
@@ -724,10 +733,10 @@ class EmbedResult(Result):
         both = np.concatenate([xb, xv])
         wh = np.ones((own_b.shape[0], len(h)))
         # one bandwidth that no swap changes: the median heuristic over all three samples
-        sigma = float(np.sqrt(np.median(pdist(np.concatenate([h, both]), "sqeuclidean")))) or 1.0
+        sigma = float(np.sqrt(pair_quantiles(np.concatenate([h, both]), [0.5], sqrt=False)[0])) or 1.0
         return {
-            ("mmd2", base): _weighted_mmd2(h, both, wh, np.concatenate([own_b, into_b], 1), sigma),
-            ("mmd2", variant): _weighted_mmd2(h, both, wh, np.concatenate([into_v, own_v], 1), sigma),
+            ("mmd2", base): weighted_mmd2(h, both, wh, np.concatenate([own_b, into_b], 1), sigma),
+            ("mmd2", variant): weighted_mmd2(h, both, wh, np.concatenate([into_v, own_v], 1), sigma),
         }
 
     def extra_tables(self) -> dict[str, Any]:
@@ -804,6 +813,14 @@ class EmbeddingAnalyzer(Analyzer):
         "minilm", kind="any", help="minilm, tfidf, lm, or a sentence-transformers model id or path."
     )
     projection: str = option("pca", choices=("pca", "tsne"), cli="--map", help="2-D map of the embeddings.")
+    pair_docs: int | None = option(
+        2000,
+        kind="int",
+        min=2,
+        optional=True,
+        help="Compare each pair on a seeded equal-size sample of at most N documents per side "
+        "(MAUVE, MMD, classifier, PRDC, Fréchet; their cost grows with the square of N).",
+    )
     mauve_seeds: int = option(5, min=1, help="MAUVE repeats (seeds).")
     permutations: int = option(1000, min=1, help="MMD permutation-test permutations.")
     cv_repeats: int = option(
@@ -865,16 +882,21 @@ class EmbeddingAnalyzer(Analyzer):
             )
         pairs = []
         ref = samples[0][0]
+        # equal-size samples by a seeded hash of the document id: every pair gets the same
+        # human documents, and a synthetic corpus and its edited version the same ids in the
+        # same rows, so a copy gives the same numbers (every Δ exactly 0) at any corpus sizes;
+        # at most pair_docs per side (the kernel tests and MAUVE cost the square of it)
+        rows = {}
         for name, _, _ in samples[1:]:
-            a, b = vectors[ref], vectors[name]
-            n = min(len(a), len(b))
-            # equal-size samples by a seeded hash of the document id: every pair gets the same
-            # human documents, and a synthetic corpus and its edited version the same ids in the
-            # same rows, so a copy gives the same numbers (every Δ exactly 0) at any corpus sizes
-            ia = equal_size_rows(doc_ids[ref], n, seed)
-            ib = equal_size_rows(doc_ids[name], n, seed)
-            a, b = a[ia], b[ib]
-            runs = mauve_scores(a, b, [seed + j for j in range(self.mauve_seeds)]) if n >= 2 else []
+            n = min(len(vectors[ref]), len(vectors[name]), self.pair_docs or math.inf)
+            rows[name] = (equal_size_rows(doc_ids[ref], n, seed), equal_size_rows(doc_ids[name], n, seed))
+        measured = [(ref, ia, name, ib) for name, (ia, ib) in rows.items() if len(ia) >= 2]
+        joint = mauve_joint(vectors, measured, [seed + j for j in range(self.mauve_seeds)])
+        mauve_runs = {name: runs for (_, _, name, _), runs in zip(measured, joint)}
+        for name, (ia, ib) in rows.items():
+            n = len(ia)
+            a, b = vectors[ref][ia], vectors[name][ib]
+            runs = mauve_runs.get(name, [])
             mmd, pval, sigma = mmd2_test(a, b, permutations=self.permutations, seed=seed)
             from ..stats import mmd_agg_test
 
@@ -918,6 +940,7 @@ class EmbeddingAnalyzer(Analyzer):
             "cv_repeats": self.cv_repeats,
             "projection": self.projection,
             "prdc_k": 5,
+            "pair_docs": self.pair_docs,
         }
         return EmbedResult(info, corpora_info, pairs, vectors, proj, config, doc_ids)
 
