@@ -166,6 +166,7 @@ class Report:
         self.timings = {k: round(v, 3) for k, v in self.timings.items()}
         self._verdict = self._figures = self._pngs = self._effects = None
         self._differences = None
+        self._length_fair = None
         return self
 
     def human_like(self, k: int = 10, excerpt: int = 300):
@@ -211,6 +212,31 @@ class Report:
 
             self._differences = differences(self)
         return self._differences
+
+    def length_fair(self):
+        """Synthetic vs human on all documents and on length-matched ones: whether each
+        difference remains once both sides have the same document lengths or is mostly length
+        (:mod:`toedit_stats.report.lengthfair`; needs the per-document scores). Also
+        ``tables/length_fair.csv``."""
+        if getattr(self, "_length_fair", None) is None:
+            import pandas as pd
+
+            from .lengthfair import length_fair
+
+            emb = self.results.get("embed")
+            self._length_fair = (
+                pd.DataFrame()
+                if self.scores is None
+                else length_fair(
+                    self.scores,
+                    self.names["human"],
+                    self.names["synthetic"],
+                    embeddings=getattr(emb, "embeddings", None),
+                    embedding_ids=getattr(emb, "ids", None),
+                    seed=self.seed,
+                )
+            )
+        return self._length_fair
 
     def effects_frame(self):
         """The edit effect: one row per distance metric (Δ, its interval, the verdict)."""
@@ -324,6 +350,8 @@ class Report:
 
     def tables(self) -> dict[str, Any]:
         out = {"summary": self.summary_frame(), "differences": self.differences()}
+        if len(self.length_fair()):
+            out["length_fair"] = self.length_fair()
         if self.effects()["effects"]:
             out["edit_effects"] = self.effects_frame()
         for name, view in self.effects()["paired"]["views"].items():

@@ -139,6 +139,7 @@ def render_html(report) -> str:
             effects=report.effects(),
             verdict=report.verdict(),
             differences=_differences_rows(report),
+            length_fair=report.length_fair().to_dict("records"),
             figures=figures,
             names=[c["name"] for c in report.corpora],
             sections=sections,

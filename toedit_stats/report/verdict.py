@@ -194,6 +194,11 @@ def headline(report) -> list[dict[str, str]]:
                 "no single statistic differs detectably after Holm's correction (the ranked table lists all)"
             )
         out.append({"question": "How?", "answer": answer})
+    from .lengthfair import length_fair_answer
+
+    line = length_fair_answer(report.length_fair(), h, s)
+    if line is not None:
+        out.append({"question": "Is it only length?", "answer": line})
     rows = effects.get("effects") or []
     if report.edit and rows:
         ed = report.edit
