@@ -228,3 +228,26 @@ def test_tfidf_reduction_is_exact_and_spans_the_svd_subspace(monkeypatch):
     assert np.allclose(
         emb.embed(texts), emb.embed(texts[:5] + texts[5:][::-1])[[*range(5), *range(29, 4, -1)]], atol=1e-6
     )
+
+
+def test_embedding_progress_moves_per_batch_and_does_not_change_batches():
+    from toedit_stats.embed.worker import EMBED_BATCH, embed_count, embed_texts
+    from toedit_stats.execution import LocalExecutor
+
+    class Counting:
+        name, fingerprint, dim = "counting", "c", 2
+
+        def __init__(self):
+            self.calls = []
+
+        def embed(self, texts):
+            self.calls.append(len(texts))
+            return np.array([[len(t), len(self.calls)] for t in texts], np.float32)
+
+    groups = [[f"text {i}" for i in range(EMBED_BATCH + 40)], [f"text {i}" for i in range(30)] + ["new"]]
+    seen, quiet = [], Counting()
+    loud = Counting()
+    a = embed_texts(groups, loud, LocalExecutor(), loaded=loud, progress=seen.append)
+    b = embed_texts(groups, quiet, LocalExecutor(), loaded=quiet)
+    assert seen == [EMBED_BATCH, 40, 1] and sum(seen) == embed_count(groups, loud)
+    assert loud.calls == quiet.calls and (a.embed(groups[0]) == b.embed(groups[0])).all()

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..corpus import Corpus
 from ..embed.loading import load_embedder
-from ..embed.worker import embed_texts
+from ..embed.worker import embed_count, embed_texts
 from ..execution import LocalExecutor, resolve_executor
 from ..kernels import prdc, weighted_mmd2
 from ..options import option
@@ -844,7 +844,9 @@ class EmbeddingAnalyzer(Analyzer):
         if self.progress:
             from ..progress import bar as progress_bar
 
-            bar = progress_bar(total=sum(len(t) for _, t, _ in samples), desc="embedding", unit="doc")
+            bar = progress_bar(
+                total=embed_count([t for _, t, _ in samples], emb), desc="embedding", unit="doc"
+            )
         served = embed_texts(
             [texts for _, texts, _ in samples],
             self.embedder,

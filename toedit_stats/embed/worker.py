@@ -15,7 +15,9 @@ from ..execution import Executor, Worker, batched
 from .loading import load_embedder
 from .tfidf import TfidfEmbedder
 
-__all__ = ["EmbedWorker", "PrefilledEmbedder", "embed_texts", "fits_on_corpus"]
+__all__ = ["EMBED_BATCH", "EmbedWorker", "PrefilledEmbedder", "embed_count", "embed_texts", "fits_on_corpus"]
+
+EMBED_BATCH = 256  # documents per embedding call: a bar moves every batch (~30 s of MiniLM on 2 CPUs)
 
 
 def fits_on_corpus(embedder: Any) -> bool:
@@ -70,6 +72,13 @@ class PrefilledEmbedder:
         return np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
 
 
+def embed_count(groups: Sequence[Sequence[str]], embedder: Any) -> int:
+    """How many texts :func:`embed_texts` hands the embedder (a progress bar's total)."""
+    if fits_on_corpus(embedder):
+        return sum(len(g) for g in groups)
+    return len({t for g in groups for t in g})
+
+
 def embed_texts(
     groups: Sequence[Sequence[str]],
     embedder: Any,
@@ -78,15 +87,15 @@ def embed_texts(
     seed: int = 0,
     cache: bool = False,
     loaded: Any = None,
-    batch: int | None = None,
+    batch: int | None = None,  # None: EMBED_BATCH
     progress: Any = None,
 ) -> PrefilledEmbedder:
     """The texts of ``groups`` (e.g. one list per corpus) embedded by ``executor``'s workers (each
     loading ``embedder`` by name, or using ``loaded`` in this process), each distinct text once: a
-    group's texts not seen in an earlier group, in one batch (or in batches of ``batch``) — the
-    calls an embedder with an in-memory cache would get corpus by corpus, so the vectors are those,
-    bit for bit. An embedder fitted on its corpus (TF-IDF) gets every text, in order, in one batch.
-    ``progress(n)`` after each batch of ``n`` texts."""
+    group's texts not seen in an earlier group, in batches of ``batch`` (default
+    :data:`EMBED_BATCH`, whatever ``progress`` is: the batches, and so the vectors, never depend on
+    whether a bar is shown). An embedder fitted on its corpus (TF-IDF) gets every text, in order,
+    in one batch. ``progress(n)`` after each batch of ``n`` texts."""
     joint = fits_on_corpus(loaded if loaded is not None else embedder)
     seen: set[str] = set()
     batches: list[list[str]] = []
@@ -96,7 +105,7 @@ def embed_texts(
         for g in groups:
             new = [t for t in dict.fromkeys(g) if t not in seen]
             seen.update(new)
-            batches += [new] if batch is None else list(batched(new, batch))
+            batches += list(batched(new, batch or EMBED_BATCH))
     batches = [b for b in batches if b]
     worker = EmbedWorker(embedder, seed, cache, loaded=loaded)
     info: dict[str, Any] | None = None

@@ -24,7 +24,7 @@ from ..editing.job import EditWorker, check_k, edit_job_config, edit_totals
 from ..editing.toedit import resolve_target
 from ..embed.cache import CachedEmbedder
 from ..embed.loading import load_embedder
-from ..embed.worker import embed_texts
+from ..embed.worker import embed_count, embed_texts
 from ..errors import ConfigError
 from ..execution import batched
 from ..lm.cache import CachedLM
@@ -219,14 +219,23 @@ def _embedder_changes(report: Report, ctx: RunContext, a: Analyzer, ordered: lis
         return {}
     if embedder not in ctx.embedders:
         cache = getattr(a, "cache", False)
+        groups = [[d.text for d in c] for c in ordered]
+        bar = (
+            progress_bar(total=embed_count(groups, embedder), desc="embedding", unit="doc")
+            if report.progress
+            else None
+        )
         ctx.embedders[embedder] = embed_texts(
-            [[d.text for d in c] for c in ordered],
+            groups,
             embedder,
             ctx.executor,
             seed=report.seed,
             cache=cache,
             loaded=_shared_embedder(embedder, report.seed, cache, report.work_dir),
+            progress=bar.update if bar is not None else None,
         )
+        if bar is not None:
+            bar.close()
     return {"embedder": ctx.embedders[embedder], "cache": False}
 
 
