@@ -102,6 +102,9 @@ def test_cli_writes_progress_lines_to_a_log(tmp_path, sample_synthetic):
     assert r.returncode == 0, r.stderr
     lines = [x for x in r.stderr.splitlines() if x.startswith("editing")]
     assert lines and "docs 40/40" in lines[-1]
+    # before the pass: what is to score; after the first document: a first estimate of the time
+    assert "editing: 40 documents, about" in lines[0] and "tokens" in lines[0]
+    assert sum("first estimate" in x and "left at" in x for x in lines) == 1
     assert len(out.read_text().splitlines()) == 40 and json.loads(out.read_text().splitlines()[0])
     quiet = subprocess.run(
         [

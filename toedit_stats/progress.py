@@ -101,6 +101,32 @@ def bar(**kwargs: Any):
     )
 
 
+def _human(n: float) -> str:
+    """``12,345`` → ``12.3k``; ``2.5e6`` → ``2.5M``.
+
+    >>> _human(950), _human(12345), _human(2.5e6)
+    ('950', '12.3k', '2.5M')
+    """
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def _duration(seconds: float) -> str:
+    """``75`` → ``1 min 15 s``; ``4000`` → ``1 h 6 min``.
+
+    >>> _duration(42), _duration(75), _duration(4000)
+    ('42 s', '1 min 15 s', '1 h 6 min')
+    """
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
 class TokenProgress:
     """A tqdm bar in tokens with a re-estimated total; ``on_tokens`` is the backends' hook."""
 
@@ -120,6 +146,30 @@ class TokenProgress:
                 total=round(self.estimated_total), desc=desc, unit="tok", unit_scale=True, dynamic_ncols=True
             )
             self.bar.set_postfix_str(f"docs 0/{documents:,}", refresh=False)
+            self._say(
+                f"{desc}: {documents:,} documents, about {_human(self.estimated_total)} tokens "
+                "(from their characters; the first estimate of the time follows the first document)"
+            )
+        self._eta_said = not enabled
+
+    def _say(self, line: str) -> None:
+        """One line on stderr above the bar (tqdm.write keeps a live bar intact)."""
+        self.bar.write(line, file=sys.stderr)
+
+    def _first_eta(self) -> None:
+        """Once, when the first document finishes: the rate so far and the time left at it."""
+        import time
+
+        self._eta_said = True
+        elapsed = time.time() - self.bar.start_t
+        if elapsed <= 0 or not self.tokens_done:
+            return
+        rate = self.tokens_done / elapsed
+        left = max(0.0, self.estimated_total - self.tokens_done) / rate
+        self._say(
+            f"{self.bar.desc}: first estimate {_duration(left)} left at {_human(rate)} tokens/s "
+            f"(after {self.documents_done:,} of {self.documents:,} documents)"
+        )
 
     def on_tokens(self, n: int) -> None:
         self.tokens_done += int(n)
@@ -147,6 +197,8 @@ class TokenProgress:
             # update(0), not refresh(): the bar's own interval decides when to draw, so a log gets
             # one line per interval, never one per document (refresh() draws at once)
             self.bar.update(0)
+            if not self._eta_said and self.documents_done < self.documents:
+                self._first_eta()
 
     def batch_done(self, *, chars: int, tokens: int, documents: int, edits: int | None = None) -> None:
         """A batch of ``documents`` finished. Its worker may have run in another process, where
