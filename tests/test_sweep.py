@@ -262,3 +262,54 @@ def test_fluency_cost_and_its_interval():
     assert _fluency(s, s, 200, 0) == (0.0, 0.0, 0.0)
     p0, l0, h0 = _fluency(s, e, 0, 0)
     assert p0 == pytest.approx(want) and np.isnan(l0) and np.isnan(h0)
+
+
+def test_relative_change_only_where_the_distance_is_far_from_identical():
+    import math
+
+    from toedit_stats.report.sweep import _effect_row
+
+    base = {"analyzer": "embed", "metric": "mmd2", "label": "MMD²", "verdict": "no detectable change"}
+    near = _effect_row(
+        0,
+        {
+            **base,
+            "synthetic": 0.002,
+            "identical": 0.0,
+            "base_se": 0.003,
+            "better": "lower",
+            "delta": 0.001,
+            "low": -0.002,
+            "high": 0.004,
+        },
+    )
+    assert math.isnan(near["relative"]) and math.isnan(near["relative_low"]) and near["delta"] == 0.001
+    far = _effect_row(
+        0,
+        {
+            **base,
+            "synthetic": 0.2,
+            "identical": 0.0,
+            "base_se": 0.01,
+            "better": "lower",
+            "delta": -0.02,
+            "low": -0.03,
+            "high": -0.01,
+        },
+    )
+    assert far["relative"] == pytest.approx(-10.0) and far["relative_low"] < far["relative_high"] < 0
+    # higher is better (MAUVE, identical 1): the gap is measured from 1, toward human is negative
+    mauve = _effect_row(
+        0,
+        {
+            **base,
+            "synthetic": 0.6,
+            "identical": 1.0,
+            "base_se": 0.02,
+            "better": "higher",
+            "delta": 0.04,
+            "low": 0.01,
+            "high": 0.07,
+        },
+    )
+    assert mauve["relative"] == pytest.approx(-10.0)

@@ -122,8 +122,12 @@ def _contrast(report, reps: dict, replicates: int, base: str, variant: str) -> l
                 "mde": math.nan,
                 "pvalue": math.nan,
                 "n": sizes.get(base),
+                "identical": float(m.identical) if m.identical is not None else math.nan,
+                "base_se": math.nan,
             }
             kb, ke = (name, metric, base), (name, metric, variant)
+            if kb in reps:
+                row["base_se"] = float(np.nanstd(reps[kb]))
             if kb in reps and ke in reps and math.isfinite(delta):
                 d = reps[ke] - reps[kb]
                 lo, hi = _basic(delta, d)

@@ -142,9 +142,11 @@ class SweepResult:
 
     def frontier(self):
         """Changed share (x) against the relative change of the distance to human (y, % of the
-        synthetic value; below 0 is toward human), one panel per analyzer, 95% intervals where the
-        bootstrap gives them, colour = fluency cost (change of mean log-probability); the
-        paper's setting is the star."""
+        synthetic corpus's distance from identical; below 0 is toward human), one panel per
+        analyzer, 95% intervals where the bootstrap gives them, colour = fluency cost (change of
+        mean log-probability); the paper's setting is the star. Metrics whose distance is near
+        its identical-corpora value have no relative change (see :func:`_effect_row`): they are
+        left out of the panel's mean and named under it (their absolute Δ is in the table)."""
         from ..plotting import _lit, _plt
 
         plt = _plt()
@@ -192,11 +194,29 @@ class SweepResult:
                     edgecolors="black" if r["paper"] else "none",
                     zorder=3,
                 )
+            near = sorted(
+                {
+                    e["label"]
+                    for e in self.effects
+                    if e["analyzer"] == fam and not math.isfinite(e["relative"])
+                }
+            )
+            if near:
+                ax.text(
+                    0.01,
+                    0.01,
+                    "not shown (distance near its identical value; absolute Δ in the table):\n"
+                    + "\n".join(_lit(x) for x in near),
+                    transform=ax.transAxes,
+                    fontsize=7,
+                    va="bottom",
+                    color="#555",
+                )
             ax.axhline(0, color="#333", lw=1)
             ax.set_title(_lit(fam), fontsize=10)
             ax.set_xlabel("tokens changed (%)")
         axes[0][0].set_ylabel(
-            "Δ distance to human, % of the synthetic value\n(mean over the family's metrics)"
+            "Δ distance to human, % of synthetic's distance\n(mean over the family's metrics)"
         )
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         fig.colorbar(sm, ax=axes[0].tolist(), label="Δ mean log-probability per token (fluency cost)")
@@ -520,21 +540,35 @@ def _inline(configs: list[EditConfig]) -> list[EditConfig]:
     return [c for c in configs if c.target_change_rate is None and c.generations == 1]
 
 
+RELATIVE_MIN_SE = 3.0  # a relative change only where the distance is this many SEs from identical
+
+
 def _effect_row(i: int, e: dict[str, Any]) -> dict[str, Any]:
-    """One effect of grid point ``i``, with its change relative to the synthetic value (positive:
-    toward human)."""
-    base, sign = e["synthetic"], (1 if e["better"] == "lower" else -1)
+    """One effect of grid point ``i``, with its change relative to the synthetic corpus's
+    distance from the value identical corpora give (negative: toward human) — only where that
+    distance is far from it (at least :data:`RELATIVE_MIN_SE` bootstrap standard errors): near it,
+    a relative change divides by almost nothing (a tiny absolute change reads as +50%), so it is
+    left empty and the absolute ``delta`` with its interval is what the row says."""
+    identical = e.get("identical", math.nan)
+    gap = e["synthetic"] - (identical if math.isfinite(identical) else 0.0)
+    se = e.get("base_se", math.nan)
+    sign = 1 if e["better"] == "lower" else -1
+    far = math.isfinite(se) and abs(gap) >= RELATIVE_MIN_SE * se and gap != 0
 
     def rel(x):
-        return 100 * x / abs(base) * sign if base else math.nan
+        return 100 * x / abs(gap) * sign if far else math.nan
 
-    lo_hi = sorted([rel(e["low"]), rel(e["high"])]) if math.isfinite(e["low"]) else [math.nan, math.nan]
+    lo_hi = (
+        sorted([rel(e["low"]), rel(e["high"])]) if math.isfinite(e["low"]) and far else [math.nan, math.nan]
+    )
     return {
         "point": i,
         **{k: e[k] for k in ("analyzer", "metric", "label", "delta", "low", "high", "verdict")},
         "relative": rel(e["delta"]),
         "relative_low": lo_hi[0],
         "relative_high": lo_hi[1],
+        "identical": identical,
+        "synthetic_se": se,
     }
 
 
