@@ -640,7 +640,9 @@ class EmbedResult(Result):
             return []
         text = (
             f"{head}. The classifier's AUC is {ps.c2st_auc:.2f} (0.5 = indistinguishable; averaged over "
-            f"{self.config.get('cv_repeats', 1)} seeded fold splits); MAUVE is {ps.mauve_mean:.3f}; the "
+            f"{self.config.get('cv_repeats', 1)} seeded fold splits; its p-value is from a separate test: a "
+            "classifier fitted on one half of the documents, scored on the other, so at small n an AUC well "
+            f"above 0.5 can come with a large p-value — the AUC is the effect, the p-value the test); MAUVE is {ps.mauve_mean:.3f}; the "
             f"single-bandwidth MMD (median heuristic, less power) gives "
             f"{format_p(ps.mmd_pvalue, self.config.get('permutations', 0))}."
         )
