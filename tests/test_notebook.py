@@ -26,6 +26,11 @@ def test_notebook_runs(lm):
     )
     client.execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    # a cell that draws shows its figure once (its value), not again as an open pyplot figure
+    for c in nb.cells:
+        if c.cell_type == "code" and ".plot(" in c.source:
+            images = [o for o in c.outputs if "image/png" in o.get("data", {})]
+            assert len(images) == 1, c.source
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("text/html" in o.get("data", {}) for o in outputs)
     # no noise: nothing on stderr (model loads, warnings, progress bars)
@@ -37,3 +42,19 @@ def test_notebook_runs(lm):
     for o in outputs:
         html = o.get("data", {}).get("text/html", "")
         assert "<html" not in html and "<body" not in html and "body {" not in html
+
+
+def test_plot_leaves_no_open_pyplot_figure(sample_human, sample_synthetic):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from toedit_stats import read_corpus
+    from toedit_stats.analyzers.lengths import LengthAnalyzer
+
+    plt.close("all")
+    r = LengthAnalyzer().analyze([read_corpus(sample_human), read_corpus(sample_synthetic)])
+    fig = r.plot()
+    figs = r.figures()
+    assert fig.axes and figs and plt.get_fignums() == []

@@ -27,6 +27,17 @@ def _plt():
     return plt
 
 
+def detached(fig: Any) -> Any:
+    """``fig``, no longer held by pyplot: a notebook shows a figure a cell returns once (its
+    value), not a second time as an open pyplot figure, and many figures do not pile up open."""
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None and fig is not None and hasattr(fig, "number"):
+        plt.close(fig)
+    return fig
+
+
 def _lit(text: str) -> str:
     """``text`` as literal matplotlib text: every ``$`` escaped, so that corpus names, ids and
     n-grams are never parsed as mathtext (an unbalanced ``$…$`` would fail at draw time), and

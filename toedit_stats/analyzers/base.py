@@ -188,7 +188,9 @@ class Result:
 
     def figures(self) -> dict[str, Any]:
         """Every figure, ``{name: matplotlib Figure}`` (new figures on each call)."""
-        return {name: make() for name, make in self._figure_makers().items()}
+        from ..plotting import detached
+
+        return {name: detached(make()) for name, make in self._figure_makers().items()}
 
     def plot(self, which: str | None = None, ax: Any = None):
         """One figure (the first by default), made alone; ``ax`` draws into an existing axes
@@ -199,7 +201,9 @@ class Result:
         name = which or next(iter(makers))
         if name not in makers:
             raise ConfigError(f"figure must be one of {', '.join(makers)}, got {name!r}")
-        return makers[name](ax=ax) if ax is not None else makers[name]()
+        from ..plotting import detached
+
+        return makers[name](ax=ax) if ax is not None else detached(makers[name]())
 
     def save(self, directory: str | Path, *, overwrite: bool = False, inputs: Sequence[Any] = ()) -> Path:
         """Write ``<analyzer>.json``, ``<table>.csv`` and ``<figure>.png`` into ``directory``

@@ -248,9 +248,10 @@ class Report:
         """The report's figure that answers the question: a forest plot of the edit effect Δ with
         its interval for every distance metric (``which`` picks any other figure by name)."""
         if which is None or which == "edit_effects":
+            from ..plotting import detached
             from .forest import forest_plot
 
-            return forest_plot(self)
+            return detached(forest_plot(self))
         figs = self.figures()
         if which not in figs:
             raise ConfigError(f"figure must be one of {', '.join(figs)}, got {which!r}")
@@ -345,7 +346,9 @@ class Report:
                 figs.update({f"{name}_{k}": v for k, v in r.figures().items()})
             if self.edited_docs:
                 figs.update({f"edit_{k}": v for k, v in edit_figures(self.edited_docs).items()})
-            self._figures = figs
+            from ..plotting import detached
+
+            self._figures = {k: detached(v) for k, v in figs.items()}
         return self._figures
 
     def tables(self) -> dict[str, Any]:
