@@ -27,6 +27,7 @@ __all__ = ["TokenProgress", "bar", "log_interval"]
 
 _INITIAL_CHARS_PER_TOKEN = 4.0
 DEFAULT_LOG_INTERVAL = 30.0
+FIRST_ETA_AFTER = 5.0  # seconds of a pass before its first estimate of the time left
 
 
 def log_interval() -> float:
@@ -148,7 +149,7 @@ class TokenProgress:
             self.bar.set_postfix_str(f"docs 0/{documents:,}", refresh=False)
             self._say(
                 f"{desc}: {documents:,} documents, about {_human(self.estimated_total)} tokens "
-                "(from their characters; the first estimate of the time follows the first document)"
+                f"(from their characters; a first estimate of the time follows after {FIRST_ETA_AFTER:.0f} s)"
             )
         self._eta_said = not enabled
 
@@ -157,18 +158,23 @@ class TokenProgress:
         self.bar.write(line, file=sys.stderr)
 
     def _first_eta(self) -> None:
-        """Once, when the first document finishes: the rate so far and the time left at it."""
+        """Once, after :data:`FIRST_ETA_AFTER` seconds of scoring (or the log interval, if shorter;
+        a pass shorter than that gets none): the rate so far and the time left at it."""
         import time
 
-        self._eta_said = True
         elapsed = time.time() - self.bar.start_t
-        if elapsed <= 0 or not self.tokens_done:
+        if (
+            elapsed < min(FIRST_ETA_AFTER, log_interval())
+            or not self.tokens_done
+            or self.tokens_done >= self.estimated_total
+        ):
             return
+        self._eta_said = True
         rate = self.tokens_done / elapsed
         left = max(0.0, self.estimated_total - self.tokens_done) / rate
         self._say(
             f"{self.bar.desc}: first estimate {_duration(left)} left at {_human(rate)} tokens/s "
-            f"(after {self.documents_done:,} of {self.documents:,} documents)"
+            f"(after {_human(self.tokens_done)} tokens, {self.documents_done:,} of {self.documents:,} documents done)"
         )
 
     def on_tokens(self, n: int) -> None:
@@ -177,6 +183,8 @@ class TokenProgress:
             if self.tokens_done > self.bar.total:
                 self.bar.total = self.tokens_done
             self.bar.update(int(n))
+            if not self._eta_said:
+                self._first_eta()
 
     def document_done(self, *, chars: int, tokens: int, edits: int | None = None) -> None:
         """One document finished: its characters, its scored tokens, and (editing) its edits."""
@@ -197,7 +205,7 @@ class TokenProgress:
             # update(0), not refresh(): the bar's own interval decides when to draw, so a log gets
             # one line per interval, never one per document (refresh() draws at once)
             self.bar.update(0)
-            if not self._eta_said and self.documents_done < self.documents:
+            if not self._eta_said:
                 self._first_eta()
 
     def batch_done(self, *, chars: int, tokens: int, documents: int, edits: int | None = None) -> None:

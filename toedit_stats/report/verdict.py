@@ -263,7 +263,7 @@ def _effects_sentence(effects: dict[str, Any]) -> str:
         )
         text += (
             f" Smallest changes this sample could have detected (2.8 × SE): {mdes}"
-            + ("; …" if len(with_se) > 4 else "")
+            + (f"; and {len(with_se) - 4} more in the edit-effects table" if len(with_se) > 4 else "")
             + "."
         )
     flat = [r for r in none if r["se"] == 0]
