@@ -13,7 +13,9 @@ rounds in this process, CPU-seconds (user + system, all threads: faiss and BLAS 
 
 and each part of the suite once, for the breakdown. Medians and the ratio suite / compute_mauve.
 
-Usage: python benchmarks/bench_embed.py [--docs 500] [--rounds 3] [--vectors PATH]
+An older checkout: ``PYTHONPATH=/tmp/before python benchmarks/bench_embed.py --suite-only``.
+
+Usage: python benchmarks/bench_embed.py [--docs 500] [--rounds 3] [--vectors PATH] [--suite-only]
 """
 
 from __future__ import annotations
@@ -71,25 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--docs", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--vectors", type=Path, default=None)
+    ap.add_argument(
+        "--suite-only", action="store_true", help="Skip the per-part breakdown (e.g. for an older checkout)."
+    )
     args = ap.parse_args(argv)
     path = args.vectors or Path(tempfile.gettempdir()) / f"toedit-bench-embed-{args.docs}.npz"
     human, synth, a, b = load_vectors(args.docs, path)
 
     import mauve
 
-    from toedit_stats.analyzers.embeddings import (
-        EmbeddingAnalyzer,
-        _without_faiss_warnings,
-        c2st_heldout_pvalue,
-        c2st_repeated_scores,
-        frechet_distance,
-        mauve_joint,
-        mmd2_test,
-        prdc,
-        vendi_interval,
-    )
+    from toedit_stats.analyzers.embeddings import EmbeddingAnalyzer, _without_faiss_warnings
     from toedit_stats.corpus import Corpus
-    from toedit_stats.stats import mmd_agg_test
 
     served = Vectors([d.text for d in human + synth], np.concatenate([a, b]))
     corpora = [Corpus.from_documents(human, name="human"), Corpus.from_documents(synth, name="synthetic")]
@@ -102,6 +96,25 @@ def main(argv: list[str] | None = None) -> None:
         t = _cpu()
         EmbeddingAnalyzer(embedder=served, max_docs=None).analyze(corpora)
         times["suite"].append(_cpu() - t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"{len(a)} + {len(b)} MiniLM vectors ({a.shape[1]}-d), {args.rounds} rounds, CPU-s medians\n")
+    print("| what | CPU-s | × compute_mauve |")
+    print("|---|---|---|")
+    for k, v in med.items():
+        print(f"| {k} | {v:.2f} | {v / med['compute_mauve']:.2f} |")
+    if args.suite_only:
+        return
+    from toedit_stats.analyzers.embeddings import (
+        c2st_heldout_pvalue,
+        c2st_repeated_scores,
+        frechet_distance,
+        mauve_joint,
+        mmd2_test,
+        prdc,
+        vendi_interval,
+    )
+    from toedit_stats.stats import mmd_agg_test
+
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     rows = np.arange(len(a))
     parts = {
@@ -116,12 +129,6 @@ def main(argv: list[str] | None = None) -> None:
         "Fréchet": lambda: frechet_distance(a64, b64),
         "Vendi jackknife (one corpus)": lambda: vendi_interval(a64, [d.id for d in human]),
     }
-    med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"{len(a)} + {len(b)} MiniLM vectors ({a.shape[1]}-d), {args.rounds} rounds, CPU-s medians\n")
-    print("| what | CPU-s | × compute_mauve |")
-    print("|---|---|---|")
-    for k, v in med.items():
-        print(f"| {k} | {v:.2f} | {v / med['compute_mauve']:.2f} |")
     for k, f in parts.items():
         t = _cpu()
         f()

@@ -481,7 +481,7 @@ class NgramResult(Result):
         shown = {c: rows for c, rows in self.distinctive.items() if rows}
         k = max((len(r) for r in shown.values()), default=1)
         fig, axes = plt.subplots(
-            1, max(1, len(shown)), figsize=(5.2 * max(1, len(shown)), 0.18 * k + 1.6), squeeze=False
+            1, max(1, len(shown)), figsize=(5.2 * max(1, len(shown)), 0.26 * k + 1.6), squeeze=False
         )
         for a, (name, rows) in zip(axes[0], shown.items()):
             over = [r for r in rows if r["direction"] == "over"][:15]
@@ -493,7 +493,7 @@ class NgramResult(Result):
                 color=["#d62728" if r["log2_ratio"] > 0 else "#1f77b4" for r in items][::-1],
             )
             a.axvline(0, color="#555", lw=0.8)
-            a.tick_params(axis="y", labelsize=7)
+            a.tick_params(axis="y", labelsize=9)  # readable when the page scales the figure down
             a.set_xlabel(f"log2 frequency ratio, {_lit(name)} / {_lit(ref)}")
             a.set_title(f"bigrams over- (right) and under-represented (left) in {_lit(name)}", fontsize=9)
         fig.tight_layout()
@@ -597,14 +597,14 @@ class NgramResult(Result):
         col = colors(self.corpus_names())
         k = min(self.top_k, max((len(c.top.get(2, [])) for c in self.corpora), default=0))
         fig, axes = plt.subplots(
-            1, len(self.corpora), figsize=(4.2 * len(self.corpora), 0.2 * k + 1.4), squeeze=False
+            1, len(self.corpora), figsize=(4.2 * len(self.corpora), 0.26 * k + 1.4), squeeze=False
         )
         for a, c in zip(axes[0], self.corpora):
             items = c.top.get(2, [])[:k]
             total = next(s.total for s in c.by_n if s.n == 2)
             a.barh([_lit(t) for t, _ in items][::-1], [v / total for _, v in items][::-1], color=col[c.name])
             a.set_title(f"{_lit(c.name)}: top {len(items)} bigrams", fontsize=10)
-            a.tick_params(axis="y", labelsize=7)
+            a.tick_params(axis="y", labelsize=9)  # readable when the page scales the figure down
             a.set_xlabel("share of bigrams")
         fig.tight_layout()
         return fig
