@@ -405,9 +405,11 @@ def test_headline_and_ranked_differences_on_the_bundled_sample(sample_human, sam
         assert z == sorted(z, reverse=True) and part["rank"].tolist() == list(range(1, len(part) + 1))
         assert all(math.isfinite(x) for x in part["low"]) and all(math.isfinite(x) for x in part["high"])
         assert ((part["holm"] < 0.05) == part["supported"]).all()
-    top = d[(d["contrast"] == "synthetic vs human") & d["supported"]].head(3)
-    for label in top["label"]:
+    top = d[(d["contrast"] == "synthetic vs human") & d["supported"] & (d["kind"] == "per corpus")].head(3)
+    for label in top["label"]:  # what each corpus is, side by side, before distances
         assert label in head["How?"]
+    assert "length-matched documents" in head["Is it only length?"]
+    assert "length_fair" in r.tables() and "Is it only length?" in r.html()
     assert "differences" in r.tables() and "Largest differences" in r.html()
 
 
@@ -420,3 +422,20 @@ def test_headline_of_identical_corpora_flags_nothing(sample_human):
     assert head["How?"].startswith("no single statistic differs")
     assert not r.differences()["supported"].any()
     assert "Did editing move it toward human?" not in head
+    assert "Is it only length?" not in head  # nothing differs, so nothing to explain
+
+
+def test_headline_of_human_halves_flags_nothing(sample_human, tmp_path):
+    """Two halves of the human sample: no difference is supported and no length line."""
+    import json
+
+    lines = sample_human.read_text().splitlines()
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("\n".join(lines[::2]) + "\n")
+    b.write_text("\n".join(lines[1::2]) + "\n")
+    assert json.loads(lines[0])
+    r = _fast_report(a, b, editor=None)
+    head = {h["question"]: h["answer"] for h in r.verdict()["headline"]}
+    assert not r.differences()["supported"].any(), r.differences()[["label", "holm"]]
+    assert head["How?"].startswith("no single statistic differs")
+    assert "Is it only length?" not in head

@@ -31,6 +31,8 @@ def _fmt(x: Any) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     if isinstance(x, float):
+        if math.isinf(x):  # e.g. a difference over a zero bootstrap spread: no replicate disagreed
+            return "∞" if x > 0 else "−∞"
         if not math.isfinite(x):
             return "–"
         if x == 0:

@@ -175,6 +175,9 @@ def headline(report) -> list[dict[str, str]]:
     diffs = report.differences()
     if len(diffs):
         sh = diffs[(diffs["contrast"] == "synthetic vs human") & diffs["supported"]]
+        # the answer names what each corpus is (per-corpus values side by side) before distances
+        per = sh[sh["kind"] == "per corpus"]
+        sh = per if len(per) else sh
         if len(sh):
             parts = []
             for _, r in sh.head(3).iterrows():
@@ -185,9 +188,10 @@ def headline(report) -> list[dict[str, str]]:
                     f"Δ = {_fmt_num(r['difference'])}{_iv(r['low'], r['high'])}"
                 )
             n = int((diffs["contrast"] == "synthetic vs human").sum())
+            k = int(((diffs["contrast"] == "synthetic vs human") & diffs["supported"]).sum())
             answer = (
                 "; ".join(parts)
-                + f" ({len(sh)} of {n} statistics differ after Holm's correction; the ranked table lists all)"
+                + f" ({k} of {n} statistics differ after Holm's correction; the ranked table lists all)"
             )
         else:
             answer = (
