@@ -147,11 +147,20 @@ class TokenProgress:
                 total=round(self.estimated_total), desc=desc, unit="tok", unit_scale=True, dynamic_ncols=True
             )
             self.bar.set_postfix_str(f"docs 0/{documents:,}", refresh=False)
-            self._say(
-                f"{desc}: {documents:,} documents, about {_human(self.estimated_total)} tokens "
-                f"(from their characters; a first estimate of the time follows after {FIRST_ETA_AFTER:.0f} s)"
-            )
+        # said when the first tokens come back (after the model loaded: a load that fails
+        # leaves only its one-line error)
+        self._intro: str | None = (
+            f"{desc}: {documents:,} documents, about {_human(self.estimated_total)} tokens "
+            f"(from their characters; a first estimate of the time follows after {FIRST_ETA_AFTER:.0f} s)"
+            if enabled
+            else None
+        )
         self._eta_said = not enabled
+
+    def _begin(self) -> None:
+        if self._intro is not None:
+            self._say(self._intro)
+            self._intro = None
 
     def _say(self, line: str) -> None:
         """One line on stderr above the bar (tqdm.write keeps a live bar intact)."""
@@ -180,6 +189,7 @@ class TokenProgress:
     def on_tokens(self, n: int) -> None:
         self.tokens_done += int(n)
         if self.bar is not None:
+            self._begin()
             if self.tokens_done > self.bar.total:
                 self.bar.total = self.tokens_done
             self.bar.update(int(n))
@@ -188,6 +198,8 @@ class TokenProgress:
 
     def document_done(self, *, chars: int, tokens: int, edits: int | None = None) -> None:
         """One document finished: its characters, its scored tokens, and (editing) its edits."""
+        if self.bar is not None:
+            self._begin()
         self.documents_done += 1
         if edits is not None:
             self.edits = (self.edits or 0) + edits
