@@ -39,7 +39,7 @@ import numpy as np
 
 from ..corpus import Corpus
 from ..embed.loading import load_embedder
-from ..embed.worker import embed_count, embed_texts
+from ..embed.worker import PrefilledEmbedder, embed_count, embed_texts
 from ..execution import LocalExecutor, resolve_executor
 from ..kernels import prdc, weighted_mmd2
 from ..options import option
@@ -843,7 +843,7 @@ class EmbeddingAnalyzer(Analyzer):
         seed = self.seed
         emb = load_embedder(self.embedder, seed=seed, cache=self.cache)
         bar = None
-        if self.progress:
+        if self.progress and not isinstance(emb, PrefilledEmbedder):  # prefilled: nothing left to embed
             from ..progress import bar as progress_bar
 
             bar = progress_bar(
