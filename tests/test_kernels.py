@@ -134,3 +134,15 @@ def test_identical_points_give_zero_spread():
     x = np.ones((5, 3))
     assert pair_quantiles(x, [0.1, 0.5, 0.9]).tolist() == [0.0, 0.0, 0.0]
     assert np.isnan(pair_quantiles(x[:1], [0.5])).all()
+
+
+def test_duplicate_points_are_at_exactly_zero():
+    x = np.array(
+        [[0.1, 0.6], [0.1, 0.3], [0.5, 1.8], [-0.8, 0.3], [0.5, -1.6], [0.2, -0.7], [1.3, 0.2], [0.1, 0.3]]
+    )
+    assert pair_quantiles(x, [0.0]).tolist() == [0.0]  # rows 1 and 7 coincide (hypothesis found it)
+    big = np.full((3, 4), 1e4)
+    big[2] += 1e-3
+    assert np.allclose(
+        pair_quantiles(big, [0.0, 1.0]), np.quantile(pdist(big), [0.0, 1.0]), atol=1e-12, rtol=0
+    )
