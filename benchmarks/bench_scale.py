@@ -79,6 +79,9 @@ def child(human: str, synthetic: str, out: str) -> None:
             res = fn(*a, **k)
             cpu1, rss = _usage()
             rows.append({"stage": name, "cpu": cpu1 - cpu0, "wall": time.perf_counter() - t0, "peak_mb": rss})
+            print(
+                "STAGE " + json.dumps(rows[-1]), file=sys.stderr, flush=True
+            )  # as it goes: a long run shows progress
             return res
 
         return run
@@ -108,7 +111,10 @@ def run_size(n: int, tree: Path, work: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree), MPLBACKEND="Agg")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(h), str(s), str(work / "report")]
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
+    stages = work / "stages.log"
+    with stages.open("w") as err:  # the child's stage rows as they finish (tail -f it)
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=tree)
+    res.stderr = stages.read_text()
     wall = time.perf_counter() - t0
     line = next((x for x in res.stdout.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
