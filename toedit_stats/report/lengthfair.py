@@ -66,10 +66,13 @@ def length_matched(
     for lengths in (len_a, len_b):
         x = np.log(np.maximum(np.asarray(lengths, np.float64), 1.0))
         bins.append(np.floor(x / BIN_WIDTH).astype(np.int64))
-    rank_a = np.empty(len(ids_a), np.int64)
-    rank_a[id_order(list(ids_a), seed)] = np.arange(len(ids_a))
-    rank_b = np.empty(len(ids_b), np.int64)
-    rank_b[id_order(list(ids_b), seed)] = np.arange(len(ids_b))
+
+    def hash_rank(ids):  # each document's place in the seeded id-hash order
+        rank = np.empty(len(ids), np.int64)
+        rank[id_order(list(ids), seed)] = np.arange(len(ids))
+        return rank
+
+    rank_a, rank_b = hash_rank(ids_a), hash_rank(ids_b)
     keep_a, keep_b = [], []
     for b in np.intersect1d(bins[0], bins[1]):
         ra, rb = np.flatnonzero(bins[0] == b), np.flatnonzero(bins[1] == b)
@@ -171,10 +174,12 @@ def length_fair(
             xa = np.asarray(embeddings[human], np.float64)[[pos[0][i] for i in ids_a]]
             xb = np.asarray(embeddings[synthetic], np.float64)[[pos[1][i] for i in ids_b]]
 
-            def capped(rows_a, rows_b):
+            from ..analyzers.embeddings import equal_size_rows
+
+            def capped(rows_a, rows_b):  # the embedding analyzer's equal-size rule, on these rows
                 n = min(len(rows_a), len(rows_b), max_embedded)
-                pick_a = np.sort(np.asarray(id_order([ids_a[r] for r in rows_a], seed)[:n], np.int64))
-                pick_b = np.sort(np.asarray(id_order([ids_b[r] for r in rows_b], seed)[:n], np.int64))
+                pick_a = equal_size_rows([ids_a[r] for r in rows_a], n, seed)
+                pick_b = equal_size_rows([ids_b[r] for r in rows_b], n, seed)
                 return xa[np.asarray(rows_a)[pick_a]], xb[np.asarray(rows_b)[pick_b]]
 
             every = _embedding_tests(*capped(np.arange(len(fa)), np.arange(len(fb))), seed)
