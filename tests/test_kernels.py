@@ -146,3 +146,17 @@ def test_duplicate_points_are_at_exactly_zero():
     assert np.allclose(
         pair_quantiles(big, [0.0, 1.0]), np.quantile(pdist(big), [0.0, 1.0]), atol=1e-12, rtol=0
     )
+
+
+@settings(max_examples=30, deadline=None)
+@given(points, st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=5))
+def test_pair_quantile_table_equals_numpy(shape, wanted):
+    """Distances and squared distances mixed, in several blocks and in one (the partition path)."""
+    n, m, d, seed = shape
+    x = np.random.default_rng(seed).normal(size=(n + m, d)).round(1)
+    sq = pdist(x, "sqeuclidean")
+    ref = [np.quantile(np.sqrt(sq) if root else sq, q) for q, root in wanted]
+    assert np.allclose(kernels.pair_quantile_table(x, wanted, bins=5), ref, atol=1e-10, rtol=0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "BLOCK_BYTES", 64 << 20)
+        assert np.allclose(kernels.pair_quantile_table(x, wanted), ref, atol=1e-10, rtol=0)

@@ -265,3 +265,18 @@ def test_calibration_and_power_on_real_data(outfox_path, essays_path):
     pw = mod.power(permutations=200, docs=90, shared=shared)
     for label, r in pw.items():
         assert r["c2st"] < 0.05 and r["mmd_agg"] < 0.05, (label, r)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.6])
+def test_mmd_agg_test_carries_the_median_test_exactly(shift):
+    """One pass for both tests: the median-bandwidth result equals mmd2_test's, and the
+    aggregated result is the one without it."""
+    from toedit_stats.analyzers.embeddings import mmd2_test
+
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(40, 5)), rng.normal(shift, size=(35, 5))
+    both = mmd_agg_test(a, b, permutations=200, seed=3, median=True)
+    alone = mmd_agg_test(a, b, permutations=200, seed=3)
+    assert both.pop("median") == mmd2_test(a, b, permutations=200, seed=3)
+    assert both == alone
+    assert all(math.isnan(v) for v in mmd_agg_test(a[:1], b, median=True)["median"])

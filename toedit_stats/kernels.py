@@ -7,8 +7,9 @@ summation order (tested to 1e-10 against it). Time stays quadratic: that is what
 caps on the number of documents bound.
 
 - :func:`pair_quantiles` — exact quantiles of the pairwise distances (``np.quantile``'s linear
-  rule) in two passes over the blocks: a histogram locates each needed order statistic, the
-  second pass keeps only the values in those bins.
+  rule): a histogram over the blocks locates each needed order statistic, a last pass keeps only
+  the values in those bins (one pass when all pairs fit in a block);
+  :func:`pair_quantile_table` several, of distances and squared distances, in the same passes.
 - :func:`permutation_mmd2` — unbiased RBF-MMD² for the observed split and every permutation of
   the labels, per bandwidth.
 - :func:`weighted_mmd2` — MMD² per row of document weights (the bootstrap's replicates).
@@ -27,6 +28,7 @@ import numpy as np
 __all__ = [
     "BLOCK_BYTES",
     "nearest_cosine",
+    "pair_quantile_table",
     "pair_quantiles",
     "permutation_labels",
     "permutation_mmd2",
@@ -61,41 +63,34 @@ def _sqdist(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return d
 
 
-def _upper(x: np.ndarray, sl: slice, sqrt: bool) -> np.ndarray:
-    """The distances of rows ``sl`` to every later row (each unordered pair once)."""
+def _upper(x: np.ndarray, sl: slice) -> np.ndarray:
+    """The squared distances of rows ``sl`` to every later row (each unordered pair once)."""
     d = _sqdist(x[sl], x[sl.start :])
     rows = np.arange(d.shape[0])
     d[rows, rows] = 0.0  # a point's distance to itself, exactly
     keep = np.arange(d.shape[1])[None, :] > np.arange(d.shape[0])[:, None]
-    v = d[keep]
-    return np.sqrt(v) if sqrt else v
+    return d[keep]
 
 
-def pair_quantiles(x: np.ndarray, qs: Sequence[float], *, sqrt: bool = True, bins: int = 4096) -> np.ndarray:
-    """``np.quantile`` of the ``M (M − 1) / 2`` distances between distinct rows of ``x``
-    (Euclidean; squared with ``sqrt=False``), without holding them: pass one histograms them,
-    pass two keeps the values in the bins that hold the needed order statistics.
-
-    >>> x = np.array([[0.0], [1.0], [3.0]])
-    >>> pair_quantiles(x, [0.0, 0.5, 1.0]).tolist()
-    [1.0, 2.0, 3.0]
-    """
-    x = np.asarray(x, np.float64)
+def _order_stats(x: np.ndarray, ks: Sequence[int], total: int, bins: int) -> dict[int, float]:
+    """The ``k``-th smallest squared distance between distinct rows, for each ``k`` in ``ks``.
+    When every pair fits in one block: one pass and :func:`numpy.partition`. Otherwise pass one
+    finds the range, pass two histograms the values, pass three keeps the bins that hold the
+    ``k``-th values."""
     m = len(x)
-    total = m * (m - 1) // 2
-    qs = np.asarray(qs, np.float64)
-    if total == 0:
-        return np.full(qs.shape, math.nan)
+    ks = sorted(set(ks))
+    if total * 8 <= BLOCK_BYTES:
+        v = _upper(x, slice(0, m))
+        part = np.partition(v, ks)
+        return {k: float(part[k]) for k in ks}
     blocks = list(_blocks(m, m))
     lo, hi = math.inf, -math.inf
     for sl in blocks:
-        v = _upper(x, sl, sqrt)
+        v = _upper(x, sl)
         if v.size:
             lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
-    pos = qs * (total - 1)
-    need = sorted({math.floor(p) for p in pos} | {math.ceil(p) for p in pos})
     if hi <= lo:
-        return np.full(qs.shape, lo)
+        return {k: lo for k in ks}
     edges = np.linspace(lo, hi, bins + 1)
 
     def bin_of(v):
@@ -103,27 +98,55 @@ def pair_quantiles(x: np.ndarray, qs: Sequence[float], *, sqrt: bool = True, bin
 
     counts = np.zeros(bins, np.int64)
     for sl in blocks:
-        counts += np.bincount(bin_of(_upper(x, sl, sqrt)), minlength=bins)
+        counts += np.bincount(bin_of(_upper(x, sl)), minlength=bins)
     before = np.concatenate([[0], np.cumsum(counts)])
-    wanted = {int(np.searchsorted(before, k, side="right") - 1) for k in need}
-    kept: dict[int, list[np.ndarray]] = {b: [] for b in wanted}
+    bin_k = {k: int(np.searchsorted(before, k, side="right") - 1) for k in ks}
+    kept: dict[int, list[np.ndarray]] = {b: [] for b in set(bin_k.values())}
     for sl in blocks:
-        v = _upper(x, sl, sqrt)
+        v = _upper(x, sl)
         b = bin_of(v)
-        for w in wanted:
+        for w in kept:
             kept[w].append(v[b == w])
-    sorted_bins = {w: np.sort(np.concatenate(kept[w])) for w in wanted}
+    sorted_bins = {w: np.sort(np.concatenate(vals)) for w, vals in kept.items()}
+    return {k: float(sorted_bins[b][k - before[b]]) for k, b in bin_k.items()}
 
-    def order_stat(k: int) -> float:
-        b = int(np.searchsorted(before, k, side="right") - 1)
-        return float(sorted_bins[b][k - before[b]])
 
-    out = np.empty(qs.shape)
-    for i, p in enumerate(pos):
-        a, c = order_stat(math.floor(p)), order_stat(math.ceil(p))
+def pair_quantile_table(
+    x: np.ndarray, wanted: Sequence[tuple[float, bool]], *, bins: int = 4096
+) -> np.ndarray:
+    """Several :func:`pair_quantiles` in one set of passes: for each ``(q, sqrt)`` in ``wanted``
+    the ``q``-quantile of the Euclidean distances (``sqrt=True``) or of the squared distances.
+    The order statistics are found among the squared distances (a square root keeps their order,
+    so the ``k``-th distance is exactly the root of the ``k``-th squared one), then interpolated
+    by ``np.quantile``'s linear rule in each quantile's own scale."""
+    x = np.asarray(x, np.float64)
+    m = len(x)
+    total = m * (m - 1) // 2
+    if total == 0:
+        return np.full(len(wanted), math.nan)
+    pos = [q * (total - 1) for q, _ in wanted]
+    stats = _order_stats(x, [f(p) for p in pos for f in (math.floor, math.ceil)], total, bins)
+    out = np.empty(len(wanted))
+    for i, (p, (_, sqrt)) in enumerate(zip(pos, wanted)):
+        a, c = stats[math.floor(p)], stats[math.ceil(p)]
+        if sqrt:
+            a, c = math.sqrt(a), math.sqrt(c)
         t = p - math.floor(p)
         out[i] = a + (c - a) * t if t < 0.5 else c - (c - a) * (1 - t)  # numpy's _lerp
     return out
+
+
+def pair_quantiles(x: np.ndarray, qs: Sequence[float], *, sqrt: bool = True, bins: int = 4096) -> np.ndarray:
+    """``np.quantile`` of the ``M (M − 1) / 2`` distances between distinct rows of ``x``
+    (Euclidean; squared with ``sqrt=False``), without holding them when they pass one block
+    (:func:`pair_quantile_table`).
+
+    >>> x = np.array([[0.0], [1.0], [3.0]])
+    >>> pair_quantiles(x, [0.0, 0.5, 1.0]).tolist()
+    [1.0, 2.0, 3.0]
+    """
+    qs = np.asarray(qs, np.float64)
+    return pair_quantile_table(x, [(float(q), sqrt) for q in qs.ravel()], bins=bins).reshape(qs.shape)
 
 
 def permutation_labels(n: int, m: int, permutations: int, seed: int) -> np.ndarray:

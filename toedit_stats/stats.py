@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -200,33 +201,55 @@ def mmd_agg_test(
     scales: Sequence[float] = (0.5, 1.0, 2.0),
     permutations: int = 1000,
     seed: int = 0,
-) -> dict[str, float | list[float]]:
+    median: bool = False,
+) -> dict[str, Any]:
     """Aggregated RBF-MMD two-sample test over bandwidths ``s = scale * quantile`` of the pooled
     pairwise distances: the unbiased MMD² per bandwidth, each bandwidth's permutation p-value,
     and the aggregated p-value — the minimum p-value, calibrated by the same permutations (its
-    permutation distribution), so the test's level holds for any number of bandwidths."""
-    from .kernels import pair_quantiles, permutation_labels, permutation_mmd2
+    permutation distribution), so the test's level holds for any number of bandwidths.
+
+    With ``median=True`` the result also holds, under ``"median"``, the median-heuristic test of
+    :func:`~toedit_stats.analyzers.embeddings.mmd2_test` (``(mmd2, pvalue, bandwidth)``, equal
+    to it: the same permutations and bandwidth), from the same passes over the distances — the
+    two tests share one quantile search and one kernel pass (one extra bandwidth) instead of two
+    of each."""
+    from .kernels import pair_quantile_table, permutation_labels, permutation_mmd2
 
     x = np.concatenate([a, b]).astype(np.float64)
     n, m = len(a), len(b)
     if n < 2 or m < 2:
-        return {"pvalue": math.nan, "bandwidths": [], "mmd2": [], "pvalues": []}
-    base = pair_quantiles(x, list(quantiles))
+        out: dict[str, Any] = {"pvalue": math.nan, "bandwidths": [], "mmd2": [], "pvalues": []}
+        if median:
+            out["median"] = (math.nan, math.nan, math.nan)
+        return out
+    wanted = [(float(q), True) for q in quantiles] + ([(0.5, False)] if median else [])
+    qv = pair_quantile_table(x, wanted)
+    base = qv[: len(quantiles)]
     bands = sorted({float(s * q) for s in scales for q in base if s * q > 0}) or [1.0]
+    sigma = (math.sqrt(qv[-1]) or 1.0) if median else None
     labels = permutation_labels(n, m, permutations, seed)
     # the M × M kernel is visited a block of rows at a time (memory linear in M)
-    st = permutation_mmd2(x, n, labels, bands)  # (bands, perms + 1)
+    st = permutation_mmd2(x, n, labels, bands + ([sigma] if median else []))  # (bands, perms + 1)
+    if median:
+        med, st = st[-1], st[:-1]
     # per-bandwidth p-value of every permutation (and the observed) within its own distribution
     ranks = (st[:, None, :] >= st[:, :, None]).sum(axis=2)  # (bands, perms+1): #stats >= this one
     pv = ranks / (permutations + 1)
     minp = pv.min(axis=0)
     agg = (1 + np.sum(minp[1:] <= minp[0])) / (1 + permutations)
-    return {
+    out = {
         "pvalue": float(agg),
         "bandwidths": [float(s) for s in bands],
         "mmd2": [float(v) for v in st[:, 0]],
         "pvalues": [float(v) for v in pv[:, 0]],
     }
+    if median:
+        out["median"] = (
+            float(med[0]),
+            float((1 + np.sum(med[1:] >= med[0])) / (1 + permutations)),
+            float(sigma),
+        )
+    return out
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

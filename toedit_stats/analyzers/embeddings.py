@@ -901,10 +901,11 @@ class EmbeddingAnalyzer(Analyzer):
             n = len(ia)
             a, b = vectors[ref][ia], vectors[name][ib]
             runs = mauve_runs.get(name, [])
-            mmd, pval, sigma = mmd2_test(a, b, permutations=self.permutations, seed=seed)
             from ..stats import mmd_agg_test
 
-            agg = mmd_agg_test(a, b, permutations=self.permutations, seed=seed)
+            # the median-bandwidth test (mmd2_test) and the aggregated one share their passes
+            agg = mmd_agg_test(a, b, permutations=self.permutations, seed=seed, median=True)
+            mmd, pval, sigma = agg["median"]
             oof = c2st_repeated_scores(a, b, seed=seed, repeats=self.cv_repeats)
             auc = repeated_auc(oof, n) if oof is not None else math.nan
             auc_p = c2st_heldout_pvalue(a, b, seed=seed)
