@@ -219,3 +219,19 @@ def test_mixture_command_on_a_paired_file(tmp_path):
     got = json.loads((out / "mixture.json").read_text())
     alphas = {e["corpus"]: e["alpha"] for e in got["estimates"]}
     assert alphas["human"] < 0.1 and alphas["chatgpt"] > 0.85 and 0 <= alphas["flan"] <= 1
+
+
+def test_mixture_mle_with_extreme_ratios_is_silent():
+    """At alpha 0 and 1 a document with a huge |d| gives an infinite term: the sum's overflow is
+    the right sign and must not warn (a 64k-document report printed a RuntimeWarning)."""
+    import warnings
+
+    d = np.r_[np.full(60, 708.0), np.full(40, -708.0), np.linspace(-300, 300, 50)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        alpha = mixture_mle(d)
+        boot = mixture_mle(d, np.ones((3, d.size)))
+    grid = np.linspace(1e-6, 1 - 1e-6, 200_001)
+    ll = np.logaddexp(np.log1p(-grid)[:, None], np.log(grid)[:, None] + d[None, :]).sum(1)
+    assert alpha == pytest.approx(grid[ll.argmax()], abs=1e-5)
+    assert np.allclose(boot, alpha)

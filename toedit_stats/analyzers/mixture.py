@@ -90,11 +90,12 @@ def mixture_mle(d: np.ndarray, weights: np.ndarray | None = None, iterations: in
         def slope(alpha: np.ndarray) -> np.ndarray:  # the derivative, decreasing in alpha
             a = alpha[:, None]
             den = np.where(pos, a + (1.0 - a) * e, 1.0 - a + a * e)
-            with np.errstate(
-                divide="ignore", invalid="ignore", over="ignore"
-            ):  # 1/0 at the ends: +-inf is right
+            # at alpha 0 (1) a document with a large positive (negative) d has den ~ 0: its term
+            # and so the sum are +inf (-inf), the right sign; only one sign can be infinite there,
+            # and between the ends every term is at most 1 / min(alpha, 1 - alpha)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 terms = np.where(w > 0, w * num / den, 0.0)
-            return terms.sum(1)
+                return terms.sum(1)
 
         live = w.sum(1) > 0
         lo, hi = np.zeros(w.shape[0]), np.ones(w.shape[0])
