@@ -74,16 +74,16 @@ def _upper(x: np.ndarray, sl: slice) -> np.ndarray:
 
 def _order_stats(x: np.ndarray, ks: Sequence[int], total: int, bins: int) -> dict[int, float]:
     """The ``k``-th smallest squared distance between distinct rows, for each ``k`` in ``ks``.
-    When every pair fits in one block: one pass and :func:`numpy.partition`. Otherwise pass one
+    When the pairs' values fit in one block: one pass (a block of rows at a time) and
+    :func:`numpy.partition`. Otherwise pass one
     finds the range, pass two histograms the values, pass three keeps the bins that hold the
     ``k``-th values."""
     m = len(x)
     ks = sorted(set(ks))
-    if total * 8 <= BLOCK_BYTES:
-        v = _upper(x, slice(0, m))
-        part = np.partition(v, ks)
-        return {k: float(part[k]) for k in ks}
     blocks = list(_blocks(m, m))
+    if total * 8 <= BLOCK_BYTES:  # the pairs themselves fit one block: keep them all
+        part = np.partition(np.concatenate([_upper(x, sl) for sl in blocks]), ks)
+        return {k: float(part[k]) for k in ks}
     lo, hi = math.inf, -math.inf
     for sl in blocks:
         v = _upper(x, sl)
