@@ -433,12 +433,13 @@ def test_cli_threads_option(monkeypatch, sample_human):
 def test_streamed_tokenising_gives_the_same_ids(essays_records, monkeypatch):
     """Chunked encoding merges each chunk's dictionary into the shared vocabulary in order of
     first occurrence: ids and vocabulary equal a one-chunk run, and words are int32."""
+    from toedit_stats import tokenize
     from toedit_stats.analyzers.ngrams import counting
 
     texts = [r["text"] for r in essays_records[:40]]
     corpora = [mem(texts[:25], "a"), mem(texts[25:], "b")]
     whole, vocab = counting._tokenize_all(corpora)
-    monkeypatch.setattr(counting, "TOKENIZE_CHUNK", 37)
+    monkeypatch.setattr(tokenize, "ENCODE_CHUNK", 37)
     chunked, vocab2 = counting._tokenize_all(corpora)
     assert vocab.tolist() == vocab2.tolist() and len(set(vocab.tolist())) == len(vocab)
     for a, b, part in zip(whole, chunked, (texts[:25], texts[25:])):

@@ -44,3 +44,24 @@ def test_property_nltk_and_no_whitespace(text, anything):
     assert all(t and not any(c.isspace() for c in t) for t in toks)
     assert "".join(toks) == "".join(anything.lower().split())
     assert count_words(anything.lower()) == len(toks)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 18])
+def test_encode_texts_equals_factorising_all_words(chunk, monkeypatch):
+    """Streaming ids (a chunk of words at a time) equal pandas' factorisation of every word at
+    once, with either tokenizer, on text with other scripts, superscripts and empty documents."""
+    import numpy as np
+    import pandas as pd
+
+    from toedit_stats import tokenize
+    from toedit_stats.selection import DSIR_WORDS
+
+    texts = ["The cat, the CAT!", "", "co² and x\u200dy; 東京 the end", "…", "cat the"] * 3
+    monkeypatch.setattr(tokenize, "ENCODE_CHUNK", chunk)
+    for findall in (tokenize.WORD_PATTERN.findall, DSIR_WORDS.findall):
+        words = [findall(t.lower()) for t in texts]
+        codes, uniques = pd.factorize(np.array([w for ws in words for w in ws], dtype=object))
+        vocab, got, lengths = tokenize.encode_texts(texts, findall)
+        assert vocab == list(uniques) and got.dtype == np.int32 and np.array_equal(got, codes)
+        assert lengths.tolist() == [len(w) for w in words]
+    assert tokenize.encode_texts([])[1].size == 0

@@ -90,14 +90,13 @@ def _lm_columns(s) -> dict[str, Any]:
 
 
 def _clusters(texts: Sequence[str], seed: int) -> np.ndarray:
-    from .analyzers.ngrams import near_duplicate_pairs, shingle_hashes, word_hashes
-    from .selection import word_codes
+    from .analyzers.ngrams import near_duplicate_pairs, word_hashes
+    from .analyzers.ngrams.near_duplicates import iter_shingle_hashes
+    from .tokenize import encode_texts
 
-    words = [WORD_PATTERN.findall(t.lower()) for t in texts]
-    vocab, codes = word_codes(words)
-    lengths = np.array([len(w) for w in words], np.int64)
-    hashes = word_hashes(np.array(vocab, dtype=object))[codes] if vocab else np.zeros(0, np.uint64)
-    shingles = shingle_hashes(hashes, lengths)
+    vocab, codes, lengths = encode_texts(texts, WORD_PATTERN.findall)  # streaming: ids, not strings
+    word_hash = word_hashes(np.array(vocab, dtype=object)) if vocab else np.zeros(0, np.uint64)
+    shingles = iter_shingle_hashes(word_hash, codes, lengths)  # one run of documents at a time
     parent = list(range(len(texts)))
 
     def find(i):

@@ -17,14 +17,13 @@ noise, from a seeded generator (the package uses numpy's global one).
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
 from .analyzers.ngrams import N_BUCKETS, dsir_bucket
 
-__all__ = ["DSIR_WORDS", "dsir_features", "dsir_log_diff", "dsir_log_weights", "gumbel_top_k", "word_codes"]
+__all__ = ["DSIR_WORDS", "dsir_features", "dsir_log_diff", "dsir_log_weights", "gumbel_top_k"]
 
 
 def _dsir_words():
@@ -36,27 +35,18 @@ def _dsir_words():
 DSIR_WORDS = _dsir_words()
 
 
-def word_codes(words: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]:
-    """The distinct words in order of first occurrence and every word's index among them, for
-    the words of all documents concatenated (pandas' hash factorisation: no sorting of strings)."""
-    import pandas as pd
-
-    flat = np.fromiter(itertools.chain.from_iterable(words), object, sum(len(w) for w in words))
-    codes, uniques = pd.factorize(flat)
-    return list(uniques), codes.astype(np.int64, copy=False)
-
-
 def dsir_features(texts: Sequence[str], buckets: int = N_BUCKETS):
     """Sparse ``(documents, buckets)`` counts of hashed unigrams and bigrams (scipy CSR). Words
     are coded once with numpy; each distinct word and each distinct bigram is hashed once."""
     from scipy.sparse import csr_matrix
 
-    words = [DSIR_WORDS.findall(t.lower()) for t in texts]
-    lengths = np.fromiter((len(w) for w in words), np.int64, len(words))
+    from .tokenize import encode_texts
+
+    vocab, codes, lengths = encode_texts(texts, DSIR_WORDS.findall)  # streaming: ids, not strings
+    codes = codes.astype(np.int64)  # the bigram keys below are products of ids
     n_docs = len(texts)
     if not lengths.sum():
         return csr_matrix((n_docs, buckets), dtype=np.float64)
-    vocab, codes = word_codes(words)
     doc = np.repeat(np.arange(n_docs), lengths)
     uni = np.fromiter((dsir_bucket(w, buckets) for w in vocab), np.int64, len(vocab))[codes]
     # bigrams within a document: a position and the next one in the same document

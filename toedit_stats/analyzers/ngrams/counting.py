@@ -45,37 +45,15 @@ class _Tokenized:
         )
 
 
-TOKENIZE_CHUNK = 1 << 18  # words tokenised and encoded at a time
-
-
 def _tokenize_all(corpora: Sequence[Corpus]):
     """Tokenise every corpus and give words ids from one shared vocabulary (in order of first
-    occurrence), streaming: about 260,000 words at a time are held as Python strings, encoded
-    by Arrow's hash-based ``dictionary_encode`` (about twice as fast as ``pandas.factorize``), and
-    their chunk dictionary merged into the shared one; the corpus keeps only int32 ids (4 bytes a
-    word) and the texts."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    occurrence), streaming through :class:`~toedit_stats.tokenize.WordEncoder`: about 260,000
+    words at a time are held as Python strings; the corpus keeps only int32 ids (4 bytes a word)
+    and the texts."""
+    from ...tokenize import ENCODE_CHUNK, WordEncoder
 
     findall = WORD_PATTERN.findall
-    ids_of: dict[str, int] = {}
-    vocab: list[str] = []
-    dtype = np.int32
-
-    def encode(words: list[str]) -> np.ndarray:
-        if not words:
-            return np.zeros(0, dtype)
-        encoded = pc.dictionary_encode(pa.array(words, type=pa.large_string()))
-        local = encoded.indices.to_numpy(zero_copy_only=False)
-        mapping = np.empty(len(encoded.dictionary), dtype)
-        for j, w in enumerate(encoded.dictionary.to_pylist()):
-            i = ids_of.get(w)
-            if i is None:
-                i = ids_of[w] = len(vocab)
-                vocab.append(w)
-            mapping[j] = i
-        return mapping[local]
-
+    enc = WordEncoder()
     out = []
     for corpus in corpora:
         lengths: list[int] = []
@@ -89,13 +67,13 @@ def _tokenize_all(corpora: Sequence[Corpus]):
             lengths.append(len(toks))
             texts.append(doc.text)
             ids.append(doc.id)
-            if len(pending) >= TOKENIZE_CHUNK:
-                parts.append(encode(pending))
+            if len(pending) >= ENCODE_CHUNK:
+                parts.append(enc.encode(pending))
                 pending = []
-        parts.append(encode(pending))
+        parts.append(enc.encode(pending))
         codes = np.concatenate(parts) if len(parts) > 1 else parts[0]
         out.append(_Tokenized(corpus.name, codes, np.asarray(lengths, np.int64), texts, ids))
-    return out, np.asarray(vocab, dtype=object)
+    return out, np.asarray(enc.vocab, dtype=object)
 
 
 _BLOCK = 1 << 20  # elements per block of the blocked array passes
