@@ -251,3 +251,36 @@ def test_embedding_progress_moves_per_batch_and_does_not_change_batches():
     b = embed_texts(groups, quiet, LocalExecutor(), loaded=quiet)
     assert seen == [EMBED_BATCH, 40, 1] and sum(seen) == embed_count(groups, loud)
     assert loud.calls == quiet.calls and (a.embed(groups[0]) == b.embed(groups[0])).all()
+
+
+def test_statistics_run_on_one_math_thread(monkeypatch):
+    """The embedding statistics run inside single_threaded_math (BLAS and OpenMP on one
+    thread), and the libraries' own settings come back afterwards."""
+    from threadpoolctl import threadpool_info
+
+    from toedit_stats._threads import single_threaded_math
+    from toedit_stats.analyzers import embeddings
+
+    with single_threaded_math():  # loads the libraries it limits
+        pass
+    before = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
+    with single_threaded_math():
+        assert all(i["num_threads"] == 1 for i in threadpool_info())
+    assert [(i["internal_api"], i["num_threads"]) for i in threadpool_info()] == before
+    seen = []
+    real = embeddings.vendi_score
+
+    def spy(*a, **k):
+        seen.append(max(i["num_threads"] for i in threadpool_info()))
+        return real(*a, **k)
+
+    monkeypatch.setattr(embeddings, "vendi_score", spy)
+    from toedit_stats.corpus import Document
+    from toedit_stats.embed.worker import PrefilledEmbedder
+
+    docs = [Document(f"d{i}", f"text {i}") for i in range(12)]
+    vec = np.random.default_rng(0).normal(size=(12, 6))
+    emb = PrefilledEmbedder({"name": "v", "fingerprint": "v", "dim": 6}, [d.text for d in docs], vec)
+    corpora = [Corpus.from_documents(docs[:6], name="h"), Corpus.from_documents(docs[6:], name="s")]
+    embeddings.EmbeddingAnalyzer(embedder=emb, max_docs=None, permutations=20).analyze(corpora)
+    assert seen and set(seen) == {1}

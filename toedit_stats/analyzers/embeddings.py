@@ -861,6 +861,20 @@ class EmbeddingAnalyzer(Analyzer):
         if bar is not None:
             bar.close()
         vectors: dict[str, np.ndarray] = {name: served.embed(texts) for name, texts, _ in samples}
+        from .._threads import single_threaded_math
+
+        with single_threaded_math():  # many small products: extra threads spin more than they work
+            return self._statistics(samples, doc_ids, vectors, served, seed)
+
+    def _statistics(
+        self,
+        samples: list[tuple[str, list[str], int]],
+        doc_ids: dict[str, list[str]],
+        vectors: dict[str, np.ndarray],
+        served: Any,
+        seed: int,
+    ) -> EmbedResult:
+        """Every statistic of :meth:`analyze` from the embedded ``vectors``."""
         corpora_info = []
         # the Vendi score grows with the number of documents: every corpus on the same number,
         # chosen by the equal-size rule (a synthetic corpus and its edited version: the same ids)
