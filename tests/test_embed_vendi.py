@@ -47,3 +47,25 @@ def test_vendi_jackknife_interval_is_calibrated_on_simulated_corpora():
     assert np.mean(hits) >= 0.9
     lo, hi = vendi_interval(np.ones((30, 4)), [str(i) for i in range(30)])
     assert lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("n", "d"), [(60, 5), (60, 40), (30, 64)])
+def test_vendi_interval_equals_recomputing_each_deleted_score(n, d):
+    """The jackknife's deleted scores from one Xᵀ X minus each group's part equal
+    vendi_score on the remaining rows (and the Gram path where rows are fewer than dimensions)."""
+    import math
+
+    from scipy.stats import norm
+
+    from toedit_stats.analyzers.embeddings import vendi_interval, vendi_score
+    from toedit_stats.stats import id_order
+
+    x = np.random.default_rng(n + d).normal(size=(n, d))
+    ids = [f"doc{i}" for i in range(n)]
+    group = np.empty(n, np.int64)
+    group[id_order(ids, 3)] = np.arange(n) % 20
+    loo = np.array([vendi_score(x[group != k]) for k in range(20)])
+    se = math.sqrt(19 / 20 * float(((loo - loo.mean()) ** 2).sum()))
+    z = float(norm.ppf(0.975))
+    v = vendi_score(x)
+    assert np.allclose(vendi_interval(x, ids, seed=3), (v - z * se, v + z * se), rtol=1e-10, atol=0)

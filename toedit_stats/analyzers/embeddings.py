@@ -225,10 +225,14 @@ def vendi_score(x: np.ndarray, weights: np.ndarray | None = None) -> Any:
             lam = np.linalg.eigvalsh(gram * np.outer(r, r) / total)
         else:
             lam = np.linalg.eigvalsh((u.T * row) @ u / total)
-        lam = lam[lam > 1e-12]
-        lam = lam / lam.sum()
-        out[b] = float(np.exp(-(lam * np.log(lam)).sum()))
+        out[b] = _vendi_of_eigenvalues(lam)
     return float(out[0]) if weights is None else out
+
+
+def _vendi_of_eigenvalues(lam: np.ndarray) -> float:
+    lam = lam[lam > 1e-12]
+    lam = lam / lam.sum()
+    return float(np.exp(-(lam * np.log(lam)).sum()))
 
 
 def vendi_interval(
@@ -250,7 +254,18 @@ def vendi_interval(
     group = np.empty(n, np.int64)
     group[id_order(list(ids), seed)] = np.arange(n) % g
     value = vendi_score(x)
-    loo = np.array([vendi_score(x[group != k]) for k in range(g)])
+    u = np.asarray(x, np.float64)
+    u = u / np.clip(np.linalg.norm(u, axis=1, keepdims=True), 1e-12, None)
+    if n - math.ceil(n / g) > u.shape[1]:
+        # every deleted set keeps more rows than dimensions: vendi_score would use Xᵀ X, so
+        # take it for all documents once and subtract each group's part (a group's rows only)
+        full = u.T @ u
+        loo = np.empty(g)
+        for k in range(g):
+            ug = u[group == k]
+            loo[k] = _vendi_of_eigenvalues(np.linalg.eigvalsh((full - ug.T @ ug) / (n - len(ug))))
+    else:
+        loo = np.array([vendi_score(x[group != k]) for k in range(g)])
     se = math.sqrt((g - 1) / g * float(((loo - loo.mean()) ** 2).sum()))
     z = float(norm.ppf(0.5 + level / 2))
     return (value - z * se, value + z * se)
