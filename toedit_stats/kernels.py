@@ -39,8 +39,10 @@ __all__ = [
 BLOCK_BYTES = 64 << 20  # one block of float64 distances (and its kernel) at most this size
 
 
-def _blocks(rows: int, cols: int) -> Iterator[slice]:
-    step = max(1, BLOCK_BYTES // (8 * max(1, cols)))
+def _blocks(rows: int, cols: int, at_least: int = 1) -> Iterator[slice]:
+    """Slices of ``rows`` of at most :data:`BLOCK_BYTES` of float64 ``cols`` each, and at least
+    ``at_least`` of them when there are that many rows."""
+    step = max(1, min(BLOCK_BYTES // (8 * max(1, cols)), math.ceil(rows / at_least)))
     for start in range(0, rows, step):
         yield slice(start, min(rows, start + step))
 
@@ -176,9 +178,8 @@ def permutation_mmd2(x: np.ndarray, n: int, labels: np.ndarray, bandwidths: Sequ
     bands = list(bandwidths)
     sxx = np.zeros((len(bands), labels.shape[1]))
     rowsum = np.zeros((len(bands), total))  # Σ_j K_ij per row i, per bandwidth
-    step = max(1, min(BLOCK_BYTES // (8 * max(1, total)), math.ceil(total / 8)))
-    for start in range(0, total, step):
-        stop = min(total, start + step)
+    for sl in _blocks(total, total, at_least=8):
+        start, stop = sl.start, sl.stop
         d2 = _sqdist(x[start:stop], x[start:])
         w = stop - start
         rows = np.arange(w)

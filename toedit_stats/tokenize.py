@@ -78,17 +78,20 @@ class WordEncoder:
 
 
 def encode_texts(
-    texts: Iterable[str], findall: Callable[[str], list[str]] = WORD_PATTERN.findall
+    texts: Iterable[str],
+    findall: Callable[[str], list[str]] = WORD_PATTERN.findall,
+    encoder: WordEncoder | None = None,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(vocabulary, codes, lengths)`` of the lower-cased ``findall`` words of ``texts``: the
     distinct words in order of first occurrence, every word's int32 id (documents concatenated)
     and the words per document — the same as factorising all words at once, streaming: at most
-    :data:`ENCODE_CHUNK` words are held as strings.
+    :data:`ENCODE_CHUNK` words are held as strings. Pass one ``encoder`` to several calls for
+    ids from one shared vocabulary (its ``vocab`` is the one returned).
 
     >>> encode_texts(["A b a", "c B"])[0], encode_texts(["A b a", "c B"])[1].tolist()
     (['a', 'b', 'c'], [0, 1, 0, 2, 1])
     """
-    enc = WordEncoder()
+    enc = WordEncoder() if encoder is None else encoder
     lengths: list[int] = []
     parts: list[np.ndarray] = []
     pending: list[str] = []

@@ -47,32 +47,18 @@ class _Tokenized:
 
 def _tokenize_all(corpora: Sequence[Corpus]):
     """Tokenise every corpus and give words ids from one shared vocabulary (in order of first
-    occurrence), streaming through :class:`~toedit_stats.tokenize.WordEncoder`: about 260,000
+    occurrence), streaming through :func:`~toedit_stats.tokenize.encode_texts`: about 260,000
     words at a time are held as Python strings; the corpus keeps only int32 ids (4 bytes a word)
     and the texts."""
-    from ...tokenize import ENCODE_CHUNK, WordEncoder
+    from ...tokenize import WordEncoder, encode_texts
 
-    findall = WORD_PATTERN.findall
     enc = WordEncoder()
     out = []
     for corpus in corpora:
-        lengths: list[int] = []
-        texts: list[str] = []
-        ids: list[str] = []
-        parts: list[np.ndarray] = []
-        pending: list[str] = []
-        for doc in corpus:
-            toks = findall(doc.text.lower())
-            pending.extend(toks)
-            lengths.append(len(toks))
-            texts.append(doc.text)
-            ids.append(doc.id)
-            if len(pending) >= ENCODE_CHUNK:
-                parts.append(enc.encode(pending))
-                pending = []
-        parts.append(enc.encode(pending))
-        codes = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        out.append(_Tokenized(corpus.name, codes, np.asarray(lengths, np.int64), texts, ids))
+        docs = list(corpus)
+        texts = [d.text for d in docs]
+        _, codes, lengths = encode_texts(texts, WORD_PATTERN.findall, enc)
+        out.append(_Tokenized(corpus.name, codes, lengths, texts, [d.id for d in docs]))
     return out, np.asarray(enc.vocab, dtype=object)
 
 
